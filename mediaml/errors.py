@@ -1,0 +1,47 @@
+"""The exceptions mediaml raises on purpose.
+
+Every message says what is wrong and what to do about it, in one line where possible,
+so the CLI, the dashboard and worker logs can show it as is.
+"""
+
+from __future__ import annotations
+
+
+class MediamlError(Exception):
+    """Base class for every error mediaml raises deliberately."""
+
+
+class ConfigError(MediamlError):
+    """A setting is missing or has a value that cannot be used."""
+
+
+class DatabaseError(MediamlError):
+    """The database cannot be reached, created or migrated."""
+
+
+class SchemaTooNewError(DatabaseError):
+    """The database was migrated by a newer mediaml than this one."""
+
+
+class StorageError(MediamlError):
+    """The object store refused an operation or is misconfigured."""
+
+
+class IllegalTransitionError(MediamlError):
+    """A state change that the state machine does not allow."""
+
+
+class NotFoundError(MediamlError):
+    """A video, clip or other record does not exist."""
+
+
+class InvalidCutError(MediamlError):
+    """A cut operation would break the tiling of a video into clips."""
+
+
+class MediaError(MediamlError):
+    """A media file is missing, corrupt or of a kind mediaml cannot handle."""
+
+
+class ModelError(MediamlError):
+    """An embedding model is missing, unknown or cannot do what was asked."""

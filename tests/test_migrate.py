@@ -1,0 +1,76 @@
+import threading
+
+import psycopg
+import pytest
+
+from mediaml.db.migrate import load_migrations, schema_version, upgrade
+from mediaml.errors import DatabaseError, SchemaTooNewError
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    name = pg_server.create_database(template=None)
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+def test_fresh_upgrade_then_noop(empty_db):
+    newest = load_migrations()[-1].version
+    assert upgrade(empty_db) == list(range(1, newest + 1))
+    assert schema_version(empty_db) == newest
+    assert upgrade(empty_db) == []
+    with psycopg.connect(empty_db) as conn:
+        tables = {
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
+        ext = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
+    assert {
+        "source_videos",
+        "cuts",
+        "clips",
+        "clip_artifacts",
+        "embeddings",
+        "review_actions",
+        "schema_migrations",
+    } <= tables
+    assert {"vector", "btree_gist"} <= ext
+
+
+def test_concurrent_upgrades_apply_each_migration_once(empty_db):
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(upgrade(empty_db))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    applied = sorted(v for r in results for v in r)
+    assert applied == [m.version for m in load_migrations()]
+    with psycopg.connect(empty_db) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+    assert count == len(load_migrations())
+
+
+def test_newer_database_is_refused(empty_db):
+    upgrade(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')"
+        )
+    with pytest.raises(SchemaTooNewError, match="999"):
+        upgrade(empty_db)
+
+
+def test_unreachable_database_is_one_line_error(pg_server):
+    bad = pg_server.url("no_such_database_here")
+    with pytest.raises(DatabaseError) as err:
+        upgrade(bad)
+    assert "\n" not in str(err.value)
