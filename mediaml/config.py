@@ -519,3 +519,17 @@ def set_settings(settings: Settings | None) -> None:
     """Replace the process settings (``None`` re-reads the environment on next use)."""
     global _current
     _current = settings
+
+
+def settings_markdown() -> str:
+    """The variables table of ``docs/environment-operations.md``, generated from SETTINGS."""
+    lines = [
+        "| variable | fallback | default | required in production | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        fallback = ", ".join(f"`{f}`" for f in s.fallbacks) or ""
+        default = f"`{s.default}`" if s.default is not None else ""
+        required = "yes" if s.required_in_production else ""
+        lines.append(f"| `{s.name}` | {fallback} | {default} | {required} | {s.help} |")
+    return "\n".join(lines)
