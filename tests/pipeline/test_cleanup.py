@@ -31,12 +31,14 @@ def test_nothing_to_do_when_under_limits():
 
 
 def test_cleanup_on_a_real_directory(tmp_path, caplog):
-    settings = load_settings({
-        "MEDIAML_DATA_DIR": str(tmp_path),
-        "MEDIAML_PLAYBACK_CACHE_MAX_AGE": "900",
-        "MEDIAML_PLAYBACK_CACHE_MAX_BYTES": "2500",
-        "MEDIAML_MIN_FREE_DISK_BYTES": str(10**18),  # any real disk is "low" against this
-    })
+    settings = load_settings(
+        {
+            "MEDIAML_DATA_DIR": str(tmp_path),
+            "MEDIAML_PLAYBACK_CACHE_MAX_AGE": "900",
+            "MEDIAML_PLAYBACK_CACHE_MAX_BYTES": "2500",
+            "MEDIAML_MIN_FREE_DISK_BYTES": str(10**18),  # any real disk is "low" against this
+        }
+    )
     cache = settings.playback_cache_dir
     (cache / "v1").mkdir(parents=True)
     now = time.time()

@@ -23,8 +23,17 @@ def add_video(conn, n, state="new"):
 
 
 def add_clips(conn, video_id, states):
-    update_video(conn, video_id, fps_num=25, fps_den=1, frame_count=10 * len(states), duration_s=len(states) * 0.4)
-    clips = create_initial_clips(conn, video_id, [DetectedCut(10 * i) for i in range(1, len(states))])
+    update_video(
+        conn,
+        video_id,
+        fps_num=25,
+        fps_den=1,
+        frame_count=10 * len(states),
+        duration_s=len(states) * 0.4,
+    )
+    clips = create_initial_clips(
+        conn, video_id, [DetectedCut(10 * i) for i in range(1, len(states))]
+    )
     for clip, state in zip(clips, states, strict=True):
         conn.execute("UPDATE clips SET state = %s WHERE id = %s", (state, clip["id"]))
     return [c["id"] for c in clips]
@@ -50,13 +59,21 @@ def test_dispatch_queues_each_ready_item_once(db, settings):
         v_dl = add_video(conn, 2, "downloaded")
         add_video(conn, 3, "done")
         v4 = add_video(conn, 4, "done")
-        clips = add_clips(conn, v4, ["pending_review", "review_approved", "exported", "keyframed", "embedded"])
+        clips = add_clips(
+            conn, v4, ["pending_review", "review_approved", "exported", "keyframed", "embedded"]
+        )
     sent, enqueue = collect()
     stats = dispatch(db, settings, enqueue)
-    assert sorted(sent) == sorted([
-        ("download", v_new), ("encode", v_dl), ("export", clips[1]),
-        ("keyframes", clips[2]), ("embed", clips[3]), ("backfill", clips[4]),
-    ])
+    assert sorted(sent) == sorted(
+        [
+            ("download", v_new),
+            ("encode", v_dl),
+            ("export", clips[1]),
+            ("keyframes", clips[2]),
+            ("embed", clips[3]),
+            ("backfill", clips[4]),
+        ]
+    )
     assert stats.total_queued == 6
     # A second pass within the requeue window queues nothing again.
     sent2, enqueue2 = collect()
@@ -88,7 +105,9 @@ def test_two_dispatchers_at_once_never_queue_twice(db, settings):
         with lock:
             enqueue(stage, ids)
 
-    threads = [threading.Thread(target=dispatch, args=(db, settings, safe_enqueue)) for _ in range(4)]
+    threads = [
+        threading.Thread(target=dispatch, args=(db, settings, safe_enqueue)) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -107,17 +126,23 @@ def test_expired_lease_is_recovered(db, settings):
         v = add_video(conn, 1, "encoding")
         conn.execute(
             "UPDATE source_videos SET lease_owner = 'dead-node', lease_expires_at = now() - interval '1 second'"
-            " WHERE id = %s", (v,))
+            " WHERE id = %s",
+            (v,),
+        )
         live = add_video(conn, 2, "encoding")
         conn.execute(
             "UPDATE source_videos SET lease_owner = 'live-node', lease_expires_at = now() + interval '1 hour'"
-            " WHERE id = %s", (live,))
+            " WHERE id = %s",
+            (live,),
+        )
     sent, enqueue = collect()
     stats = dispatch(db, settings, enqueue)
     assert ("encode", v) in sent and ("encode", live) not in sent
     assert stats.recovered == {"source_videos:encoding": 1}
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, retry_count, lease_owner FROM source_videos WHERE id = %s", (v,)).fetchone()
+        row = conn.execute(
+            "SELECT state, retry_count, lease_owner FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
     assert row == {"state": "downloaded", "retry_count": 1, "lease_owner": None}
 
 
@@ -136,7 +161,9 @@ def test_runner_claims_once_and_finishes(db, ctx):
     assert run_item(ctx, stage, v, step).result == "skipped"
     assert calls == [v]
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, size_bytes, lease_owner FROM source_videos WHERE id = %s", (v,)).fetchone()
+        row = conn.execute(
+            "SELECT state, size_bytes, lease_owner FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
     assert row == {"state": "downloaded", "size_bytes": 123, "lease_owner": None}
 
 
@@ -150,11 +177,24 @@ def test_permanent_error_fails_with_readable_last_error(db, ctx):
     out = run_item(ctx, STAGES_BY_NAME["encode"], v, step)
     assert out.result == "failed"
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, last_error, retry_count FROM source_videos WHERE id = %s", (v,)).fetchone()
-    assert row == {"state": "encoding_failed", "last_error": "cannot decode /x.mp4: moov atom not found", "retry_count": 1}
+        row = conn.execute(
+            "SELECT state, last_error, retry_count FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
+    assert row == {
+        "state": "encoding_failed",
+        "last_error": "cannot decode /x.mp4: moov atom not found",
+        "retry_count": 1,
+    }
     frame = retry("videos", db=db)
-    assert frame.to_dict("records") == [{"kind": "video", "id": v, "from_state": "encoding_failed",
-                                         "to_state": "downloaded", "last_error": row["last_error"]}]
+    assert frame.to_dict("records") == [
+        {
+            "kind": "video",
+            "id": v,
+            "from_state": "encoding_failed",
+            "to_state": "downloaded",
+            "last_error": row["last_error"],
+        }
+    ]
 
 
 def test_bug_in_a_step_fails_the_item_not_the_worker(db, ctx):
@@ -173,17 +213,26 @@ def test_transient_errors_retry_with_backoff_then_fail(db, ctx):
 
     stage = STAGES_BY_NAME["download"]
     results = [run_item(ctx, stage, v, step) for _ in range(runner.MAX_TRANSIENT_ATTEMPTS)]
-    assert [r.result for r in results] == ["retry"] * (runner.MAX_TRANSIENT_ATTEMPTS - 1) + ["failed"]
+    assert [r.result for r in results] == ["retry"] * (runner.MAX_TRANSIENT_ATTEMPTS - 1) + [
+        "failed"
+    ]
     assert [r.retry_in for r in results[:3]] == [10.0, 40.0, 160.0]
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, retry_count FROM source_videos WHERE id = %s", (v,)).fetchone()
+        row = conn.execute(
+            "SELECT state, retry_count FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
     assert row == {"state": "download_failed", "retry_count": runner.MAX_TRANSIENT_ATTEMPTS}
 
 
 def test_retry_window_keeps_dispatcher_away(db, ctx, settings):
     with db.transaction() as conn:
         v = add_video(conn, 1)
-    run_item(ctx, STAGES_BY_NAME["download"], v, lambda c, r: (_ for _ in ()).throw(TransientError("blip")))
+    run_item(
+        ctx,
+        STAGES_BY_NAME["download"],
+        v,
+        lambda c, r: (_ for _ in ()).throw(TransientError("blip")),
+    )
     sent, enqueue = collect()
     dispatch(db, settings, enqueue)
     assert sent == []  # the delayed retry message is the one that will run it
@@ -203,7 +252,9 @@ def test_shutdown_releases_instead_of_failing(db, ctx):
         runner.shutting_down.clear()
     assert out.result == "released"
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, lease_owner FROM source_videos WHERE id = %s", (v,)).fetchone()
+        row = conn.execute(
+            "SELECT state, lease_owner FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
     assert row == {"state": "downloaded", "lease_owner": None}
 
 
@@ -218,7 +269,9 @@ def test_lost_lease_does_not_overwrite_the_new_owner(db, ctx):
 
     assert run_item(ctx, STAGES_BY_NAME["encode"], v, step).result == "skipped"
     with db.transaction() as conn:
-        row = conn.execute("SELECT state, lease_owner FROM source_videos WHERE id = %s", (v,)).fetchone()
+        row = conn.execute(
+            "SELECT state, lease_owner FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
     assert row == {"state": "encoding", "lease_owner": "other-node"}
 
 
@@ -234,9 +287,12 @@ def test_heartbeat_extends_the_lease(db, ctx):
         for _ in range(4):
             time.sleep(0.4)
             with db.transaction() as conn:
-                seen.append(conn.execute(
-                    "SELECT lease_expires_at > now() AS alive FROM source_videos WHERE id = %s", (v,)
-                ).fetchone()["alive"])
+                seen.append(
+                    conn.execute(
+                        "SELECT lease_expires_at > now() AS alive FROM source_videos WHERE id = %s",
+                        (v,),
+                    ).fetchone()["alive"]
+                )
         return {}
 
     assert run_item(ctx, STAGES_BY_NAME["encode"], v, step).result == "done"

@@ -17,8 +17,12 @@ def boot(env_extra, timeout=60):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_URL"))}
     env.update(env_extra)
     return subprocess.run(
-        [sys.executable, "-m", "runners.worker"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-m", "runners.worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -57,6 +61,12 @@ def test_scheduler_gating(db_url, tmp_path, queues, scheduler, expected):
     assert (worker.scheduler is not None) is expected
     assert sorted(worker.consumers) == sorted(queues.split(","))
     assert {q: c.workers for q, c in worker.consumers.items()} == {
-        q: {"default": 10, "media_processing": 5, "background_jobs": 2, "temp_clips": 3,
-            "maintenance": 1}[q] for q in queues.split(",")
+        q: {
+            "default": 10,
+            "media_processing": 5,
+            "background_jobs": 2,
+            "temp_clips": 3,
+            "maintenance": 1,
+        }[q]
+        for q in queues.split(",")
     }
