@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 
 Enqueue = Callable[[Stage, list[int]], None]
+# Same expression as the *_dispatch_idx indexes of migration 0002: never queued sorts first.
+_QUEUED_AT = "COALESCE(t.enqueued_at, '-infinity'::timestamptz)"
 
 
 @dataclass
@@ -89,9 +91,8 @@ def select_ready(
     query = (
         f"UPDATE {stage.table} SET enqueued_at = now() WHERE id IN ("
         f" SELECT t.id FROM {stage.table} AS t WHERE t.state = %(ready)s{extra}"
-        "  AND (t.enqueued_at IS NULL"
-        "       OR t.enqueued_at < now() - make_interval(secs => %(window)s))"
-        "  ORDER BY t.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+        f"  AND {_QUEUED_AT} < now() - make_interval(secs => %(window)s)"
+        f"  ORDER BY {_QUEUED_AT} LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
         " RETURNING id"
     )
     values = {

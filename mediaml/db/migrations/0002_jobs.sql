@@ -23,11 +23,14 @@ CREATE TABLE IF NOT EXISTS huey_counter (
 ALTER TABLE source_videos ADD COLUMN enqueued_at timestamptz;
 ALTER TABLE clips ADD COLUMN enqueued_at timestamptz;
 
--- Partial indexes for the dispatcher's per-stage queries: only rows that may need work.
-CREATE INDEX source_videos_work_idx ON source_videos (state, id)
-    WHERE state NOT IN ('done');
-CREATE INDEX clips_work_idx ON clips (state, id)
-    WHERE state IN ('review_approved', 'exporting', 'exported', 'keyframing', 'keyframed',
-                    'embedding');
+-- The dispatcher asks, per stage, for rows in one state that are not queued (or were
+-- queued longer ago than the requeue window), oldest first: this index answers that
+-- without walking the rows already queued.
+CREATE INDEX source_videos_dispatch_idx
+    ON source_videos (state, (COALESCE(enqueued_at, '-infinity'::timestamptz)));
+CREATE INDEX clips_dispatch_idx
+    ON clips (state, (COALESCE(enqueued_at, '-infinity'::timestamptz)));
+CREATE INDEX source_videos_lease_idx ON source_videos (lease_expires_at)
+    WHERE lease_expires_at IS NOT NULL;
 CREATE INDEX clips_lease_idx ON clips (lease_expires_at)
-    WHERE state IN ('exporting', 'keyframing', 'embedding');
+    WHERE lease_expires_at IS NOT NULL;
