@@ -51,6 +51,22 @@ def _lavfi(source: str, seconds: float) -> str:
     return f"{name}={extra}size={w}x{h}:rate={FPS}:duration={seconds}"
 
 
+def sample_videos(directory: str | Path) -> list[Path]:
+    """Render the demo's multi-shot sample videos (with sound) into ``directory`` once.
+
+    Example:
+        >>> paths = mediaml.demo.sample_videos("samples/")
+    """
+    directory = Path(directory)
+    paths = []
+    for name, shots, tone in SAMPLES:
+        path = directory / f"{name}.mp4"
+        if not path.exists():
+            _render(path, shots, tone)
+        paths.append(path)
+    return paths
+
+
 def choose_model(settings: Settings) -> tuple[str, str]:
     """CLIP when its files are available, else the offline descriptor backend; and why."""
     from mediaml.embed import DESCRIPTOR_MODEL, model_available
@@ -78,12 +94,7 @@ def run_demo(
     set_settings(settings)
     echo(f"data dir: {settings.data_dir}")
     media_dir = settings.data_dir / "demo-media"
-    paths = []
-    for name, shots, tone in SAMPLES:
-        path = media_dir / f"{name}.mp4"
-        if not path.exists():
-            _render(path, shots, tone)
-        paths.append(path)
+    paths = sample_videos(media_dir)
     echo(f"sample videos: {len(paths)} in {media_dir}")
     mediaml.connect(settings=settings)
     ingested = mediaml.ingest(paths, metadata={"demo": True})
