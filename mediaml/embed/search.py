@@ -369,7 +369,7 @@ def embeddings(
         ``model_name``, ``model_version``, ``generation_strategy``, ``dim`` and
         ``vector`` (a ``float32`` array per row), ordered by clip and part; or with
         ``as_arrow`` a :class:`pyarrow.Table` whose ``vector`` column is a
-        fixed-size list of ``float32``.
+        fixed-size list of ``float32`` (a plain list column when there are no rows).
     """
     model_name = _model_name(model)
     strategy = resolve_strategy(strategy)
@@ -404,8 +404,11 @@ def embeddings(
         return frame
     import pyarrow as pa
 
-    dim = int(frame["dim"].iloc[0]) if len(frame) else 0
-    flat = np.concatenate(frame["vector"].tolist()) if len(frame) else np.empty(0, np.float32)
-    vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
+    if len(frame):
+        flat = np.concatenate(frame["vector"].tolist())
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat), int(frame["dim"].iloc[0]))
+    else:
+        # No rows, so no dimension to fix: an empty list column.
+        vectors = pa.array([], pa.list_(pa.float32()))
     table = pa.Table.from_pandas(frame.drop(columns="vector"), preserve_index=False)
     return table.append_column("vector", vectors)
