@@ -191,7 +191,7 @@ def test_source_video_filter_returns_a_full_page_of_that_video(corpus):
     )
     live = sum(
         1
-        for c, v in zip(corpus.clips, corpus.videos)
+        for c, v in zip(corpus.clips, corpus.videos, strict=True)
         if v == other_video and c not in corpus.archived
     )
     assert len(everything) == live and everything["clip_id"].is_unique
