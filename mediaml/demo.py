@@ -87,7 +87,8 @@ def sample_videos(directory: str | Path) -> list[Path]:
 
 def choose_model(settings: Settings) -> tuple[str, str]:
     """CLIP when its files are available, else the offline descriptor backend; and why."""
-    from mediaml.embed import DESCRIPTOR_MODEL, model_available
+    from mediaml.embed import model_available
+    from mediaml.embed.backends.descriptor import NAME as DESCRIPTOR_MODEL
 
     ok, reason = model_available(settings.embed_model)
     if ok:

@@ -18,9 +18,14 @@ def count(db, query, *params):
         return next(iter(conn.execute(query, params).fetchone().values()))
 
 
-def test_video_goes_to_review_through_real_consumers(db, store, start_worker, three_shot_video):
+def test_video_goes_to_embedded_through_real_consumers(
+    db, store, start_worker, three_shot_video, tmp_path
+):
+    from tests.support.embed import write_tiny_clip_model
+
+    write_tiny_clip_model(tmp_path / "models")
     path, _ = three_shot_video
-    worker = start_worker()
+    worker = start_worker(MEDIAML_MODEL_DIR=str(tmp_path / "models"), HF_HUB_OFFLINE="1")
     video_id = int(mediaml.ingest(path)["video_id"].iloc[0])
     wait_for(lambda: state_of(db, video_id) == "done", what="video done", worker=worker)
     assert list(clips(video=video_id)["state"]) == ["pending_review"] * 3
