@@ -99,8 +99,11 @@ def test_whole_pipeline_to_embedded_and_search(db, store, settings, three_shot_v
     assert len(similar) == 2 and int(frame["clip_id"].iloc[0]) not in set(similar["clip_id"])
 
     # Backfill: a new default strategy is added to embedded clips, and only once.
-    set_settings(dataclasses.replace(settings, embed_model="mediaml-descriptor-v1",
-                                     embed_strategy="keyframe_single"))
+    set_settings(
+        dataclasses.replace(
+            settings, embed_model="mediaml-descriptor-v1", embed_strategy="keyframe_single"
+        )
+    )
     steps = mediaml.run_pipeline(progress=False)
     assert list(steps["stage"]) == ["backfill"] * 3 and set(steps["result"]) == {"done"}
     assert len(mediaml.embeddings(model="mediaml-descriptor-v1", strategy="keyframe_single")) == 3
