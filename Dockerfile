@@ -19,8 +19,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin mediaml
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels mediaml[web] && rm -rf /wheels
-USER mediaml
+RUN pip install --no-cache-dir --no-index --find-links=/wheels "mediaml[web]==0.1.0" \
+ && rm -rf /wheels
+USER 10001
 WORKDIR /home/mediaml
 ENV PYTHONUNBUFFERED=1 \
     MEDIAML_ENV=production \

@@ -12,7 +12,7 @@ import glob
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import pandas as pd
 
@@ -114,7 +114,7 @@ def source_uri(source: str) -> str:
 
 def title_of(source: str) -> str:
     """A human title from a source's file name."""
-    name = Path(urlparse(source).path).stem or urlparse(source).netloc or "untitled"
+    name = Path(unquote(urlparse(source).path)).stem or urlparse(source).netloc or "untitled"
     return name.replace("_", " ").strip() or "untitled"
 
 

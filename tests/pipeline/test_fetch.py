@@ -1,0 +1,131 @@
+"""Fetching sources over HTTP (a real local server), S3 (moto) and yt-dlp."""
+
+import dataclasses
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+import mediaml
+from mediaml.config import load_settings
+from mediaml.errors import MediaError
+from mediaml.pipeline.fetch import fetch, source_kind
+
+
+class MediaServer:
+    """Serves registered byte strings with chosen content types and failure counts."""
+
+    def __init__(self):
+        self.routes = {}
+        self.hits = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body, ctype, fail_first = server.routes.get(self.path, (None, None, 0))
+                server.hits[self.path] = server.hits.get(self.path, 0) + 1
+                if body is None:
+                    self.send_error(404)
+                    return
+                if server.hits[self.path] <= fail_first:
+                    self.send_error(503)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def add(self, path, body, ctype="video/mp4", fail_first=0):
+        self.routes[path] = (body, ctype, fail_first)
+        return self.base + path
+
+
+@pytest.fixture
+def http_media():
+    server = MediaServer()
+    yield server
+    server.httpd.shutdown()
+
+
+@pytest.fixture
+def video_bytes(three_shot_video):
+    return three_shot_video[0].read_bytes()
+
+
+def test_source_kinds():
+    assert source_kind("/a/b.mp4") == "local" and source_kind("file:///a.mp4") == "local"
+    assert source_kind("s3://bucket/k.mp4") == "s3" and source_kind("https://x/y") == "http"
+    assert source_kind("ytdl+https://x/watch?v=1") == "ytdl"
+    with pytest.raises(MediaError, match="unsupported source"):
+        source_kind("ftp://x/y.mp4")
+
+
+def test_http_download_streams_to_file_after_retries(http_media, video_bytes, tmp_path):
+    url = http_media.add("/v.mp4", video_bytes, fail_first=2)
+    seen = []
+    out = fetch(
+        url, tmp_path / "v.mp4", load_settings({}), progress=lambda d, t: seen.append((d, t))
+    )
+    assert out.read_bytes() == video_bytes
+    assert http_media.hits["/v.mp4"] == 3  # two 503s, then success
+    assert seen[-1] == (len(video_bytes), len(video_bytes))
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_http_size_limit_and_content_type(http_media, video_bytes, tmp_path):
+    small = dataclasses.replace(load_settings({}), max_download_bytes=1000)
+    url = http_media.add("/big.mp4", video_bytes)
+    with pytest.raises(MediaError, match="MEDIAML_MAX_DOWNLOAD_BYTES"):
+        fetch(url, tmp_path / "big.mp4", small)
+    json_url = http_media.add("/data.json", b"{}", ctype="application/json")
+    with pytest.raises(MediaError, match="not a video"):
+        fetch(json_url, tmp_path / "d.mp4", load_settings({}))
+    with pytest.raises(MediaError, match="HTTP 404"):
+        fetch(http_media.base + "/missing.mp4", tmp_path / "m.mp4", load_settings({}))
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*part"))
+
+
+def test_ytdlp_fetches_a_media_url(http_media, video_bytes, tmp_path):
+    url = http_media.add("/clip.mp4", video_bytes)
+    out = fetch("ytdl+" + url, tmp_path / "y.mp4", load_settings({}))
+    assert out.read_bytes() == video_bytes
+
+
+def test_http_and_s3_sources_through_the_pipeline(
+    db, store, settings, http_media, video_bytes, s3_endpoint, s3_bucket
+):
+    from mediaml.config import set_settings
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).put_object(Bucket=s3_bucket, Key="incoming/from s3.mp4", Body=video_bytes)
+    set_settings(
+        dataclasses.replace(
+            settings,
+            s3_endpoint_url=s3_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_region="us-east-1",
+        )
+    )
+    url = http_media.add("/web%20video.mp4", video_bytes)
+    sources = [url, f"s3://{s3_bucket}/incoming/from s3.mp4"]
+    steps = mediaml.run_pipeline(sources, until="review", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    frame = mediaml.videos()
+    assert set(frame["state"]) == {"done"} and set(frame["clips"]) == {3}
+    assert sorted(frame["title"]) == ["from s3", "web video"]
+    assert len(store.list("originals/")) == 2
