@@ -28,17 +28,18 @@ SOURCES: dict[str, str] = {
     "life": "life=s={w}x{h}:r={r}:mold=10:ratio=0.3:seed=7:life_color=#50d050:death_color=#101030",
     "cellauto": "cellauto=s={w}x{h}:r={r}:rule=30:seed=3,format=yuv420p",
     "gradients": "gradients=s={w}x{h}:r={r}:speed=0.02:seed=11",
-    "zoneplate": "zoneplate=s={w}x{h}:r={r}:kt2=2:kx2=120:ky2=120",
+    "zoneplate": "zoneplate=s={w}x{h}:r={r}:kx2=80:ky2=80:kt=3",
     "red": "color=c=#c03020:s={w}x{h}:r={r}",
     "teal": "color=c=#208080:s={w}x{h}:r={r}",
     # A fast pan (5% of the frame width per frame) over a still fractal three frames wide.
     "pan": "mandelbrot=s={w3}x{h}:r={r}:start_scale=0.4," + _STILL + ",crop={w}:{h}:"
     "x='min(n*{w}*0.05,{w}*2)':y=0",
-    # A fast zoom into a still test card (about 4% per frame).
-    "zoom": "smptehdbars=s={w2}x{h2}:r={r}," + _STILL + ",zoompan=z='pow(1.04,on)':"
+    # A fast zoom into a still test card (4% per frame, up to 3x, then holding).
+    "zoom": "smptehdbars=s={w2}x{h2}:r={r}," + _STILL + ",zoompan=z='min(pow(1.04,on),3)':"
     "x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={w}x{h}:fps={r}",
-    # Film grain over a moving test card: every frame differs a little everywhere.
-    "grain": "testsrc2=s={w}x{h}:r={r},hue=h=200,noise=alls=25:allf=t",
+    # Heavy film grain over drifting colour gradients: every pixel changes every frame.
+    "grain": "gradients=s={w}x{h}:r={r}:speed=0.05:seed=5:c0=#3050a0:c1=#e0c040,"
+    "noise=alls=30:allf=t",
 }
 
 

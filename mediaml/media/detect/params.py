@@ -24,10 +24,13 @@ class DetectorParams:
         cut_threshold: minimum change score between two adjacent frames for a hard cut.
         cut_min_structure: a hard cut also needs at least this much motion-compensated
             structural change (brightness or colour shifts alone are not cuts).
-        cut_ratio: a hard cut's score must also exceed ``cut_ratio`` times the median
-            score of the surrounding ``window`` frames (so steady fast motion does not cut).
-        cut_margin: ... plus this absolute margin over that median.
-        window: frames on each side used for the local median.
+        flat_cut_colour: between two featureless (flat) frames, the colour histogram
+            distance a cut needs (a flat frame only brightening or darkening is not a cut).
+        cut_ratio: a hard cut's score must also exceed ``cut_ratio`` times the local
+            level: the median score of the ``window`` frames on the busier side (so
+            steady fast motion, grain or animation does not cut).
+        cut_margin: ... plus this absolute margin.
+        window: frames on each side used for the local level.
         max_shift: motion compensation search range, in analysis pixels (64x36 frame):
             +-3 covers pans of about 5% of the frame width per frame.
         flash_frames: a change that returns to the previous picture within this many
@@ -49,7 +52,8 @@ class DetectorParams:
 
     cut_threshold: float = 0.30
     cut_min_structure: float = 0.15
-    cut_ratio: float = 2.0
+    flat_cut_colour: float = 0.9
+    cut_ratio: float = 1.5
     cut_margin: float = 0.10
     window: int = 12
     max_shift: int = 3
