@@ -45,3 +45,7 @@ class MediaError(MediamlError):
 
 class ModelError(MediamlError):
     """An embedding model is missing, unknown or cannot do what was asked."""
+
+
+class QueryError(MediamlError):
+    """A search was asked for with arguments it cannot run with (empty text, bad page)."""
