@@ -18,19 +18,19 @@ Run: ``python bench/cutdetect.py`` (needs the ``bench`` extra: scenedetect, open
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mediaml.media import detect_cuts, probe
+from mediaml.media.encode import transcode
 
-from mediaml.media import detect_cuts, probe  # noqa: E402
-from mediaml.media.encode import transcode  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test-video builders live in tests/support
 from tests.support.media import SOURCES, Shot, Transition, make_multishot_video  # noqa: E402
 
 SEED = 20261129
@@ -65,7 +65,7 @@ def random_shots(rng: random.Random) -> list[Shot]:
         shots.append(Shot(source, frames, rng.choice(HUES), enter, d, flash))
     # a gradual transition needs room in the shot before it too
     fixed = [shots[0]]
-    for prev, shot in zip(shots, shots[1:], strict=False):
+    for prev, shot in itertools.pairwise(shots):
         if shot.enter != "cut" and prev.frames < 2 * shot.enter_frames + 8:
             shot = Shot(shot.source, shot.frames, shot.filters, "cut", 0, shot.flash_at)
         fixed.append(shot)
@@ -123,8 +123,12 @@ def accuracy(work: Path) -> None:
     for _, t in videos:
         for x in t:
             kinds[x.kind] = kinds.get(x.kind, 0) + 1
-    print(f"\n## Accuracy: {VIDEOS} videos, {frames} frames at {SIZE[0]}x{SIZE[1]}, {truths} transitions {kinds}")
-    print(f"{'detector':24} {'prec':>6} {'recall':>6} {'F1':>6} {'FP':>4} {'FN':>4}  recall by kind")
+    print(
+        f"\n## Accuracy: {VIDEOS} videos, {frames} frames at {SIZE[0]}x{SIZE[1]}, {truths} transitions {kinds}"
+    )
+    print(
+        f"{'detector':24} {'prec':>6} {'recall':>6} {'F1':>6} {'FP':>4} {'FN':>4}  recall by kind"
+    )
     for name, fn in DETECTORS.items():
         tp = fp = fn_ = 0
         by_kind: dict[str, list[int]] = {}
@@ -151,10 +155,20 @@ def make_720p(work: Path, seconds: int) -> Path:
     shots, total = [], 0
     while total < seconds * FPS:
         n = rng.randint(40, 120)
-        shots.append(Shot(rng.choice(["testsrc2", "smptebars", "grain", "pan", "zoom", "gradients"]), n, rng.choice(HUES)))
+        shots.append(
+            Shot(
+                rng.choice(["testsrc2", "smptebars", "grain", "pan", "zoom", "gradients"]),
+                n,
+                rng.choice(HUES),
+            )
+        )
         total += n
     make_multishot_video(
-        path, shots, (1280, 720), FPS, audio=True,
+        path,
+        shots,
+        (1280, 720),
+        FPS,
+        audio=True,
         codec_args=("-c:v", "libx264", "-preset", "veryfast", "-crf", "20"),
     )
     return path
@@ -179,7 +193,9 @@ def speed(work: Path) -> None:
     info = probe(path)
     runs = {
         "plain proxy encode": lambda: transcode(info, path, None, work / "p1.mp4", detect=False),
-        "fused proxy encode+detect": lambda: transcode(info, path, None, work / "p2.mp4", detect=True),
+        "fused proxy encode+detect": lambda: transcode(
+            info, path, None, work / "p2.mp4", detect=True
+        ),
     }
     print(f"\n## Fused encode + detect vs plain proxy encode (same source, {n} frames, best of 2)")
     print(f"{'run':28} {'seconds':>8} {'ratio':>7}")
@@ -200,13 +216,21 @@ print(len(df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def memory(work: Path) -> None:
     print("\n## Peak memory of standalone detection (Python process) as length doubles")
     print(f"{'frames':>7} {'cuts':>5} {'peak RSS MiB':>12}")
-    base = [Shot("testsrc2", 50), Shot("smptebars", 50, "hue=h=90"), Shot("pan", 50), Shot("grain", 50)]
+    base = [
+        Shot("testsrc2", 50),
+        Shot("smptebars", 50, "hue=h=90"),
+        Shot("pan", 50),
+        Shot("grain", 50),
+    ]
     for reps in (10, 20, 40):
         path = work / f"mem_{reps}.mp4"
         make_multishot_video(path, base * reps, (320, 180), FPS, audio=False)
         out = subprocess.run(
-            [sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True,
-            cwd=ROOT, check=True,
+            [sys.executable, "-c", MEMORY_PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
         ).stdout.split()
         print(f"{200 * reps:7d} {out[0]:>5} {int(out[1]) / 1024:12.1f}")
 

@@ -204,5 +204,5 @@ def frame_number(rgb: np.ndarray) -> int:
     """The frame number an RGB image of a `make_numbered_video` frame shows."""
     h, w = rgb.shape[:2]
     centre = rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].reshape(-1, 3)
-    r, g, b = (int(round((float(np.median(centre[:, c])) - 8) / _LEVEL)) for c in range(3))
+    r, g, b = (round((float(np.median(centre[:, c])) - 8) / _LEVEL) for c in range(3))
     return r + 16 * g + 256 * b

@@ -130,7 +130,8 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
         for a, b in ((t - 1, t + j), (t - 1 - j, t)):
             if a < 0 or b >= n:
                 continue
-            struct = float(motion_distance(f.z[[a]], f.z[[b]], p.max_shift * (b - a))[0])
+            lag = b - a
+            struct = float(motion_distance(f.z[[a]], f.z[[b]], p.max_shift * lag, lag)[0])
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * score and colour < 0.5:
@@ -245,7 +246,9 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
                 continue  # a hard cut explains this change
             if any(a <= hi and b >= lo for a, b in dark_spans):
                 continue  # part of a fade
-            found.append((_balance_point(f, first, last, h), float(np.nanmax(g[first : last + 1])), h))
+            found.append(
+                (_balance_point(f, first, last, h), float(np.nanmax(g[first : last + 1])), h)
+            )
     for frame, score, h in sorted(found, key=lambda x: -x[1]):
         if any(abs(frame - e.frame) <= max(h, 2) for e in events):
             continue

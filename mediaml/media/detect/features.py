@@ -69,8 +69,8 @@ def extract(frames: np.ndarray, flat_spread: float) -> Features:
     vbin = np.minimum(frames[:, 2] // (256 // CHROMA_BINS), CHROMA_BINS - 1).astype(np.int64)
     bins = (ybin * CHROMA_BINS + ubin) * CHROMA_BINS + vbin
     offsets = (np.arange(n, dtype=np.int64) * HIST_BINS)[:, None, None]
-    hist = np.bincount((bins + offsets).ravel(), minlength=n * HIST_BINS)
-    hist = hist.reshape(n, HIST_BINS).astype(np.float32) / float(h * w)
+    counts = np.bincount((bins + offsets).ravel(), minlength=n * HIST_BINS)
+    hist = counts.reshape(n, HIST_BINS).astype(np.float32) / float(h * w)
 
     mean = y.mean(axis=(1, 2))
     std = y.std(axis=(1, 2))
@@ -90,13 +90,15 @@ def struct_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.minimum(1.0, np.abs(a - b).mean(axis=(-2, -1)) / _UNRELATED))
 
 
-def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
+def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1) -> np.ndarray:
     """Structural distance from ``a`` to ``b`` after the best shift of each block.
 
     Args:
         a, b: normalised luma, shape (n, H, W).
         max_shift: search range in pixels; each block of ``b`` is compared with ``a``
             shifted by up to that much in x and y.
+        step: shift spacing (a coarse search for wide ranges costs the same as a fine
+            search of +-3).
 
     Returns:
         (n,) distances, ~1 for unrelated pictures, ~0 for a shifted copy.
@@ -104,16 +106,22 @@ def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
     n, h, w = a.shape
     s = max_shift
     rows, cols = BLOCK_GRID
-    bh, bw = (h - 2 * s) // rows, (w - 2 * s) // cols
-    y0, x0 = s + ((h - 2 * s) - bh * rows) // 2, s + ((w - 2 * s) - bw * cols) // 2
-    target = b[:, y0 : y0 + bh * rows, x0 : x0 + bw * cols]
+    margin = min(s, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
+    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
+    y0, x0 = (h - bh * rows) // 2, (w - bw * cols) // 2
+    th, tw = bh * rows, bw * cols
+    target = b[:, y0 : y0 + th, x0 : x0 + tw]
     best = np.full((n, rows, cols), np.inf, dtype=np.float32)
-    for dy in range(-s, s + 1):
-        for dx in range(-s, s + 1):
-            moved = a[:, y0 + dy : y0 + dy + bh * rows, x0 + dx : x0 + dx + bw * cols]
-            cost = np.abs(moved - target).reshape(n, rows, bh, cols, bw).mean(axis=(2, 4))
+    diff = np.empty((n, th, tw), dtype=np.float32)
+    shifts = [d for d in range(-s, s + 1, step) if abs(d) <= margin]
+    for dy in shifts:
+        for dx in shifts:
+            np.subtract(a[:, y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw], target, out=diff)
+            np.abs(diff, out=diff)
+            cost = diff.reshape(n, rows, bh, cols, bw).sum(axis=(2, 4))
             np.minimum(best, cost, out=best)
-    return np.asarray(np.minimum(1.0, best.mean(axis=(1, 2)) / _UNRELATED))
+    mean = best.mean(axis=(1, 2)) / float(bh * bw)
+    return np.asarray(np.minimum(1.0, mean / _UNRELATED))
 
 
 def mix_fit(a: np.ndarray, m: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
