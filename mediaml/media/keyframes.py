@@ -86,10 +86,11 @@ def extract_keyframes(
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+        time_base = stream.time_base
         rate = stream.guessed_rate or stream.average_rate
-        if not rate:
+        if not rate or time_base is None:
             raise MediaError(f"{Path(video_path).name} has no frame rate: use the proxy")
+        tb = Fraction(time_base.numerator, time_base.denominator)
         fps = Fraction(rate.numerator, rate.denominator)
         start = stream.start_time or 0
         decoder = None
