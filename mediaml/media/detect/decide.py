@@ -54,7 +54,7 @@ def change_scores(a: Features, b: Features, max_shift: int) -> tuple[np.ndarray,
     The combined score averages the colour histogram distance and the
     motion-compensated structure distance.
     """
-    motion = motion_distance(a.z, b.z, max_shift)
+    motion = motion_distance(a.zs, b.zs, max_shift)
     return np.asarray(0.5 * (hist_distance(a.hist, b.hist) + motion)), motion
 
 
@@ -131,7 +131,7 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
             if a < 0 or b >= n:
                 continue
             lag = b - a
-            struct = float(motion_distance(f.z[[a]], f.z[[b]], p.max_shift * lag, lag)[0])
+            struct = float(motion_distance(f.zs[[a]], f.zs[[b]], p.max_shift * lag, lag)[0])
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * score and colour < 0.5:

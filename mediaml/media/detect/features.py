@@ -33,6 +33,7 @@ class Features:
 
     hist: np.ndarray  # (n, HIST_BINS) float32, sums to 1
     z: np.ndarray  # (n, H, W) float32 normalised luma (zeros for flat frames)
+    zs: np.ndarray  # (n, H/2, W/2) the same at half size, for the motion search
     thumb: np.ndarray  # (n, 3 * H/2 * W/2) float32 raw YUV
     mean: np.ndarray  # (n,) luma mean, 0..255
     std: np.ndarray  # (n,) luma standard deviation
@@ -42,16 +43,14 @@ class Features:
 
     def take(self, index: np.ndarray | slice) -> Features:
         """The features of a subset of frames."""
-        return Features(
-            self.hist[index], self.z[index], self.thumb[index], self.mean[index], self.std[index]
-        )
+        return Features(*(getattr(self, f)[index] for f in Features.FIELDS))
 
     @staticmethod
     def concat(parts: list[Features]) -> Features:
         """Join batches in order."""
         return Features(*(np.concatenate([getattr(p, f) for p in parts]) for f in Features.FIELDS))
 
-    FIELDS = ("hist", "z", "thumb", "mean", "std")
+    FIELDS = ("hist", "z", "zs", "thumb", "mean", "std")
 
 
 def extract(frames: np.ndarray, flat_spread: float) -> Features:
@@ -77,7 +76,9 @@ def extract(frames: np.ndarray, flat_spread: float) -> Features:
     safe = np.where(std < flat_spread, np.inf, std)
     z = (y - mean[:, None, None]) / safe[:, None, None]
     thumb = f.reshape(n, 3, h // 2, 2, w // 2, 2).mean(axis=(3, 5)).reshape(n, -1)
-    return Features(hist, z.astype(np.float32), thumb, mean, std)
+    z = z.astype(np.float32)
+    zs = z.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    return Features(hist, z, zs, thumb, mean, std)
 
 
 def hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,8 +31,8 @@ class DetectorParams:
             steady fast motion, grain or animation does not cut).
         cut_margin: ... plus this absolute margin.
         window: frames on each side used for the local level.
-        max_shift: motion compensation search range, in analysis pixels (64x36 frame):
-            +-3 covers pans of about 5% of the frame width per frame.
+        max_shift: motion compensation search range, in pixels of the half-size (32x18)
+            structure picture: +-2 covers pans of about 6% of the frame width per frame.
         flash_frames: a change that returns to the previous picture within this many
             frames is a flash or brief occlusion, not a cut.
         flash_ratio: "returns" means the before/after distance is below this fraction of
@@ -56,7 +56,7 @@ class DetectorParams:
     cut_ratio: float = 1.5
     cut_margin: float = 0.10
     window: int = 12
-    max_shift: int = 3
+    max_shift: int = 2
     flash_frames: int = 2
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)

@@ -22,9 +22,17 @@ COLUMNS = ["frame", "time", "kind", "score"]
 
 
 def analysis_filter() -> str:
-    """FFmpeg filter chain that turns any frame into the detector's tiny YUV picture."""
+    """FFmpeg filter chain that turns any frame into the detector's tiny YUV picture.
+
+    Two steps: a cheap bilinear shrink to 4x the analysis size, then an area average
+    down to it. One area scale straight from 720p costs about a third of the decode;
+    the two steps cost almost nothing and still average every output pixel over many.
+    """
     w, h = ANALYSIS_SIZE
-    return f"scale={w}:{h}:flags=area:out_range=full,format=yuv444p"
+    return (
+        f"scale={4 * w}:{4 * h}:flags=fast_bilinear,"
+        f"scale={w}:{h}:flags=area:out_range=full,format=yuv444p"
+    )
 
 
 def analysis_output() -> list[str]:
