@@ -13,18 +13,22 @@ from mediaml.media.detect.stream import analysis_filter
 from mediaml.media.ffmpeg import run_ffmpeg
 from tests.support.media import Shot, Transition, make_multishot_video
 
-GRADUAL_TOLERANCE = 2
-"""Frames a dissolve or fade may be reported away from its middle (hard cuts: exact)."""
+
+def tolerance(t: Transition) -> int:
+    """Frames a transition may be reported away from its middle.
+
+    Hard cuts: none. Dissolves and fades: within the middle half of the transition
+    (at least 2 frames), since the detector places them where the picture is halfway
+    between the two shots, which depends on content for non-linear distances.
+    """
+    return 0 if t.kind == "cut" else max(2, (t.end - t.start) // 4)
 
 
 def assert_matches(found: pd.DataFrame, truth: list[Transition]) -> None:
     assert len(found) == len(truth), (list(found["frame"]), [t.frame for t in truth])
     for row, t in zip(found.itertuples(), truth, strict=True):
         assert row.kind == t.kind, (row, t)
-        if t.kind == "cut":
-            assert row.frame == t.frame, (row, t)
-        else:
-            assert abs(row.frame - t.frame) <= GRADUAL_TOLERANCE, (row, t)
+        assert abs(row.frame - t.frame) <= tolerance(t), (row, t)
 
 
 def test_standalone_finds_every_transition_and_nothing_else(detect_video):
@@ -61,16 +65,16 @@ def _analysis_frames(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def long_video(media_dir):
-    """1,800 frames of alternating shots: several detector windows long."""
+    """2,400 frames of cuts, dissolves and fades: several detector windows long, so
+    transitions fall on window boundaries."""
     path = media_dir / "long.mp4"
     shots = [
-        Shot(src, n, hue)
-        for src, n, hue in [
-            ("testsrc2", 97, ""),
-            ("smptebars", 61, "hue=h=90"),
-            ("pan", 83, ""),
-            ("rgbtestsrc", 59, "hue=h=200"),
-        ]
+        Shot("testsrc2", 97),
+        Shot("smptebars", 61, "hue=h=90", enter="dissolve", enter_frames=16),
+        Shot("pan", 83),
+        Shot("rgbtestsrc", 59, "hue=h=200", enter="fade", enter_frames=10),
+        Shot("gradients", 71, enter="dissolve", enter_frames=30),
+        Shot("mandelbrot", 47),
     ] * 6
     truth = make_multishot_video(path, shots, size=(160, 90), fps=25, audio=False)
     return path, truth
@@ -86,7 +90,10 @@ def test_streaming_is_exact_across_windows_and_batch_sizes(long_video):
             detector.push(frames[i : i + batch])
         results.append([(e.frame, e.kind) for e in detector.finish()])
     assert all(r == results[0] for r in results)
-    assert [f for f, _ in results[0]] == [t.frame for t in truth]
+    assert len(results[0]) == len(truth)
+    for (frame, kind), t in zip(results[0], truth, strict=True):
+        assert kind == t.kind
+        assert abs(frame - t.frame) <= tolerance(t), (frame, t)
 
 
 def test_a_dip_to_black_within_a_shot_is_not_a_cut(media_dir):

@@ -208,16 +208,16 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
 def _balance_point(f: Features, first: int, last: int, h: int) -> int:
     """The centre in ``first..last`` equally far from the pictures ``h`` before and after.
 
-    Inside a dissolve the picture halfway through is as far from the outgoing shot as
-    from the incoming one, so this is the transition's middle even when the run of
-    candidate centres is lopsided.
+    Distances are on raw (un-normalised) luma: a cross-dissolve is a linear mix, so the
+    picture halfway through is exactly as far from the outgoing shot as from the incoming
+    one, and this is the transition's middle even when the run of centres is lopsided.
     """
     c = np.arange(first, last + 1)
     lo, hi = np.clip(c - h, 0, len(f) - 1), np.clip(c + h, 0, len(f) - 1)
-    back_s, back_h = _pair_distance(f, lo, c)
-    ahead_s, ahead_h = _pair_distance(f, c, hi)
-    gap = np.abs((back_s + back_h) - (ahead_s + ahead_h))
-    return int(c[int(np.argmin(gap))])
+    luma = f.zs * f.std[:, None, None] + f.mean[:, None, None]  # flat frames: z = 0
+    back = np.abs(luma[c] - luma[lo]).mean(axis=(1, 2))
+    ahead = np.abs(luma[hi] - luma[c]).mean(axis=(1, 2))
+    return int(c[int(np.argmin(np.abs(back - ahead)))])
 
 
 def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
@@ -226,7 +226,7 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
     fade_found = fades(f, p)
     events = [e for e, _, _ in fade_found if e is not None]
     dark_spans = [(start, end) for _, start, end in fade_found]
-    found: list[tuple[int, float, int]] = []
+    found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
     # cuts_before[i]: hard cuts at frames < i, to test "a cut within (x, y]" quickly
     marks = np.zeros(len(f) + 1, dtype=np.int64)
     np.add.at(marks, cut_frames + 1, 1)
@@ -246,13 +246,22 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
                 continue  # a hard cut explains this change
             if any(a <= hi and b >= lo for a, b in dark_spans):
                 continue  # part of a fade
-            found.append(
-                (_balance_point(f, first, last, h), float(np.nanmax(g[first : last + 1])), h)
-            )
-    for frame, score, h in sorted(found, key=lambda x: -x[1]):
-        if any(abs(frame - e.frame) <= max(h, 2) for e in events):
-            continue
-        events.append(Event(frame, "dissolve", score))
+            found.append((int(first), int(last), h, float(np.nanmax(g[first : last + 1]))))
+    # Candidates whose spans overlap (other scales, or a run that dipped below the
+    # threshold midway) are one transition, placed by the widest scale that saw it
+    # (its comparison frames lie outside the transition).
+    groups: list[list[tuple[int, int, int, float]]] = []
+    for cand in sorted(found, key=lambda x: x[0] - x[2]):
+        if groups and cand[0] - cand[2] <= max(x[1] + x[2] for x in groups[-1]):
+            groups[-1].append(cand)
+        else:
+            groups.append([cand])
+    for group in groups:
+        h = max(x[2] for x in group)
+        first = min(x[0] for x in group if x[2] == h)
+        last = max(x[1] for x in group if x[2] == h)
+        frame = _balance_point(f, first, last, h)
+        events.append(Event(frame, "dissolve", max(x[3] for x in group)))
     return sorted(events, key=lambda e: e.frame)
 
 

@@ -7,7 +7,7 @@ each we keep:
   structure;
 - the luma plane normalised to zero mean and unit variance: structure, independent of
   brightness and contrast (so flashes and fades barely move it);
-- a half-size YUV thumbnail in raw units, for fitting linear mixes (dissolves);
+- the same at half size, for the motion search (cheaper, and less sensitive to grain);
 - luma mean and spread, for black frames (fades).
 
 The structural distance searches small shifts per block (motion compensation), so a fast
@@ -34,7 +34,6 @@ class Features:
     hist: np.ndarray  # (n, HIST_BINS) float32, sums to 1
     z: np.ndarray  # (n, H, W) float32 normalised luma (zeros for flat frames)
     zs: np.ndarray  # (n, H/2, W/2) the same at half size, for the motion search
-    thumb: np.ndarray  # (n, 3 * H/2 * W/2) float32 raw YUV
     mean: np.ndarray  # (n,) luma mean, 0..255
     std: np.ndarray  # (n,) luma standard deviation
 
@@ -50,7 +49,7 @@ class Features:
         """Join batches in order."""
         return Features(*(np.concatenate([getattr(p, f) for p in parts]) for f in Features.FIELDS))
 
-    FIELDS = ("hist", "z", "zs", "thumb", "mean", "std")
+    FIELDS = ("hist", "z", "zs", "mean", "std")
 
 
 def extract(frames: np.ndarray, flat_spread: float) -> Features:
@@ -61,8 +60,7 @@ def extract(frames: np.ndarray, flat_spread: float) -> Features:
         flat_spread: luma standard deviation below which a frame has no structure.
     """
     n, _, h, w = frames.shape
-    f = frames.astype(np.float32)
-    y = f[:, 0]
+    y = frames[:, 0].astype(np.float32)
     ybin = np.minimum(frames[:, 0] // (256 // LUMA_BINS), LUMA_BINS - 1).astype(np.int64)
     ubin = np.minimum(frames[:, 1] // (256 // CHROMA_BINS), CHROMA_BINS - 1).astype(np.int64)
     vbin = np.minimum(frames[:, 2] // (256 // CHROMA_BINS), CHROMA_BINS - 1).astype(np.int64)
@@ -75,10 +73,9 @@ def extract(frames: np.ndarray, flat_spread: float) -> Features:
     std = y.std(axis=(1, 2))
     safe = np.where(std < flat_spread, np.inf, std)
     z = (y - mean[:, None, None]) / safe[:, None, None]
-    thumb = f.reshape(n, 3, h // 2, 2, w // 2, 2).mean(axis=(3, 5)).reshape(n, -1)
     z = z.astype(np.float32)
     zs = z.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-    return Features(hist, z, zs, thumb, mean, std)
+    return Features(hist, z, zs, mean, std)
 
 
 def hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -123,19 +120,3 @@ def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1)
             np.minimum(best, cost, out=best)
     mean = best.mean(axis=(1, 2)) / float(bh * bw)
     return np.asarray(np.minimum(1.0, mean / _UNRELATED))
-
-
-def mix_fit(a: np.ndarray, m: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fit ``m`` as ``(1 - alpha) * a + alpha * b`` (rows are frames' raw thumbnails).
-
-    Returns:
-        ``alpha`` clipped to 0..1 and the relative residual ``|m - fit| / |b - a|``
-        (inf when ``a`` and ``b`` are the same picture).
-    """
-    diff = b - a
-    norm2 = (diff * diff).sum(axis=-1)
-    alpha = np.clip(((m - a) * diff).sum(axis=-1) / np.maximum(norm2, 1e-6), 0.0, 1.0)
-    resid = m - a - alpha[:, None] * diff
-    rel = np.sqrt((resid * resid).sum(axis=-1) / np.maximum(norm2, 1e-6))
-    rel = np.where(norm2 < 1e-6, np.inf, rel)
-    return alpha, rel

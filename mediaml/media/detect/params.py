@@ -35,16 +35,14 @@ class DetectorParams:
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
         flash_frames: a change that returns to the previous picture within this many
             frames is a flash or brief occlusion, not a cut.
-        flash_ratio: "returns" means the before/after distance is below this fraction of
-            the change itself (and below ``cut_threshold``).
-        gradual_scales: half-widths, in frames, at which gradual transitions are sought
-            (a dissolve of length L is found at scales >= L/2).
-        gradual_threshold: minimum distance between the frames either side of a gradual
-            transition (the pictures must really differ).
-        mix_residual: a frame inside a dissolve must be explained by a linear mix of the
-            frames either side to within this fraction of their distance.
-        mix_range: the mix weight at the transition centre must lie in this range
-            (rules out hard cuts and still shots).
+        flash_ratio: "returns" means the structural distance between the frames before
+            and after is below this fraction of the change itself.
+        gradual_scales: half-widths ``h``, in frames, at which gradual transitions are
+            sought: the change from ``c - h`` to ``c + h`` is contrasted with the changes
+            from ``c - 3h`` to ``c - h`` and from ``c + h`` to ``c + 3h`` (a dissolve of
+            length L is found at scales of about L/2 and up; 24 covers 2 s at 25 fps).
+        gradual_threshold: minimum contrast for a gradual transition (also the minimum
+            change across a black run for it to be a fade).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -61,13 +59,16 @@ class DetectorParams:
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
-    mix_residual: float = 0.40
-    mix_range: tuple[float, float] = (0.2, 0.8)
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
 
     @property
     def context(self) -> int:
-        """Frames of context either side a decision needs."""
-        return max(self.gradual_scales) + self.window + self.flash_frames + 2
+        """Frames of context either side a decision needs.
+
+        The largest gradual scale looks ``3h`` frames either way, and a run of candidate
+        centres can extend ``h`` further; the hard-cut level looks ``window + 2`` frames.
+        """
+        h = max(self.gradual_scales)
+        return 4 * h + self.window + self.flash_frames + 2
