@@ -1,26 +1,30 @@
 """Decide where shots change, from the features of a window of frames (pure).
 
-Three rules, applied to frames with enough context on both sides:
+Four rules, applied to frames with enough context on both sides:
 
 1. **Hard cuts**: the change score between adjacent frames (colour histogram distance
    plus motion-compensated structure distance, averaged) is a local peak, above an
-   absolute floor and well above the median score of the surrounding frames. Steady fast
-   motion raises that median, so it does not cut; a shot only a few frames long still
-   gives two clear peaks.
+   absolute floor, with some structural change, and well above the local level (the
+   median score on the busier side). Steady fast motion, grain or animation raise that
+   level, so they do not cut; a shot only a few frames long still gives two clear peaks.
 2. **Flashes**: a peak is dropped when the picture returns: a frame just before the peak
-   matches a frame just after it (within ``flash_frames``). This removes camera flashes,
-   lightning and brief occlusions without looking at brightness at all.
-3. **Gradual transitions** (dissolves, fades): at several scales ``h`` the frames
-   ``c - h`` and ``c + h`` are compared, and that distance is contrasted with the same
-   comparison on either side (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``). A gradual
-   transition is a change that happens across the window but not within either side of
-   it; steady motion changes every window alike and scores nothing. Each run of centres
-   above threshold is one transition, reported at its balance point: the frame as far
-   from the outgoing picture as from the incoming one, i.e. the middle of the dissolve.
-   Fades through black are found as runs of black frames between two different
-   pictures and reported at the middle of the black run.
-   Adjacent changes touching black frames are left to this rule, so a fade (or a cut to
-   and from black) is reported once.
+   matches a frame just after it (within ``flash_frames``), by structure, or by the full
+   score relative to the shot's usual change. This removes camera flashes, lightning
+   and brief occlusions without looking at brightness as such.
+3. **Fades through black**: each run of black frames, widened by the darkening and
+   brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
+   the black run) when the pictures on either side differ, and nothing when they match
+   (a dip to black within a shot). Hard cuts and dissolves inside a span are dropped,
+   so a fade, or a cut to black and back, is reported once.
+4. **Dissolves**: at several scales ``h`` the frames ``c - h`` and ``c + h`` are compared
+   and that distance is contrasted with the same comparison on either side
+   (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
+   gradual transition is a change across the window that happens in neither side;
+   steady motion changes every window alike and scores nothing. Sides that span a hard
+   cut are not trusted, and a run whose window contains a hard cut is that cut.
+   Overlapping runs (scales) are one transition, reported at its balance point: the
+   frame whose raw picture is as far from the outgoing shot as from the incoming one,
+   which for a cross-dissolve (a linear mix) is its middle.
 """
 
 from __future__ import annotations
