@@ -58,6 +58,8 @@ def test_cut_clip_refuses_empty_ranges_and_leaves_nothing(numbered, tmp_path):
         cut_clip(numbered.proxy, 10, 10, tmp_path / "x.mp4")
     with pytest.raises(MediaError):
         cut_clip(numbered.proxy, -1, 10, tmp_path / "x.mp4")
+    with pytest.raises(MediaError, match="past the end"):
+        cut_clip(numbered.proxy, 290, 301, tmp_path / "x.mp4")
     assert list(tmp_path.iterdir()) == []
 
 
