@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mediaml.media import detect_cuts, probe
+from mediaml.media import detect_cuts, probe, run_ffmpeg
 from mediaml.media.encode import transcode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +205,8 @@ def speed(work: Path) -> None:
     )
     times = {name: [timed_both(fn, path) for _ in range(3)] for name, fn in DETECTORS.items()}
     best = {name: (min(w for w, _ in t), min(c for _, c in t)) for name, t in times.items()}
+    floor = [timed_both(lambda: run_ffmpeg(["-i", str(path), "-f", "null", "-"])) for _ in range(3)]
+    best["(FFmpeg decode alone)"] = (min(w for w, _ in floor), min(c for _, c in floor))
     wall0, cpu0 = best["PySceneDetect Content"]
     for name, (wall, cpu) in best.items():
         print(

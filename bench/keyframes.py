@@ -27,8 +27,16 @@ FRAMES = 3000
 FPS = 25
 
 
+def _any_of(frames: list[int]) -> str:
+    """``eq(n,a)+eq(n,b)+...`` as a balanced tree (FFmpeg's parser recurses on chains)."""
+    if len(frames) == 1:
+        return f"eq(n\\,{frames[0]})"
+    mid = len(frames) // 2
+    return f"({_any_of(frames[:mid])}+{_any_of(frames[mid:])})"
+
+
 def select_pass(proxy: Path, frames: list[int], out: Path) -> None:
-    expr = "+".join(f"eq(n\\,{f})" for f in frames)
+    expr = _any_of(frames)
     out.mkdir(exist_ok=True)
     run_ffmpeg(
         [

@@ -91,7 +91,9 @@ def run_standalone(
 ) -> ShotDetector:
     """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it."""
     detector = ShotDetector(params)
-    args = ["-i", path, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", analysis_filter()]
+    # The deblocking filter only polishes edges the 64x36 analysis picture averages away.
+    args = ["-skip_loop_filter", "all", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+    args += ["-vf", analysis_filter()]
     args += ["-fps_mode", "passthrough", *analysis_output()]
     with FfmpegProcess(
         args, timeout=timeout, progress=progress, duration=duration, stdout=subprocess.PIPE
