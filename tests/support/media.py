@@ -27,7 +27,8 @@ SOURCES: dict[str, str] = {
     "mandelbrot": "mandelbrot=s={w}x{h}:r={r}",
     "life": "life=s={w}x{h}:r={r}:mold=10:ratio=0.3:seed=7:life_color=#50d050:death_color=#101030",
     "cellauto": "cellauto=s={w}x{h}:r={r}:rule=30:seed=3,format=yuv420p",
-    "gradients": "gradients=s={w}x{h}:r={r}:speed=0.02:seed=11",
+    "gradients": "gradients=s={w}x{h}:r={r}:speed=0.02:seed=11:nb_colors=3:c0=#c02080:c1=#20d0f0:c2=#f0e040"
+    ":x0=0:y0=0:x1={w}:y1={h}",
     "zoneplate": "zoneplate=s={w}x{h}:r={r}:kx2=80:ky2=80:kt=3",
     "red": "color=c=#c03020:s={w}x{h}:r={r}",
     "teal": "color=c=#208080:s={w}x{h}:r={r}",
@@ -38,7 +39,8 @@ SOURCES: dict[str, str] = {
     "zoom": "smptehdbars=s={w2}x{h2}:r={r}," + _STILL + ",zoompan=z='min(pow(1.04,on),3)':"
     "x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={w}x{h}:fps={r}",
     # Heavy film grain over drifting colour gradients: every pixel changes every frame.
-    "grain": "gradients=s={w}x{h}:r={r}:speed=0.05:seed=5:c0=#3050a0:c1=#e0c040,"
+    "grain": "gradients=s={w}x{h}:r={r}:speed=0.05:seed=5:nb_colors=2:c0=#3050a0:c1=#e0c040"
+    ":x0=0:y0={h}:x1={w}:y1=0,"
     "noise=alls=30:allf=t",
 }
 

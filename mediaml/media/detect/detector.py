@@ -48,7 +48,7 @@ class ShotDetector:
             raise RuntimeError("push() after finish()")
         if len(frames) == 0:
             return
-        new = extract(frames, self.params.flat_spread)
+        new = extract(frames)
         # Each frame is compared with the one before it; the very first with itself.
         before = new.take(slice(0, 1)) if not self._parts else self._parts[-1].take(slice(-1, None))
         prev = Features.concat([before, new.take(slice(0, -1))])

@@ -23,6 +23,7 @@ import numpy as np
 
 LUMA_BINS, CHROMA_BINS = 8, 4
 HIST_BINS = LUMA_BINS * CHROMA_BINS * CHROMA_BINS
+NORM_FLOOR = 8.0  # luma spread (0..255) at and above which structure is fully normalised
 BLOCK_GRID = (3, 4)  # rows x columns of motion-compensated blocks
 _UNRELATED = 2 / np.sqrt(np.pi)  # E|a - b| for independent unit normals: scales to ~1
 
@@ -32,7 +33,7 @@ class Features:
     """Features of a batch of frames (first axis: frame)."""
 
     hist: np.ndarray  # (n, HIST_BINS) float32, sums to 1
-    z: np.ndarray  # (n, H, W) float32 normalised luma (zeros for flat frames)
+    z: np.ndarray  # (n, H, W) float32 normalised luma (scaled down when nearly flat)
     zs: np.ndarray  # (n, H/2, W/2) the same at half size, for the motion search
     mean: np.ndarray  # (n,) luma mean, 0..255
     std: np.ndarray  # (n,) luma standard deviation
@@ -52,13 +53,8 @@ class Features:
     FIELDS = ("hist", "z", "zs", "mean", "std")
 
 
-def extract(frames: np.ndarray, flat_spread: float) -> Features:
-    """Features of ``frames``: uint8 array (n, 3, H, W) of planar full-range YUV.
-
-    Args:
-        frames: the analysis pictures.
-        flat_spread: luma standard deviation below which a frame has no structure.
-    """
+def extract(frames: np.ndarray) -> Features:
+    """Features of ``frames``: uint8 array (n, 3, H, W) of planar full-range YUV."""
     n, _, h, w = frames.shape
     y = frames[:, 0].astype(np.float32)
     ybin = np.minimum(frames[:, 0] // (256 // LUMA_BINS), LUMA_BINS - 1).astype(np.int64)
@@ -71,8 +67,10 @@ def extract(frames: np.ndarray, flat_spread: float) -> Features:
 
     mean = y.mean(axis=(1, 2))
     std = y.std(axis=(1, 2))
-    safe = np.where(std < flat_spread, np.inf, std)
-    z = (y - mean[:, None, None]) / safe[:, None, None]
+    # Below NORM_FLOOR the structure is scaled down instead of blown up to unit spread,
+    # so a picture fading to a flat colour loses its structure smoothly, not in one jump
+    # (and a flat picture's compression noise stays near zero).
+    z = (y - mean[:, None, None]) / np.maximum(std, NORM_FLOOR)[:, None, None]
     z = z.astype(np.float32)
     zs = z.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
     return Features(hist, z, zs, mean, std)
