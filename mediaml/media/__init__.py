@@ -35,6 +35,7 @@ __all__ = [
     "cuts_to_detected",
     "detect_cuts",
     "encode",
+    "export_clip",
     "extract_keyframes",
     "ffmpeg_exe",
     "keyframe_frames",

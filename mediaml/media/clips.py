@@ -50,17 +50,26 @@ def cut_clip(
         start_frame: first frame of the clip.
         end_frame: frame after the clip's last (exclusive).
         out_path: the clip to write (``.mp4``).
-        fps: the proxy's frame rate; probed when not given.
+        fps: the proxy's frame rate; when not given it is probed, and the range is
+            checked against the proxy's length.
 
     Returns:
         ``out_path``.
 
     Raises:
-        MediaError: the frame range is empty or negative, or FFmpeg failed.
+        MediaError: the frame range is empty, negative or (when probed) past the end,
+            or FFmpeg failed.
     """
     if not 0 <= start_frame < end_frame:
         raise MediaError(f"a clip needs 0 <= start < end, not frames {start_frame}..{end_frame}")
-    fps = fps if fps is not None else probe(proxy_path).fps
+    if fps is None:
+        info = probe(proxy_path)
+        if end_frame > info.frame_count:
+            raise MediaError(
+                f"frames {start_frame}..{end_frame} run past the end of "
+                f"{Path(proxy_path).name} ({info.frame_count} frames)"
+            )
+        fps = info.fps
     frames = end_frame - start_frame
     duration = Fraction(frames) / fps
     out = Path(out_path)
@@ -104,7 +113,9 @@ def export_clip(
         MediaError: unknown profile, empty range, or FFmpeg failed.
     """
     if profile not in EXPORT_PROFILES:
-        raise MediaError(f"unknown export profile {profile!r}; use one of {sorted(EXPORT_PROFILES)}")
+        raise MediaError(
+            f"unknown export profile {profile!r}; use one of {sorted(EXPORT_PROFILES)}"
+        )
     if not 0 <= start_time < end_time:
         raise MediaError(f"an export needs 0 <= start < end, not {start_time}..{end_time}")
     spec = EXPORT_PROFILES[profile]

@@ -86,15 +86,20 @@ def extract_keyframes(
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        tb = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+        time_base = stream.time_base
         rate = stream.guessed_rate or stream.average_rate
+        if not rate or time_base is None:
+            raise MediaError(f"{Path(video_path).name} has no frame rate: use the proxy")
+        tb = Fraction(time_base.numerator, time_base.denominator)
         fps = Fraction(rate.numerator, rate.denominator)
         start = stream.start_time or 0
         decoder = None
         current = -1
         for target in wanted:
             if decoder is None or not current < target <= current + DECODE_AHEAD_FRAMES:
-                container.seek(start + int(Fraction(target) / fps / tb), stream=stream, backward=True)
+                container.seek(
+                    start + int(Fraction(target) / fps / tb), stream=stream, backward=True
+                )
                 decoder = container.decode(stream)
                 current = -1
             frame = None
@@ -103,7 +108,9 @@ def extract_keyframes(
                 if current >= target:
                     break
             if frame is None or current != target:
-                raise MediaError(f"frame {target} is outside {Path(video_path).name} or not decodable")
+                raise MediaError(
+                    f"frame {target} is outside {Path(video_path).name} or not decodable"
+                )
             path = out / f"frame_{target:07d}.jpg"
             image = frame.to_image()
             if frame.rotation:

@@ -8,6 +8,7 @@ the whole file, so it stays fast on long videos while still catching truncated f
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -98,7 +99,7 @@ def _frame_durations_vary(container: Any, stream: Any) -> bool:
         if len(pts) >= VFR_SAMPLE_PACKETS:
             break
     pts.sort()
-    steps = [b - a for a, b in zip(pts, pts[1:], strict=False) if b > a]
+    steps = [b - a for a, b in itertools.pairwise(pts) if b > a]
     if len(steps) < 2:
         return False
     mean = sum(steps) / len(steps)

@@ -7,6 +7,7 @@ rate, whether the source can serve as master), so they are pure and testable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -97,7 +98,8 @@ MAX_PROXY_FPS = Fraction(60)
 
 
 def _even(x: float) -> int:
-    return max(2, int(round(x / 2)) * 2)
+    """Nearest even integer, ties going down (an odd source side loses one pixel)."""
+    return max(2, 2 * math.ceil(x / 2 - 0.5))
 
 
 def proxy_size(width: int, height: int) -> tuple[int, int]:
@@ -105,7 +107,7 @@ def proxy_size(width: int, height: int) -> tuple[int, int]:
 
     The short side is at most 720 (never upscaled), the aspect ratio is kept and both
     sides are even (H.264 4:2:0 needs that), e.g. 1920x1080 -> 1280x720,
-    1281x721 -> 1280x720, 1080x1920 -> 720x1280, 320x180 -> 320x180.
+    1281x721 -> 1280x720, 1080x1920 -> 720x1280, 320x180 -> 320x180, 321x181 -> 320x180.
     """
     short = min(width, height)
     scale = min(1.0, PROXY_MAX_SHORT_SIDE / short)

@@ -27,18 +27,21 @@ SOURCES: dict[str, str] = {
     "mandelbrot": "mandelbrot=s={w}x{h}:r={r}",
     "life": "life=s={w}x{h}:r={r}:mold=10:ratio=0.3:seed=7:life_color=#50d050:death_color=#101030",
     "cellauto": "cellauto=s={w}x{h}:r={r}:rule=30:seed=3,format=yuv420p",
-    "gradients": "gradients=s={w}x{h}:r={r}:speed=0.02:seed=11",
-    "zoneplate": "zoneplate=s={w}x{h}:r={r}:kt2=2:kx2=120:ky2=120",
+    "gradients": "gradients=s={w}x{h}:r={r}:speed=0.02:seed=11:nb_colors=3:c0=#c02080:c1=#20d0f0:c2=#f0e040"
+    ":x0=0:y0=0:x1={w}:y1={h}",
+    "zoneplate": "zoneplate=s={w}x{h}:r={r}:kx2=80:ky2=80:kt=3",
     "red": "color=c=#c03020:s={w}x{h}:r={r}",
     "teal": "color=c=#208080:s={w}x{h}:r={r}",
     # A fast pan (5% of the frame width per frame) over a still fractal three frames wide.
     "pan": "mandelbrot=s={w3}x{h}:r={r}:start_scale=0.4," + _STILL + ",crop={w}:{h}:"
     "x='min(n*{w}*0.05,{w}*2)':y=0",
-    # A fast zoom into a still test card (about 4% per frame).
-    "zoom": "smptehdbars=s={w2}x{h2}:r={r}," + _STILL + ",zoompan=z='pow(1.04,on)':"
+    # A fast zoom into a still test card (4% per frame, up to 3x, then holding).
+    "zoom": "smptehdbars=s={w2}x{h2}:r={r}," + _STILL + ",zoompan=z='min(pow(1.04,on),3)':"
     "x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={w}x{h}:fps={r}",
-    # Film grain over a moving test card: every frame differs a little everywhere.
-    "grain": "testsrc2=s={w}x{h}:r={r},hue=h=200,noise=alls=25:allf=t",
+    # Heavy film grain over drifting colour gradients: every pixel changes every frame.
+    "grain": "gradients=s={w}x{h}:r={r}:speed=0.05:seed=5:nb_colors=2:c0=#3050a0:c1=#e0c040"
+    ":x0=0:y0={h}:x1={w}:y1=0,"
+    "noise=alls=30:allf=t",
 }
 
 
@@ -203,5 +206,5 @@ def frame_number(rgb: np.ndarray) -> int:
     """The frame number an RGB image of a `make_numbered_video` frame shows."""
     h, w = rgb.shape[:2]
     centre = rgb[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].reshape(-1, 3)
-    r, g, b = (int(round((float(np.median(centre[:, c])) - 8) / _LEVEL)) for c in range(3))
+    r, g, b = (round((float(np.median(centre[:, c])) - 8) / _LEVEL) for c in range(3))
     return r + 16 * g + 256 * b

@@ -1,28 +1,35 @@
 """Decide where shots change, from the features of a window of frames (pure).
 
-Three rules, applied to frames with enough context on both sides:
+Four rules, applied to frames with enough context on both sides:
 
 1. **Hard cuts**: the change score between adjacent frames (colour histogram distance
    plus motion-compensated structure distance, averaged) is a local peak, above an
-   absolute floor and well above the median score of the surrounding frames. Steady fast
-   motion raises that median, so it does not cut; a shot only a few frames long still
-   gives two clear peaks.
+   absolute floor, with some structural change, and well above the local level (the
+   median score on the busier side). Steady fast motion, grain or animation raise that
+   level, so they do not cut; a shot only a few frames long still gives two clear peaks.
 2. **Flashes**: a peak is dropped when the picture returns: a frame just before the peak
-   matches a frame just after it (within ``flash_frames``). This removes camera flashes,
-   lightning and brief occlusions without looking at brightness at all.
-3. **Gradual transitions** (dissolves, fades): at several scales ``h`` the frames
-   ``c - h`` and ``c + h`` are compared, and that distance is contrasted with the same
-   comparison on either side (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``). A gradual
-   transition is a change that happens across the window but not within either side of
-   it; steady motion changes every window alike and scores nothing. Each run of centres
-   above threshold is one transition, reported at the run's midpoint, i.e. the middle of
-   the transition; ``fade`` when the pictures there are black, else ``dissolve``.
-   Adjacent changes touching black frames are left to this rule, so a fade (or a cut to
-   and from black) is reported once.
+   matches a frame just after it (within ``flash_frames``), by structure, or by the full
+   score relative to the shot's usual change. This removes camera flashes, lightning
+   and brief occlusions without looking at brightness as such.
+3. **Fades through black**: each run of black frames, widened by the darkening and
+   brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
+   the black run) when the pictures on either side differ, and nothing when they match
+   (a dip to black within a shot). Hard cuts and dissolves inside a span are dropped,
+   so a fade, or a cut to black and back, is reported once.
+4. **Dissolves**: at several scales ``h`` the frames ``c - h`` and ``c + h`` are compared
+   and that distance is contrasted with the same comparison on either side
+   (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
+   gradual transition is a change across the window that happens in neither side;
+   steady motion changes every window alike and scores nothing. Sides that span a hard
+   cut are not trusted, and a run whose window contains a hard cut is that cut.
+   Overlapping runs (scales) are one transition, reported at its balance point: the
+   frame whose raw picture is as far from the outgoing shot as from the incoming one,
+   which for a cross-dissolve (a linear mix) is its middle.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +58,7 @@ def change_scores(a: Features, b: Features, max_shift: int) -> tuple[np.ndarray,
     The combined score averages the colour histogram distance and the
     motion-compensated structure distance.
     """
-    motion = motion_distance(a.z, b.z, max_shift)
+    motion = motion_distance(a.zs, b.zs, max_shift)
     return np.asarray(0.5 * (hist_distance(a.hist, b.hist) + motion)), motion
 
 
@@ -65,15 +72,23 @@ def is_dark(f: Features, p: DetectorParams) -> np.ndarray:
     return np.asarray((f.mean < p.dark_luma) & (f.std < p.dark_spread))
 
 
-def local_median(score: np.ndarray, window: int) -> np.ndarray:
-    """Median of ``score`` over ``t - window .. t + window``, leaving out ``t - 1 .. t + 1``."""
+def local_level(score: np.ndarray, window: int) -> np.ndarray:
+    """The busier side's typical change around each frame.
+
+    The median of ``score`` over the ``window`` frames before ``t - 1`` and over those
+    after ``t + 1``, whichever is larger. Leaving out the neighbours keeps a second cut
+    (a shot a few frames long) or a flash from raising the level; taking the busier side
+    makes a cut between a calm and a busy shot stand out from the busy one.
+    """
     n = len(score)
-    padded = np.concatenate([np.full(window, np.nan), score, np.full(window, np.nan)])
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * window + 1)[:n]
-    keep = np.r_[0 : window - 1, window + 2 : 2 * window + 1]
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(view[:, keep], axis=1) if n else np.zeros(0)
-    return np.nan_to_num(med, nan=0.0)
+    pad = np.full(window + 2, np.nan)
+    padded = np.concatenate([pad, score, pad])
+    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * window + 5)[:n]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        left = np.nanmedian(view[:, :window], axis=1)
+        right = np.nanmedian(view[:, -window:], axis=1)
+    return np.nan_to_num(np.fmax(left, right), nan=0.0)
 
 
 def hard_cuts(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams) -> list[Event]:
@@ -86,35 +101,48 @@ def hard_cuts(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorPar
     n = len(score)
     if n < 2:
         return []
-    base = local_median(score, p.window)
+    base = local_level(score, p.window)
     prev = np.r_[-np.inf, score[:-1]]
     nxt = np.r_[score[1:], -np.inf]
     peak = (score >= prev) & (score > nxt)
     strong = (score >= p.cut_threshold) & (score >= p.cut_ratio * base + p.cut_margin)
     flat = f.std < p.flat_spread
     both_flat = flat & np.r_[False, flat[:-1]]
-    strong &= (motion >= p.cut_min_structure) | both_flat
+    colour = hist_distance(f.hist, np.concatenate([f.hist[:1], f.hist[:-1]]))
+    # Between two featureless frames only a change to clearly different colours counts.
+    strong &= (motion >= p.cut_min_structure) | (both_flat & (colour >= p.flat_cut_colour))
     dark = is_dark(f, p)
     touches_dark = dark | np.r_[False, dark[:-1]]
     events = []
     for t in np.flatnonzero(peak & strong & ~touches_dark):
-        if t == 0 or _returns(f, int(t), float(score[t]), p):
+        if t == 0 or _returns(f, int(t), float(score[t]), float(base[t]), p):
             continue
         events.append(Event(int(t), "cut", float(score[t])))
     return events
 
 
-def _returns(f: Features, t: int, score: float, p: DetectorParams) -> bool:
-    """True when the picture before ``t`` comes back within ``flash_frames``."""
+def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams) -> bool:
+    """True when the picture before ``t`` comes back within ``flash_frames``.
+
+    "Comes back" means: the structure (brightness-independent, so a flash or a fade-in
+    does not matter) is much closer than across the candidate cut, or the full change
+    score is no more than this shot's usual frame-to-frame change (grain, animation).
+    The motion search is widened by the frame gap so a fast pan still lines up.
+    """
     n = len(f)
-    pairs = [(t - 1, t + j) for j in range(1, p.flash_frames + 1) if t + j < n]
-    pairs += [(t - 1 - j, t) for j in range(1, p.flash_frames + 1) if t - 1 - j >= 0]
-    if not pairs:
-        return False
-    a = f.take(np.array([i for i, _ in pairs]))
-    b = f.take(np.array([j for _, j in pairs]))
-    back = change_score(a, b, p.max_shift)
-    return bool(back.min() < min(p.flash_ratio * score, p.cut_threshold))
+    for j in range(1, p.flash_frames + 1):
+        for a, b in ((t - 1, t + j), (t - 1 - j, t)):
+            if a < 0 or b >= n:
+                continue
+            lag = b - a
+            struct = float(motion_distance(f.zs[[a]], f.zs[[b]], p.max_shift * lag, lag)[0])
+            colour = float(hist_distance(f.hist[a], f.hist[b]))
+            structured = min(f.std[a], f.std[b]) >= p.flat_spread
+            if structured and struct < p.flash_ratio * score and colour < 0.5:
+                return True
+            if 0.5 * (struct + colour) <= min(level + p.cut_margin, p.flash_ratio * score):
+                return True
+    return False
 
 
 def _pair_distance(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,55 +178,94 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
 
 
-def fades(f: Features, p: DetectorParams) -> list[tuple[Event, int, int]]:
-    """Fades through black: one per run of black frames between two different pictures.
+def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]:
+    """Runs of black frames, with their fade ramps, and whether each is a fade.
 
-    Returns (event, start, end): the inclusive span of the fade, from the start of the
-    darkening before the black run to the end of the brightening after it. A run at either
-    end of the window, or with the same picture on both sides (a dip to black within a
-    shot), is not a fade.
+    Returns (event, start, end) per run: the inclusive span from the start of the
+    darkening before the black run to the end of the brightening after it, and a
+    ``fade`` event at the middle of the black run, or None when the same picture is on
+    both sides (a dip to black within a shot) or the run touches the window's edge.
+    Hard cuts and dissolves inside a span are not reported: the span is one transition.
     """
     n = len(f)
-    found = []
+    found: list[tuple[Event | None, int, int]] = []
     for first, last in _runs(is_dark(f, p)):
-        if first == 0 or last >= n - 1:
-            continue
-        before = np.arange(max(0, first - 1 - p.flash_frames), first)
-        after = np.arange(last + 1, min(n, last + 2 + p.flash_frames))
-        i, j = np.meshgrid(before, after)
-        struct, hist = _pair_distance(f, i.ravel(), j.ravel())
-        change = float(np.min(0.5 * (struct + hist)))
-        if change < p.gradual_threshold:
-            continue
         start, end = first, last
         while start > 0 and f.mean[start - 1] > f.mean[start] + 0.5:
             start -= 1  # the fade-out ramp
         while end < n - 1 and f.mean[end + 1] > f.mean[end] + 0.5:
             end += 1  # the fade-in ramp
-        found.append((Event((first + last + 1) // 2, "fade", change), start, end))
+        event = None
+        if first > 0 and last < n - 1:
+            before = np.arange(max(0, start - 1 - p.flash_frames), start)
+            after = np.arange(end + 1, min(n, end + 2 + p.flash_frames))
+            if before.size and after.size:
+                i, j = np.meshgrid(before, after)
+                struct, hist = _pair_distance(f, i.ravel(), j.ravel())
+                change = float(np.min(0.5 * (struct + hist)))
+                if change >= p.gradual_threshold:
+                    event = Event((first + last + 1) // 2, "fade", change)
+        found.append((event, start, end))
     return found
+
+
+def _balance_point(f: Features, first: int, last: int, h: int) -> int:
+    """The centre in ``first..last`` equally far from the pictures ``h`` before and after.
+
+    Distances are on raw (un-normalised) luma: a cross-dissolve is a linear mix, so the
+    picture halfway through is exactly as far from the outgoing shot as from the incoming
+    one, and this is the transition's middle even when the run of centres is lopsided.
+    """
+    c = np.arange(first, last + 1)
+    lo, hi = np.clip(c - h, 0, len(f) - 1), np.clip(c + h, 0, len(f) - 1)
+    luma = f.zs * f.std[:, None, None] + f.mean[:, None, None]  # flat frames: z = 0
+    back = np.abs(luma[c] - luma[lo]).mean(axis=(1, 2))
+    ahead = np.abs(luma[hi] - luma[c]).mean(axis=(1, 2))
+    return int(c[int(np.argmin(np.abs(back - ahead)))])
 
 
 def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
     """Dissolves and fades among the frames of ``f`` (local indices)."""
     cut_frames = np.array([e.frame for e in cuts], dtype=np.int64)
     fade_found = fades(f, p)
-    events = [e for e, _, _ in fade_found]
-    dark_spans = [(first, last) for _, first, last in fade_found]
-    found: list[tuple[int, float, int]] = []
+    events = [e for e, _, _ in fade_found if e is not None]
+    dark_spans = [(start, end) for _, start, end in fade_found]
+    found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
+    # cuts_before[i]: hard cuts at frames < i, to test "a cut within (x, y]" quickly
+    marks = np.zeros(len(f) + 1, dtype=np.int64)
+    np.add.at(marks, cut_frames + 1, 1)
+    cuts_before = np.cumsum(marks)
     for h in p.gradual_scales:
         g = gradual_contrast(f, h)
+        c = np.arange(len(f))
+        a, b, d, e = (np.clip(x, 0, len(f) - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
+        # A side that spans a hard cut says nothing about how fast its shot changes.
+        dirty = (cuts_before[b + 1] - cuts_before[a + 1] > 0) | (
+            cuts_before[e + 1] - cuts_before[d + 1] > 0
+        )
+        g = np.where(dirty, np.nan, g)
         for first, last in _runs(np.nan_to_num(g, nan=-1.0) >= p.gradual_threshold):
             lo, hi = first - h, last + h
             if cut_frames.size and ((cut_frames > lo) & (cut_frames <= hi)).any():
                 continue  # a hard cut explains this change
             if any(a <= hi and b >= lo for a, b in dark_spans):
                 continue  # part of a fade
-            found.append(((first + last + 1) // 2, float(np.nanmax(g[first : last + 1])), h))
-    for frame, score, h in sorted(found, key=lambda x: -x[1]):
-        if any(abs(frame - e.frame) <= max(h, 2) for e in events):
-            continue
-        events.append(Event(frame, "dissolve", score))
+            found.append((int(first), int(last), h, float(np.nanmax(g[first : last + 1]))))
+    # Candidates whose spans overlap (other scales, or a run that dipped below the
+    # threshold midway) are one transition, placed by the widest scale that saw it
+    # (its comparison frames lie outside the transition).
+    groups: list[list[tuple[int, int, int, float]]] = []
+    for cand in sorted(found, key=lambda x: x[0] - x[2]):
+        if groups and cand[0] - cand[2] <= max(x[1] + x[2] for x in groups[-1]):
+            groups[-1].append(cand)
+        else:
+            groups.append([cand])
+    for group in groups:
+        h = max(x[2] for x in group)
+        first = min(x[0] for x in group if x[2] == h)
+        last = max(x[1] for x in group if x[2] == h)
+        frame = _balance_point(f, first, last, h)
+        events.append(Event(frame, "dissolve", max(x[3] for x in group)))
     return sorted(events, key=lambda e: e.frame)
 
 
@@ -207,5 +274,10 @@ def decide(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams
 
     ``score``/``motion``: per frame, the change from the previous frame (see `change_scores`).
     """
-    cuts = hard_cuts(f, score, motion, p)
+    spans = [(start, end) for _, start, end in fades(f, p)]
+    cuts = [
+        c
+        for c in hard_cuts(f, score, motion, p)
+        if not any(start <= c.frame <= end + 1 for start, end in spans)
+    ]
     return sorted(cuts + gradual(f, cuts, p), key=lambda e: e.frame)

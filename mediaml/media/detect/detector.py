@@ -34,9 +34,10 @@ class ShotDetector:
         self.context = self.params.context
         self.events: list[Event] = []
         self.frames_seen = 0
-        self._window: Features | None = None
-        self._score = np.zeros(0, dtype=np.float32)
-        self._motion = np.zeros(0, dtype=np.float32)
+        self._parts: list[Features] = []  # the window, in batches (joined when deciding)
+        self._scores: list[np.ndarray] = []
+        self._motions: list[np.ndarray] = []
+        self._size = 0
         self._base = 0  # global index of the window's first frame
         self._decided = 0  # frames before this are final
         self._finished = False
@@ -47,40 +48,39 @@ class ShotDetector:
             raise RuntimeError("push() after finish()")
         if len(frames) == 0:
             return
-        new = extract(frames, self.params.flat_spread)
+        new = extract(frames)
         # Each frame is compared with the one before it; the very first with itself.
-        before = (
-            new.take(slice(0, 1)) if self._window is None else self._window.take(slice(-1, None))
-        )
+        before = new.take(slice(0, 1)) if not self._parts else self._parts[-1].take(slice(-1, None))
         prev = Features.concat([before, new.take(slice(0, -1))])
         score, motion = change_scores(prev, new, self.params.max_shift)
-        self._window = new if self._window is None else Features.concat([self._window, new])
-        self._score = np.concatenate([self._score, score.astype(np.float32)])
-        self._motion = np.concatenate([self._motion, motion.astype(np.float32)])
+        self._parts.append(new)
+        self._scores.append(score.astype(np.float32))
+        self._motions.append(motion.astype(np.float32))
+        self._size += len(new)
         self.frames_seen += len(frames)
-        if len(self._window) >= CHUNK + 2 * self.context:
+        if self._size >= CHUNK + 2 * self.context:
             self._decide(at_end=False)
 
     def finish(self) -> list[Event]:
         """Decide the remaining frames; return every shot change, in frame order."""
         if not self._finished:
             self._finished = True
-            if self._window is not None:
+            if self._parts:
                 self._decide(at_end=True)
         return list(self.events)
 
     def _decide(self, *, at_end: bool) -> None:
-        assert self._window is not None
-        total = self._base + len(self._window)
+        window = Features.concat(self._parts)
+        score, motion = np.concatenate(self._scores), np.concatenate(self._motions)
+        total = self._base + len(window)
         hi = total if at_end else total - self.context
-        for event in decide(self._window, self._score, self._motion, self.params):
+        for event in decide(window, score, motion, self.params):
             frame = event.frame + self._base
             if self._decided <= frame < hi and (not self.events or frame > self.events[-1].frame):
                 self.events.append(Event(frame, event.kind, event.score))
         self._decided = hi
         drop = max(0, hi - self.context - self._base)
-        if drop:
-            self._window = self._window.take(slice(drop, None))
-            self._score = self._score[drop:]
-            self._motion = self._motion[drop:]
-            self._base += drop
+        self._parts = [window.take(slice(drop, None))]
+        self._scores, self._motions = [score[drop:]], [motion[drop:]]
+        self._size = len(window) - drop
+        self._base += drop

@@ -24,24 +24,25 @@ class DetectorParams:
         cut_threshold: minimum change score between two adjacent frames for a hard cut.
         cut_min_structure: a hard cut also needs at least this much motion-compensated
             structural change (brightness or colour shifts alone are not cuts).
-        cut_ratio: a hard cut's score must also exceed ``cut_ratio`` times the median
-            score of the surrounding ``window`` frames (so steady fast motion does not cut).
-        cut_margin: ... plus this absolute margin over that median.
-        window: frames on each side used for the local median.
-        max_shift: motion compensation search range, in analysis pixels (64x36 frame):
-            +-3 covers pans of about 5% of the frame width per frame.
+        flat_cut_colour: between two featureless (flat) frames, the colour histogram
+            distance a cut needs (a flat frame only brightening or darkening is not a cut).
+        cut_ratio: a hard cut's score must also exceed ``cut_ratio`` times the local
+            level: the median score of the ``window`` frames on the busier side (so
+            steady fast motion, grain or animation does not cut).
+        cut_margin: ... plus this absolute margin.
+        window: frames on each side used for the local level.
+        max_shift: motion compensation search range, in pixels of the half-size (32x18)
+            structure picture: +-2 covers pans of about 6% of the frame width per frame.
         flash_frames: a change that returns to the previous picture within this many
             frames is a flash or brief occlusion, not a cut.
-        flash_ratio: "returns" means the before/after distance is below this fraction of
-            the change itself (and below ``cut_threshold``).
-        gradual_scales: half-widths, in frames, at which gradual transitions are sought
-            (a dissolve of length L is found at scales >= L/2).
-        gradual_threshold: minimum distance between the frames either side of a gradual
-            transition (the pictures must really differ).
-        mix_residual: a frame inside a dissolve must be explained by a linear mix of the
-            frames either side to within this fraction of their distance.
-        mix_range: the mix weight at the transition centre must lie in this range
-            (rules out hard cuts and still shots).
+        flash_ratio: "returns" means the structural distance between the frames before
+            and after is below this fraction of the change itself.
+        gradual_scales: half-widths ``h``, in frames, at which gradual transitions are
+            sought: the change from ``c - h`` to ``c + h`` is contrasted with the changes
+            from ``c - 3h`` to ``c - h`` and from ``c + h`` to ``c + 3h`` (a dissolve of
+            length L is found at scales of about L/2 and up; 24 covers 2 s at 25 fps).
+        gradual_threshold: minimum contrast for a gradual transition (also the minimum
+            change across a black run for it to be a fade).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -49,21 +50,25 @@ class DetectorParams:
 
     cut_threshold: float = 0.30
     cut_min_structure: float = 0.15
-    cut_ratio: float = 2.0
+    flat_cut_colour: float = 0.9
+    cut_ratio: float = 1.5
     cut_margin: float = 0.10
     window: int = 12
-    max_shift: int = 3
+    max_shift: int = 2
     flash_frames: int = 2
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
-    mix_residual: float = 0.40
-    mix_range: tuple[float, float] = (0.2, 0.8)
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
 
     @property
     def context(self) -> int:
-        """Frames of context either side a decision needs."""
-        return max(self.gradual_scales) + self.window + self.flash_frames + 2
+        """Frames of context either side a decision needs.
+
+        The largest gradual scale looks ``3h`` frames either way, and a run of candidate
+        centres can extend ``h`` further; the hard-cut level looks ``window + 2`` frames.
+        """
+        h = max(self.gradual_scales)
+        return 4 * h + self.window + self.flash_frames + 2

@@ -22,9 +22,17 @@ COLUMNS = ["frame", "time", "kind", "score"]
 
 
 def analysis_filter() -> str:
-    """FFmpeg filter chain that turns any frame into the detector's tiny YUV picture."""
+    """FFmpeg filter chain that turns any frame into the detector's tiny YUV picture.
+
+    Two steps: a cheap bilinear shrink to 4x the analysis size, then an area average
+    down to it. One area scale straight from 720p costs about a third of the decode;
+    the two steps cost almost nothing and still average every output pixel over many.
+    """
     w, h = ANALYSIS_SIZE
-    return f"scale={w}:{h}:flags=area:out_range=full,format=yuv444p"
+    return (
+        f"scale={4 * w}:{4 * h}:flags=fast_bilinear,"
+        f"scale={w}:{h}:flags=area:out_range=full,format=yuv444p"
+    )
 
 
 def analysis_output() -> list[str]:
@@ -83,7 +91,9 @@ def run_standalone(
 ) -> ShotDetector:
     """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it."""
     detector = ShotDetector(params)
-    args = ["-i", path, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", analysis_filter()]
+    # The deblocking filter only polishes edges the 64x36 analysis picture averages away.
+    args = ["-skip_loop_filter", "all", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+    args += ["-vf", analysis_filter()]
     args += ["-fps_mode", "passthrough", *analysis_output()]
     with FfmpegProcess(
         args, timeout=timeout, progress=progress, duration=duration, stdout=subprocess.PIPE
