@@ -14,7 +14,8 @@ import pytest
 from mediaml.db import Database
 from mediaml.embed import embeddings, random_clip, search_text, similar
 from mediaml.embed.clips import embed_clip
-from mediaml.embed.search import COLUMNS, MAX_RESULTS, nearest_query
+from mediaml.embed.nearest import COLUMNS, nearest_query
+from mediaml.embed.search import MAX_RESULTS
 from mediaml.embed.store import ensure_index, index_name, upsert_many
 from mediaml.errors import ModelError, NotFoundError, QueryError
 
