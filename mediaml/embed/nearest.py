@@ -5,22 +5,26 @@ one (model, strategy) variant: the exact shape of that variant's HNSW index (see
 :mod:`mediaml.embed.store`), so the index answers it. Filters the index cannot see
 (archived clips, one source video) are applied while walking it, and pgvector's
 iterative index scan keeps walking until the page is full instead of returning a short
-page. Each search is one round trip: the settings, the query and the commit are sent
-together in a pipeline.
+page. A search is one round trip, like the bare SQL: it runs on a pooled connection in
+autocommit mode (no BEGIN/COMMIT around a single read), whose session keeps mediaml's
+HNSW search settings once set (they only affect HNSW index scans).
 
 :func:`rank_hits` is pure: it turns rows with cosine distances into the result frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from psycopg import sql
 
-from mediaml.db.database import Connection
+from mediaml.db.database import Connection, Database
 from mediaml.embed.store import variant_filter, vector_expr
 
 COLUMNS = [
@@ -37,6 +41,13 @@ COLUMNS = [
     "cosine",
 ]
 _DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
+_DTYPES: dict[str, Any] = {
+    "video_id": np.int64,
+    "start_frame": np.int64,
+    "end_frame": np.int64,
+    "start_time": np.float64,
+    "end_time": np.float64,
+}
 
 # Candidates the index keeps while searching (pgvector's hnsw.ef_search, at most 1000).
 # 100 rather than pgvector's default 40: on clustered clip vectors 40 finds about 0.9 of
@@ -58,13 +69,16 @@ def nearest_query(
     strategy: str,
     dim: int,
     *,
+    limit: int,
     source_video: bool = False,
     exclude: bool = False,
     from_clip: bool = False,
 ) -> sql.Composed:
-    """The nearest-neighbour SQL for one variant.
+    """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows.
 
-    Parameters: ``limit``; ``q`` (the query vector) and ``order`` (the vector to order
+    The limit is written into the statement: a prepared statement's generic plan would
+    otherwise guess the number of rows wanted. Parameters: ``q`` (the query vector) and
+    ``order`` (the vector to order
     by: ``q``, or ``-q`` for the least similar first), or with ``from_clip`` just
     ``clip``, whose stored vector is looked up inside the statement; ``video`` and
     ``exclude`` when asked for.
@@ -98,31 +112,67 @@ def nearest_query(
         " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
         " WHERE {where}"
         " ORDER BY {expr} <=> {order}"
-        " LIMIT %(limit)s)"
+        " LIMIT {limit})"
         " SELECT h.clip_id, h.distance, h.video_id, v.title, h.start_frame, h.end_frame,"
         " h.start_time, h.end_time, h.state"
         " FROM hits h JOIN source_videos v ON v.id = h.video_id"
-    ).format(expr=expr, query=query, order=order, where=sql.SQL(" AND ").join(where))
+    ).format(
+        expr=expr,
+        query=query,
+        order=order,
+        where=sql.SQL(" AND ").join(where),
+        limit=sql.Literal(int(limit)),
+    )
+
+
+# The hnsw.ef_search each pooled connection's session has been given.
+_SESSION_EF: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+_SESSION_LOCK = threading.Lock()
+
+
+@contextmanager
+def search_session(database: Database) -> Iterator[Connection]:
+    """A pooled connection in autocommit mode, for read-only searching.
+
+    A single SELECT needs no transaction around it; without one, each statement is one
+    round trip instead of three (BEGIN, statement, COMMIT).
+    """
+    with database.pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
 
 
 def run_nearest(
     conn: Connection, query: sql.Composed, params: Mapping[str, Any], limit: int
 ) -> list[dict[str, Any]]:
-    """Run a nearest-neighbour query in its own short transaction, in one round trip.
+    """Run a nearest-neighbour query that wants ``limit`` rows with the right settings.
 
-    The search settings are transaction-local (``set_config(..., true)``), so they
-    never leak to the next user of a pooled connection; the statement, the settings and
-    the commit are pipelined.
+    On an autocommit connection (:func:`search_session`) the settings are set on the
+    session once and kept, so a search costs one round trip. Inside a caller's
+    transaction they are set transaction-locally instead.
     """
-    with conn.pipeline():
+    ef = ef_search(limit)
+    if conn.autocommit:
+        with _SESSION_LOCK:
+            ready = _SESSION_EF.get(conn) == ef
+        if not ready:
+            conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
+            conn.execute(
+                sql.SQL("SET hnsw.iterative_scan = {}").format(sql.Literal(ITERATIVE_SCAN))
+            )
+            with _SESSION_LOCK:
+                _SESSION_EF[conn] = ef
+    else:
         conn.execute(
             "SELECT set_config('hnsw.ef_search', %s, true),"
             " set_config('hnsw.iterative_scan', %s, true)",
-            (str(ef_search(limit)), ITERATIVE_SCAN),
+            (str(ef), ITERATIVE_SCAN),
         )
-        cursor = conn.execute(query, {**params, "limit": limit})
-        conn.commit()
-    return cursor.fetchall()
+    return conn.execute(query, params).fetchall()
 
 
 def empty_frame() -> pd.DataFrame:
@@ -166,13 +216,20 @@ def rank_hits(
     if not chosen:
         return empty_frame()
     first = (page - 1) * k + 1
-    scores = np.array([score for _, (score, _) in chosen])
+    count = len(chosen)
+    picked = [row for _, (_, row) in chosen]
+    scores = np.fromiter((score for _, (score, _) in chosen), np.float64, count)
+    # Typed arrays up front: pandas then builds the frame without inferring each column.
     columns: dict[str, Any] = {
-        "rank": np.arange(first, first + len(chosen)),
-        "clip_id": [clip for clip, _ in chosen],
+        "rank": np.arange(first, first + count),
+        "clip_id": np.fromiter((clip for clip, _ in chosen), np.int64, count),
     }
     for name in _DETAILS:
-        columns[name] = [row[name] for _, (_, row) in chosen]
+        dtype = _DTYPES.get(name, object)
+        values = [row[name] for row in picked]
+        columns[name] = (
+            np.array(values, dtype=dtype) if dtype is object else np.fromiter(values, dtype, count)
+        )
     columns["similarity"] = np.clip(scores, 0.0, 1.0) * 100.0
     columns["cosine"] = scores
-    return pd.DataFrame(columns, columns=COLUMNS)
+    return pd.DataFrame(columns, columns=COLUMNS, copy=False)

@@ -25,7 +25,13 @@ from psycopg import sql
 from mediaml.config import get_settings
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.embedder import Embedder, get_embedder
-from mediaml.embed.nearest import empty_frame, nearest_query, rank_hits, run_nearest
+from mediaml.embed.nearest import (
+    empty_frame,
+    nearest_query,
+    rank_hits,
+    run_nearest,
+    search_session,
+)
 from mediaml.embed.store import stored_dim, variant_filter
 from mediaml.embed.strategies import MULTI, resolve_strategy
 from mediaml.errors import ModelError, NotFoundError, QueryError
@@ -127,7 +133,7 @@ def similar(
     model_name = model_name_of(model)
     strategy = resolve_strategy(strategy)
     database = db if db is not None else get_db()
-    with database.transaction() as conn:
+    with search_session(database) as conn:
         dim = _dim(database, conn, model_name)
         if dim is None:
             raise _missing(conn, clip_id, model_name, strategy)
@@ -168,6 +174,7 @@ def _similar_in_one_trip(
         model_name,
         strategy,
         dim,
+        limit=k * page,
         source_video=source_video is not None,
         exclude=True,
         from_clip=True,
@@ -224,15 +231,16 @@ def _search_vectors(
 ) -> pd.DataFrame:
     wanted = k * page
     per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
-    query = nearest_query(
-        model_name,
-        strategy,
-        int(queries.shape[1]),
-        source_video=source_video is not None,
-        exclude=exclude is not None,
-    )
     limit = wanted * per_clip
     while True:
+        query = nearest_query(
+            model_name,
+            strategy,
+            int(queries.shape[1]),
+            limit=limit,
+            source_video=source_video is not None,
+            exclude=exclude is not None,
+        )
         hits: list[dict[str, Any]] = []
         full = False
         for vector in queries:
@@ -306,7 +314,7 @@ def search_text(
     strategy = resolve_strategy(strategy)
     vectors = embedder.embed_texts([query.strip()])
     database = db if db is not None else get_db()
-    with database.transaction() as conn:
+    with search_session(database) as conn:
         return _search_vectors(
             conn, vectors, embedder.name, strategy, k, page, source_video, None, False
         )

@@ -149,12 +149,12 @@ def test_index_per_variant_is_created_once_and_used(db, make_clips):
                 "test-model",
                 "keyframe_multi_avg",
                 8,
+                limit=5,
                 exclude=exclude,
                 from_clip="clip" in params,
             )
             plan = "\n".join(
-                r["QUERY PLAN"]
-                for r in conn.execute(b"EXPLAIN " + query.as_bytes(conn), {**params, "limit": 5})
+                r["QUERY PLAN"] for r in conn.execute(b"EXPLAIN " + query.as_bytes(conn), params)
             )
             assert f"Index Scan using {name}" in plan, plan
 
