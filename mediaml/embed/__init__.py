@@ -27,7 +27,8 @@ from mediaml.embed.embedder import (
     get_embedder,
     model_available,
 )
-from mediaml.embed.search import embeddings, random_clip, search_text, similar
+from mediaml.embed.export import embeddings
+from mediaml.embed.search import random_clip, search_text, similar
 from mediaml.embed.store import upsert_embeddings
 from mediaml.embed.strategies import STRATEGIES, vectors_for_strategy
 

@@ -1,71 +1,64 @@
-"""Similarity and text search over stored vectors with pgvector, returned as DataFrames.
-
-Every query orders by ``embedding::vector(dim) <=> query`` under the literal predicate
-of one (model, strategy) variant, the exact shape of that variant's HNSW index (see
-:mod:`mediaml.embed.store`), so the index answers it. Filters the index cannot see
-(archived clips, one source video) are applied while walking it: pgvector's iterative
-index scan keeps going until the page is full instead of returning a short page.
+"""Similarity and text search over stored vectors, returned as DataFrames.
 
 Similarity is the cosine similarity of the vectors: ``cosine`` in ``[-1, 1]`` and
-``similarity`` = ``100 * max(cosine, 0)``, a percentage. ``ascending=True`` lists the
-least similar clips first; it searches the index for the nearest neighbours of the
-negated query, which are exactly the farthest ones from the query.
+``similarity`` = ``100 * max(cosine, 0)``, a percentage. Archived clips never appear.
 
-With ``keyframe_multi`` a clip has one vector per keyframe; a clip's similarity is the
-best over every (query keyframe, clip keyframe) pair, computed exactly for the
-candidates the index returns.
+``ascending=True`` lists the least similar clips first: the index is searched for the
+nearest neighbours of the negated query, which are exactly the farthest from the query.
+
+With ``keyframe_multi`` a clip has one vector per keyframe; a clip's similarity is its
+best (query keyframe, clip keyframe) pair, computed exactly for the candidates the index
+returns.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 from psycopg import sql
 
 from mediaml.config import get_settings
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.embedder import Embedder, get_embedder
-from mediaml.embed.store import variant_filter, vector_expr
+from mediaml.embed.nearest import (
+    empty_frame,
+    nearest_query,
+    rank_hits,
+    run_nearest,
+    search_session,
+)
+from mediaml.embed.store import stored_dim, variant_filter
 from mediaml.embed.strategies import MULTI, resolve_strategy
 from mediaml.errors import ModelError, NotFoundError, QueryError
 
-COLUMNS = [
-    "rank",
-    "clip_id",
-    "video_id",
-    "title",
-    "start_frame",
-    "end_frame",
-    "start_time",
-    "end_time",
-    "state",
-    "similarity",
-    "cosine",
-]
-# The most results one query may page through (k * page); pgvector's own limit on the
-# candidate list (hnsw.ef_search) is 1000, iterative scans go further.
+# The most results one query may page through (k * page).
 MAX_RESULTS = 10_000
-MIN_EF_SEARCH = 40
-MAX_EF_SEARCH = 1000
 # keyframe_multi stores 3 keyframes per clip; fetching this many rows per wanted clip
-# covers the usual case in one query (a loop widens the search when it does not).
+# covers the usual case in one query (the search widens when it does not).
 MULTI_ROWS_PER_CLIP = 4
-ITERATIVE_SCAN = "relaxed_order"
+
+# A model's vector length never changes once stored (the store refuses another), so it
+# is looked up once per database and model: the query text depends on it.
+_DIMS: dict[tuple[str, str], int] = {}
+_DIMS_LOCK = threading.Lock()
 
 
-def _model_name(model: str | Embedder | None) -> str:
+def model_name_of(model: str | Embedder | None) -> str:
+    """The model name of a name, an embedder, or None (the configured default)."""
     if isinstance(model, Embedder):
         return model.name
     return model if model is not None else get_settings().embed_model
 
 
 def _check_page(k: int, page: int) -> None:
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise QueryError(f"k must be a positive number of results, not {k!r}")
-    if not isinstance(page, (int, np.integer)) or page < 1:
+    if isinstance(page, bool) or not isinstance(page, (int, np.integer)) or page < 1:
         raise QueryError(f"page must be 1 or more, not {page!r}")
     if k * page > MAX_RESULTS:
         raise QueryError(
@@ -74,127 +67,34 @@ def _check_page(k: int, page: int) -> None:
         )
 
 
-def _as_array(value: Any) -> np.ndarray:
-    # register_vector returns pgvector.Vector objects for the untyped column.
+def as_array(value: Any) -> np.ndarray:
+    """A stored vector as ``float32`` numpy (``register_vector`` gives ``pgvector.Vector``)."""
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+def _dim(database: Database, conn: Connection, model_name: str) -> int | None:
+    key = (database.url, model_name)
+    with _DIMS_LOCK:
+        if key in _DIMS:
+            return _DIMS[key]
+    dim = stored_dim(conn, model_name)
+    if dim is not None:
+        with _DIMS_LOCK:
+            _DIMS[key] = dim
+    return dim
 
 
-def _tune(conn: Connection, limit: int) -> None:
-    """Per-transaction search settings: enough candidates for the page, iterative scan."""
-    ef = min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, limit))
-    conn.execute(
-        "SELECT set_config('hnsw.ef_search', %s, true),"
-        " set_config('hnsw.iterative_scan', %s, true)",
-        (str(ef), ITERATIVE_SCAN),
+def _forget_dim(database: Database, model_name: str) -> None:
+    with _DIMS_LOCK:
+        _DIMS.pop((database.url, model_name), None)
+
+
+def _missing(conn: Connection, clip_id: int, model_name: str, strategy: str) -> NotFoundError:
+    if conn.execute("SELECT 1 FROM clips WHERE id = %s", (clip_id,)).fetchone() is None:
+        return NotFoundError(f"clip {clip_id} does not exist")
+    return NotFoundError(
+        f"clip {clip_id} has no {model_name} / {strategy} embedding yet; embed it first"
     )
-
-
-def nearest_query(
-    model_name: str, strategy: str, dim: int, *, source_video: bool, exclude: bool
-) -> sql.Composed:
-    """The nearest-neighbour SQL for one variant (parameters ``q``, ``order``, ``limit``,
-    and ``video`` / ``exclude`` when asked for). Exposed so tests can EXPLAIN it."""
-    where: list[sql.Composable] = [
-        variant_filter(model_name, strategy, "e"),
-        sql.SQL("c.state <> 'archived'"),
-    ]
-    if source_video:
-        where.append(sql.SQL("c.video_id = %(video)s"))
-    if exclude:
-        where.append(sql.SQL("e.clip_id <> %(exclude)s"))
-    expr = vector_expr(dim, "e")
-    cast = sql.SQL("::vector({})").format(sql.SQL(str(int(dim))))
-    return sql.SQL(
-        "WITH hits AS MATERIALIZED ("
-        " SELECT e.clip_id, {expr} <=> %(q)s{cast} AS distance, c.video_id, c.start_frame,"
-        " c.end_frame, c.start_time, c.end_time, c.state"
-        " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
-        " WHERE {where}"
-        " ORDER BY {expr} <=> %(order)s{cast}"
-        " LIMIT %(limit)s)"
-        " SELECT h.clip_id, h.distance, h.video_id, v.title, h.start_frame, h.end_frame,"
-        " h.start_time, h.end_time, h.state"
-        " FROM hits h JOIN source_videos v ON v.id = h.video_id"
-    ).format(expr=expr, cast=cast, where=sql.SQL(" AND ").join(where))
-
-
-def _nearest(
-    conn: Connection,
-    queries: np.ndarray,
-    *,
-    model_name: str,
-    strategy: str,
-    k: int,
-    page: int,
-    source_video: int | None,
-    exclude: int | None,
-    ascending: bool,
-) -> pd.DataFrame:
-    dim = int(queries.shape[1])
-    wanted = k * page
-    per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
-    query = nearest_query(
-        model_name,
-        strategy,
-        dim,
-        source_video=source_video is not None,
-        exclude=exclude is not None,
-    )
-    limit = wanted * per_clip
-    while True:
-        _tune(conn, limit)
-        rows: list[dict[str, Any]] = []
-        full = False
-        for vector in queries:
-            params = {
-                "q": vector,
-                "order": -vector if ascending else vector,
-                "limit": limit,
-                "video": source_video,
-                "exclude": exclude,
-            }
-            found = conn.execute(query, params).fetchall()
-            full = full or len(found) == limit
-            rows.extend(found)
-        hits = pd.DataFrame(rows)
-        distinct = hits["clip_id"].nunique() if len(hits) else 0
-        # Only keyframe_multi can come back with fewer distinct clips than rows.
-        if distinct >= wanted or not full or per_clip == 1 or limit >= MAX_RESULTS * per_clip:
-            break
-        limit *= 2
-    if hits.empty:
-        return _empty()
-    hits["cosine"] = 1.0 - hits["distance"].astype(float)
-    hits = hits.drop(columns="distance").drop_duplicates("clip_id", keep="first")
-    if strategy == MULTI:
-        best = _best_pairs(conn, queries, hits["clip_id"].tolist(), model_name, strategy)
-        hits["cosine"] = hits["clip_id"].map(best)
-    hits = hits.sort_values(["cosine", "clip_id"], ascending=[ascending, True], kind="stable")
-    hits = hits.iloc[(page - 1) * k : page * k].reset_index(drop=True)
-    hits["similarity"] = hits["cosine"].clip(lower=0.0) * 100.0
-    hits["rank"] = np.arange((page - 1) * k + 1, (page - 1) * k + 1 + len(hits))
-    return hits[COLUMNS]
-
-
-def _best_pairs(
-    conn: Connection, queries: np.ndarray, clip_ids: list[int], model_name: str, strategy: str
-) -> dict[int, float]:
-    """Exact best cosine over every (query part, clip part) pair, per candidate clip."""
-    rows = conn.execute(
-        sql.SQL("SELECT clip_id, embedding FROM embeddings WHERE {} AND clip_id = ANY(%s)").format(
-            variant_filter(model_name, strategy)
-        ),
-        (clip_ids,),
-    ).fetchall()
-    best: dict[int, float] = {}
-    for row in rows:
-        score = float((queries @ _as_array(row["embedding"])).max())
-        best[row["clip_id"]] = max(score, best.get(row["clip_id"], -2.0))
-    return best
 
 
 def similar(
@@ -223,40 +123,162 @@ def similar(
     Returns:
         One row per clip: ``rank`` (1-based across pages), ``clip_id``, ``video_id``,
         ``title``, ``start_frame``, ``end_frame``, ``start_time``, ``end_time``,
-        ``state``, ``similarity`` (percent) and ``cosine``. Archived clips never appear.
+        ``state``, ``similarity`` (percent) and ``cosine``.
 
     Raises:
         NotFoundError: the clip does not exist or has no vector of this variant.
         QueryError: ``k`` or ``page`` is out of range.
     """
     _check_page(k, page)
-    model_name = _model_name(model)
+    model_name = model_name_of(model)
     strategy = resolve_strategy(strategy)
     database = db if db is not None else get_db()
-    with database.transaction() as conn:
-        rows = conn.execute(
-            "SELECT embedding FROM embeddings WHERE clip_id = %s AND model_name = %s"
-            " AND generation_strategy = %s ORDER BY part",
-            (clip_id, model_name, strategy),
-        ).fetchall()
-        if not rows:
-            if conn.execute("SELECT 1 FROM clips WHERE id = %s", (clip_id,)).fetchone() is None:
-                raise NotFoundError(f"clip {clip_id} does not exist")
-            raise NotFoundError(
-                f"clip {clip_id} has no {model_name} / {strategy} embedding yet; embed it first"
-            )
-        queries = np.stack([_as_array(r["embedding"]) for r in rows])
-        return _nearest(
-            conn,
-            queries,
-            model_name=model_name,
-            strategy=strategy,
-            k=k,
-            page=page,
-            source_video=source_video,
-            exclude=clip_id,
-            ascending=ascending,
+    with search_session(database) as conn:
+        dim = _dim(database, conn, model_name)
+        if dim is None:
+            raise _missing(conn, clip_id, model_name, strategy)
+        try:
+            if strategy == MULTI or ascending:
+                found = _similar_from_vectors(
+                    conn, clip_id, model_name, strategy, k, page, source_video, ascending
+                )
+            else:
+                found = _similar_in_one_trip(
+                    conn, clip_id, model_name, strategy, dim, k, page, source_video
+                )
+        except psycopg.errors.DataException as exc:
+            # The model's vectors were replaced by ones of another length since the
+            # length was cached: forget it, so the next search looks it up again.
+            _forget_dim(database, model_name)
+            raise ModelError(
+                f"the stored vectors of model {model_name} changed length during the search "
+                f"({str(exc).splitlines()[0]}); search again"
+            ) from None
+        if found is None:
+            raise _missing(conn, clip_id, model_name, strategy)
+        return found
+
+
+def _similar_in_one_trip(
+    conn: Connection,
+    clip_id: int,
+    model_name: str,
+    strategy: str,
+    dim: int,
+    k: int,
+    page: int,
+    source_video: int | None,
+) -> pd.DataFrame | None:
+    """One vector per clip: the clip's vector is looked up inside the search statement."""
+    query = nearest_query(
+        model_name,
+        strategy,
+        dim,
+        limit=k * page,
+        source_video=source_video is not None,
+        exclude=True,
+        from_clip=True,
+    )
+    params = {"clip": clip_id, "exclude": clip_id, "video": source_video}
+    rows = run_nearest(conn, query, params, k * page)
+    if not rows or rows[0]["distance"] is None:
+        # No rows: either nothing else matches, or the clip has no vector to search with.
+        has_vector = conn.execute(
+            sql.SQL("SELECT 1 FROM embeddings WHERE clip_id = %s AND {}").format(
+                variant_filter(model_name, strategy)
+            ),
+            (clip_id,),
+        ).fetchone()
+        return empty_frame() if has_vector else None
+    return rank_hits(rows, k=k, page=page)
+
+
+def _similar_from_vectors(
+    conn: Connection,
+    clip_id: int,
+    model_name: str,
+    strategy: str,
+    k: int,
+    page: int,
+    source_video: int | None,
+    ascending: bool,
+) -> pd.DataFrame | None:
+    """Several vectors per clip, or the farthest first: fetch the clip's vectors first."""
+    rows = conn.execute(
+        sql.SQL("SELECT embedding FROM embeddings WHERE clip_id = %s AND {} ORDER BY part").format(
+            variant_filter(model_name, strategy)
+        ),
+        (clip_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    queries = np.stack([as_array(r["embedding"]) for r in rows])
+    return _search_vectors(
+        conn, queries, model_name, strategy, k, page, source_video, clip_id, ascending
+    )
+
+
+def _search_vectors(
+    conn: Connection,
+    queries: np.ndarray,
+    model_name: str,
+    strategy: str,
+    k: int,
+    page: int,
+    source_video: int | None,
+    exclude: int | None,
+    ascending: bool,
+) -> pd.DataFrame:
+    wanted = k * page
+    per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
+    limit = wanted * per_clip
+    while True:
+        query = nearest_query(
+            model_name,
+            strategy,
+            int(queries.shape[1]),
+            limit=limit,
+            source_video=source_video is not None,
+            exclude=exclude is not None,
         )
+        hits: list[dict[str, Any]] = []
+        full = False
+        for vector in queries:
+            params = {
+                "q": vector,
+                "order": -vector if ascending else vector,
+                "video": source_video,
+                "exclude": exclude,
+            }
+            found = run_nearest(conn, query, params, limit)
+            full = full or len(found) == limit
+            hits.extend(found)
+        distinct = len({h["clip_id"] for h in hits})
+        # Only keyframe_multi can come back with fewer distinct clips than rows.
+        if distinct >= wanted or not full or per_clip == 1 or limit >= MAX_RESULTS * per_clip:
+            break
+        limit *= 2
+    cosines = None
+    if strategy == MULTI and hits:
+        cosines = _best_pairs(conn, queries, [h["clip_id"] for h in hits], model_name, strategy)
+    return rank_hits(hits, k=k, page=page, ascending=ascending, cosines=cosines)
+
+
+def _best_pairs(
+    conn: Connection, queries: np.ndarray, clip_ids: list[int], model_name: str, strategy: str
+) -> dict[int, float]:
+    """Exact best cosine over every (query part, clip part) pair, per candidate clip."""
+    rows = conn.execute(
+        sql.SQL("SELECT clip_id, embedding FROM embeddings WHERE {} AND clip_id = ANY(%s)").format(
+            variant_filter(model_name, strategy)
+        ),
+        (sorted(set(clip_ids)),),
+    ).fetchall()
+    best: dict[int, float] = {}
+    for row in rows:
+        score = float((queries @ as_array(row["embedding"])).max())
+        best[row["clip_id"]] = max(score, best.get(row["clip_id"], -2.0))
+    return best
 
 
 def search_text(
@@ -290,19 +312,11 @@ def search_text(
             "search with a CLIP model or use similar() from a clip"
         )
     strategy = resolve_strategy(strategy)
-    vector = embedder.embed_texts([query.strip()])
+    vectors = embedder.embed_texts([query.strip()])
     database = db if db is not None else get_db()
-    with database.transaction() as conn:
-        return _nearest(
-            conn,
-            vector,
-            model_name=embedder.name,
-            strategy=strategy,
-            k=k,
-            page=page,
-            source_video=source_video,
-            exclude=None,
-            ascending=False,
+    with search_session(database) as conn:
+        return _search_vectors(
+            conn, vectors, embedder.name, strategy, k, page, source_video, None, False
         )
 
 
@@ -321,7 +335,7 @@ def random_clip(
     Returns:
         A clip id, or None when no clip matches.
     """
-    model_name = _model_name(model)
+    model_name = model_name_of(model)
     strategy = resolve_strategy(strategy)
     database = db if db is not None else get_db()
     variant = variant_filter(model_name, strategy, "e")
@@ -345,70 +359,10 @@ def random_clip(
             return None
         pivot = random.randint(int(bounds["lo"]), int(bounds["hi"]))
         for clause in (
-            " AND e.clip_id >= %s ORDER BY e.clip_id",
-            " AND e.clip_id < %s ORDER BY e.clip_id",
+            " AND e.clip_id >= %s ORDER BY e.clip_id LIMIT 1",
+            " AND e.clip_id < %s ORDER BY e.clip_id LIMIT 1",
         ):
-            row = conn.execute(base + sql.SQL(clause + " LIMIT 1"), (pivot,)).fetchone()
+            row = conn.execute(base + sql.SQL(clause), (pivot,)).fetchone()
             if row is not None:
                 return int(row["clip_id"])
         return None
-
-
-def embeddings(
-    model: str | Embedder | None = None,
-    strategy: str | None = None,
-    *,
-    as_arrow: bool = False,
-    include_archived: bool = False,
-    db: Database | None = None,
-) -> Any:
-    """Every stored vector of a variant, for analysis in a notebook.
-
-    Returns:
-        A DataFrame with ``clip_id``, ``video_id``, ``state``, ``part``,
-        ``model_name``, ``model_version``, ``generation_strategy``, ``dim`` and
-        ``vector`` (a ``float32`` array per row), ordered by clip and part; or with
-        ``as_arrow`` a :class:`pyarrow.Table` whose ``vector`` column is a
-        fixed-size list of ``float32`` (a plain list column when there are no rows).
-    """
-    model_name = _model_name(model)
-    strategy = resolve_strategy(strategy)
-    database = db if db is not None else get_db()
-    where = [variant_filter(model_name, strategy, "e")]
-    if not include_archived:
-        where.append(sql.SQL("c.state <> 'archived'"))
-    query = sql.SQL(
-        "SELECT e.clip_id, c.video_id, c.state, e.part, e.model_name, e.model_version,"
-        " e.generation_strategy, e.dim, e.embedding AS vector"
-        " FROM embeddings e JOIN clips c ON c.id = e.clip_id WHERE {}"
-        " ORDER BY e.clip_id, e.part"
-    ).format(sql.SQL(" AND ").join(where))
-    with database.transaction() as conn, conn.cursor(binary=True) as cur:
-        rows = cur.execute(query).fetchall()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "clip_id",
-            "video_id",
-            "state",
-            "part",
-            "model_name",
-            "model_version",
-            "generation_strategy",
-            "dim",
-            "vector",
-        ],
-    )
-    frame["vector"] = [_as_array(v) for v in frame["vector"]]
-    if not as_arrow:
-        return frame
-    import pyarrow as pa
-
-    if len(frame):
-        flat = np.concatenate(frame["vector"].tolist())
-        vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat), int(frame["dim"].iloc[0]))
-    else:
-        # No rows, so no dimension to fix: an empty list column.
-        vectors = pa.array([], pa.list_(pa.float32()))
-    table = pa.Table.from_pandas(frame.drop(columns="vector"), preserve_index=False)
-    return table.append_column("vector", vectors)

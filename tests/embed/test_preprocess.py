@@ -18,9 +18,15 @@ CONFIG = json.loads((DATA / "preprocessor_config.json").read_text())
 
 @pytest.fixture(scope="module")
 def reference():
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    """transformers' PIL-based CLIP processor (its own class since transformers 5)."""
+    try:
+        from transformers.models.clip.image_processing_pil_clip import (
+            CLIPImageProcessorPil as Reference,
+        )
+    except ImportError:
+        from transformers import CLIPImageProcessor as Reference
 
-    return CLIPImageProcessorPil(**CONFIG)
+    return Reference(**CONFIG)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 from mediaml.db import Database
 from mediaml.embed import embeddings, random_clip, search_text, similar
 from mediaml.embed.clips import embed_clip
-from mediaml.embed.search import COLUMNS, MAX_RESULTS, nearest_query
+from mediaml.embed.nearest import COLUMNS, nearest_query
+from mediaml.embed.search import MAX_RESULTS
 from mediaml.embed.store import ensure_index, index_name, upsert_many
 from mediaml.errors import ModelError, NotFoundError, QueryError
 
@@ -61,7 +62,7 @@ def corpus(pg_server) -> Iterator[Corpus]:
     from mediaml.db.videos import create_video
 
     name = pg_server.create_database()
-    db = Database(pg_server.url(name))
+    db = Database(pg_server.url(name), max_size=1)
     rng = np.random.default_rng(42)
     clip_ids, video_ids = [], []
     with db.transaction() as conn:
@@ -235,8 +236,8 @@ def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, mak
     forced = Database(db_url)  # new connections, with the settings above
     try:
         with forced.transaction() as conn:
-            query = nearest_query(MODEL, AVG, DIM, source_video=False, exclude=True)
-            params = {"q": vectors[0], "order": vectors[0], "limit": 24, "exclude": 0}
+            query = nearest_query(MODEL, AVG, DIM, limit=24, exclude=True)
+            params = {"q": vectors[0], "order": vectors[0], "exclude": 0}
             plan = "\n".join(
                 r["QUERY PLAN"] for r in conn.execute(b"EXPLAIN " + query.as_bytes(conn), params)
             )
@@ -349,3 +350,15 @@ def test_embed_then_search_end_to_end(db, make_clips, clip_model, tmp_path):
             embed_clip(conn, clip, [path])
     result = similar(clips[0], 2)
     assert list(result["clip_id"]) == [clips[1], clips[2]]
+
+
+def test_search_leaves_pooled_connections_transactional(corpus):
+    """Searching borrows a pooled connection in autocommit mode and gives it back as it
+    was; the HNSW settings it leaves on the session only concern HNSW scans."""
+    similar(int(corpus.clips[2]), 5, model=MODEL, strategy=AVG, db=corpus.db)
+    with corpus.db.transaction() as conn:
+        assert not conn.autocommit
+        assert conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"] == "100"
+        assert conn.execute("SHOW hnsw.iterative_scan").fetchone()["hnsw.iterative_scan"] == (
+            "relaxed_order"
+        )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mediaml.embed import upsert_embeddings
-from mediaml.embed.search import nearest_query
+from mediaml.embed.nearest import nearest_query
 from mediaml.embed.store import index_name, upsert_many
 from mediaml.errors import ModelError, NotFoundError
 
@@ -138,15 +138,21 @@ def test_index_per_variant_is_created_once_and_used(db, make_clips):
         # index, this would still be a sequential scan.
         conn.execute("SET LOCAL enable_seqscan = off")
         conn.execute("SET LOCAL enable_bitmapscan = off")
-        for exclude in (None, clips[0]):
+        cases = [
+            (False, {"q": _unit(1)[0], "order": _unit(1)[0]}),
+            (True, {"q": _unit(1)[0], "order": _unit(1)[0], "exclude": clips[0]}),
+            # The vector looked up inside the statement orders the index scan too.
+            (True, {"clip": clips[0], "exclude": clips[0]}),
+        ]
+        for exclude, params in cases:
             query = nearest_query(
                 "test-model",
                 "keyframe_multi_avg",
                 8,
-                source_video=False,
-                exclude=exclude is not None,
+                limit=5,
+                exclude=exclude,
+                from_clip="clip" in params,
             )
-            params = {"q": _unit(1)[0], "order": _unit(1)[0], "limit": 5, "exclude": exclude}
             plan = "\n".join(
                 r["QUERY PLAN"] for r in conn.execute(b"EXPLAIN " + query.as_bytes(conn), params)
             )

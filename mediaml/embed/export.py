@@ -1,0 +1,75 @@
+"""Stored vectors as a table for analysis: a pandas DataFrame or an Arrow table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from mediaml.db.database import Database, get_db
+from mediaml.embed.embedder import Embedder
+from mediaml.embed.search import as_array, model_name_of
+from mediaml.embed.store import variant_filter
+from mediaml.embed.strategies import resolve_strategy
+
+
+def embeddings(
+    model: str | Embedder | None = None,
+    strategy: str | None = None,
+    *,
+    as_arrow: bool = False,
+    include_archived: bool = False,
+    db: Database | None = None,
+) -> Any:
+    """Every stored vector of a variant, for analysis in a notebook.
+
+    Returns:
+        A DataFrame with ``clip_id``, ``video_id``, ``state``, ``part``,
+        ``model_name``, ``model_version``, ``generation_strategy``, ``dim`` and
+        ``vector`` (a ``float32`` array per row), ordered by clip and part; or with
+        ``as_arrow`` a :class:`pyarrow.Table` whose ``vector`` column is a
+        fixed-size list of ``float32`` (a plain list column when there are no rows).
+    """
+    model_name = model_name_of(model)
+    strategy = resolve_strategy(strategy)
+    database = db if db is not None else get_db()
+    where = [variant_filter(model_name, strategy, "e")]
+    if not include_archived:
+        where.append(sql.SQL("c.state <> 'archived'"))
+    query = sql.SQL(
+        "SELECT e.clip_id, c.video_id, c.state, e.part, e.model_name, e.model_version,"
+        " e.generation_strategy, e.dim, e.embedding AS vector"
+        " FROM embeddings e JOIN clips c ON c.id = e.clip_id WHERE {}"
+        " ORDER BY e.clip_id, e.part"
+    ).format(sql.SQL(" AND ").join(where))
+    with database.transaction() as conn, conn.cursor(binary=True) as cur:
+        rows = cur.execute(query).fetchall()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "clip_id",
+            "video_id",
+            "state",
+            "part",
+            "model_name",
+            "model_version",
+            "generation_strategy",
+            "dim",
+            "vector",
+        ],
+    )
+    frame["vector"] = [as_array(v) for v in frame["vector"]]
+    if not as_arrow:
+        return frame
+    import pyarrow as pa
+
+    if len(frame):
+        flat = np.concatenate(frame["vector"].tolist())
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat), int(frame["dim"].iloc[0]))
+    else:
+        # No rows, so no dimension to fix: an empty list column.
+        vectors = pa.array([], pa.list_(pa.float32()))
+    table = pa.Table.from_pandas(frame.drop(columns="vector"), preserve_index=False)
+    return table.append_column("vector", vectors)

@@ -1,0 +1,235 @@
+"""The nearest-neighbour query behind every search, and the ranking of what it returns.
+
+The SQL orders by ``embedding::vector(dim) <=> query`` under the literal predicate of
+one (model, strategy) variant: the exact shape of that variant's HNSW index (see
+:mod:`mediaml.embed.store`), so the index answers it. Filters the index cannot see
+(archived clips, one source video) are applied while walking it, and pgvector's
+iterative index scan keeps walking until the page is full instead of returning a short
+page. A search is one round trip, like the bare SQL: it runs on a pooled connection in
+autocommit mode (no BEGIN/COMMIT around a single read), whose session keeps mediaml's
+HNSW search settings once set (they only affect HNSW index scans).
+
+:func:`rank_hits` is pure: it turns rows with cosine distances into the result frame.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from mediaml.db.database import Connection, Database
+from mediaml.embed.store import variant_filter, vector_expr
+
+COLUMNS = [
+    "rank",
+    "clip_id",
+    "video_id",
+    "title",
+    "start_frame",
+    "end_frame",
+    "start_time",
+    "end_time",
+    "state",
+    "similarity",
+    "cosine",
+]
+_DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
+_DTYPES: dict[str, Any] = {
+    "video_id": np.int64,
+    "start_frame": np.int64,
+    "end_frame": np.int64,
+    "start_time": np.float64,
+    "end_time": np.float64,
+}
+
+# Candidates the index keeps while searching (pgvector's hnsw.ef_search, at most 1000).
+# 100 rather than pgvector's default 40: on clustered clip vectors 40 finds about 0.9 of
+# the true 24 nearest, 100 about 0.99 (bench/search.py), for a fraction of a millisecond.
+MIN_EF_SEARCH = 100
+MAX_EF_SEARCH = 1000
+# relaxed_order lets the scan return slightly out-of-order rows, faster than strict
+# ordering; rank_hits sorts what comes back.
+ITERATIVE_SCAN = "relaxed_order"
+
+
+def ef_search(limit: int) -> int:
+    """The candidate list size for a query that wants ``limit`` rows."""
+    return min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, limit))
+
+
+def nearest_query(
+    model_name: str,
+    strategy: str,
+    dim: int,
+    *,
+    limit: int,
+    source_video: bool = False,
+    exclude: bool = False,
+    from_clip: bool = False,
+) -> sql.Composed:
+    """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows.
+
+    The limit is written into the statement: a prepared statement's generic plan would
+    otherwise guess the number of rows wanted. Parameters: ``q`` (the query vector) and
+    ``order`` (the vector to order
+    by: ``q``, or ``-q`` for the least similar first), or with ``from_clip`` just
+    ``clip``, whose stored vector is looked up inside the statement; ``video`` and
+    ``exclude`` when asked for.
+
+    Returns rows of ``clip_id``, ``distance`` (cosine distance to the query) and the
+    clip's details.
+    """
+    where: list[sql.Composable] = [
+        variant_filter(model_name, strategy, "e"),
+        sql.SQL("c.state <> 'archived'"),
+    ]
+    if source_video:
+        where.append(sql.SQL("c.video_id = %(video)s"))
+    if exclude:
+        where.append(sql.SQL("e.clip_id <> %(exclude)s"))
+    expr = vector_expr(dim, "e")
+    if from_clip:
+        # A scalar subquery runs once before the scan, so the index can order by it.
+        query: sql.Composable = sql.SQL(
+            "(SELECT {} FROM embeddings WHERE clip_id = %(clip)s AND {} LIMIT 1)"
+        ).format(vector_expr(dim), variant_filter(model_name, strategy))
+        order = query
+    else:
+        cast = sql.SQL("::vector({})").format(sql.SQL(str(int(dim))))
+        query = sql.SQL("%(q)s{}").format(cast)
+        order = sql.SQL("%(order)s{}").format(cast)
+    return sql.SQL(
+        "WITH hits AS MATERIALIZED ("
+        " SELECT e.clip_id, {expr} <=> {query} AS distance, c.video_id, c.start_frame,"
+        " c.end_frame, c.start_time, c.end_time, c.state"
+        " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
+        " WHERE {where}"
+        " ORDER BY {expr} <=> {order}"
+        " LIMIT {limit})"
+        " SELECT h.clip_id, h.distance, h.video_id, v.title, h.start_frame, h.end_frame,"
+        " h.start_time, h.end_time, h.state"
+        " FROM hits h JOIN source_videos v ON v.id = h.video_id"
+    ).format(
+        expr=expr,
+        query=query,
+        order=order,
+        where=sql.SQL(" AND ").join(where),
+        limit=sql.Literal(int(limit)),
+    )
+
+
+# The hnsw.ef_search each pooled connection's session has been given.
+_SESSION_EF: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+_SESSION_LOCK = threading.Lock()
+
+
+@contextmanager
+def search_session(database: Database) -> Iterator[Connection]:
+    """A pooled connection in autocommit mode, for read-only searching.
+
+    A single SELECT needs no transaction around it; without one, each statement is one
+    round trip instead of three (BEGIN, statement, COMMIT).
+    """
+    with database.pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
+
+def run_nearest(
+    conn: Connection, query: sql.Composed, params: Mapping[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Run a nearest-neighbour query that wants ``limit`` rows with the right settings.
+
+    On an autocommit connection (:func:`search_session`) the settings are set on the
+    session once and kept, so a search costs one round trip. Inside a caller's
+    transaction they are set transaction-locally instead.
+    """
+    ef = ef_search(limit)
+    if conn.autocommit:
+        with _SESSION_LOCK:
+            ready = _SESSION_EF.get(conn) == ef
+        if not ready:
+            conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
+            conn.execute(
+                sql.SQL("SET hnsw.iterative_scan = {}").format(sql.Literal(ITERATIVE_SCAN))
+            )
+            with _SESSION_LOCK:
+                _SESSION_EF[conn] = ef
+    else:
+        conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true),"
+            " set_config('hnsw.iterative_scan', %s, true)",
+            (str(ef), ITERATIVE_SCAN),
+        )
+    return conn.execute(query, params).fetchall()
+
+
+def empty_frame() -> pd.DataFrame:
+    """A result with the right columns and no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+
+
+def rank_hits(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    k: int,
+    page: int,
+    ascending: bool = False,
+    cosines: Mapping[int, float] | None = None,
+) -> pd.DataFrame:
+    """One page of results from raw hits, best first (or worst first).
+
+    Args:
+        rows: hits with ``clip_id``, ``distance`` and the clip's details; a clip may
+            appear more than once (several query vectors or keyframes).
+        k: results per page.
+        page: 1-based page.
+        ascending: least similar first.
+        cosines: exact scores per clip that replace ``1 - distance`` (keyframe_multi).
+
+    Returns:
+        The page as a DataFrame with :data:`COLUMNS`; ``rank`` counts from the first page.
+    """
+    best: dict[int, tuple[float, Mapping[str, Any]]] = {}
+    for row in rows:
+        if row["distance"] is None:
+            continue
+        clip = int(row["clip_id"])
+        score = cosines[clip] if cosines is not None else 1.0 - float(row["distance"])
+        # A clip is as similar as its best match, whichever order the page is in.
+        if clip not in best or score > best[clip][0]:
+            best[clip] = (score, row)
+    sign = 1.0 if ascending else -1.0
+    ordered = sorted(best.items(), key=lambda item: (sign * item[1][0], item[0]))
+    chosen = ordered[(page - 1) * k : page * k]
+    if not chosen:
+        return empty_frame()
+    first = (page - 1) * k + 1
+    count = len(chosen)
+    picked = [row for _, (_, row) in chosen]
+    scores = np.fromiter((score for _, (score, _) in chosen), np.float64, count)
+    # Typed arrays up front: pandas then builds the frame without inferring each column.
+    columns: dict[str, Any] = {
+        "rank": np.arange(first, first + count),
+        "clip_id": np.fromiter((clip for clip, _ in chosen), np.int64, count),
+    }
+    for name in _DETAILS:
+        dtype = _DTYPES.get(name, object)
+        values = [row[name] for row in picked]
+        columns[name] = (
+            np.array(values, dtype=dtype) if dtype is object else np.fromiter(values, dtype, count)
+        )
+    columns["similarity"] = np.clip(scores, 0.0, 1.0) * 100.0
+    columns["cosine"] = scores
+    return pd.DataFrame(columns, columns=COLUMNS, copy=False)

@@ -1,0 +1,57 @@
+"""Ranking raw hits into a result page (pure, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mediaml.embed.nearest import COLUMNS, ef_search, rank_hits
+
+
+def _hit(clip: int, distance: float | None) -> dict:
+    return {
+        "clip_id": clip,
+        "distance": distance,
+        "video_id": 1,
+        "title": "v",
+        "start_frame": clip * 10,
+        "end_frame": clip * 10 + 10,
+        "start_time": clip * 0.4,
+        "end_time": clip * 0.4 + 0.4,
+        "state": "embedded",
+    }
+
+
+HITS = [_hit(3, 0.30), _hit(1, 0.10), _hit(2, 0.20), _hit(1, 0.50), _hit(4, 1.40)]
+
+
+def test_best_first_one_row_per_clip_with_its_best_score():
+    frame = rank_hits(HITS, k=10, page=1)
+    assert list(frame.columns) == COLUMNS
+    assert list(frame["clip_id"]) == [1, 2, 3, 4]
+    assert list(frame["rank"]) == [1, 2, 3, 4]
+    assert frame["cosine"].tolist() == pytest.approx([0.9, 0.8, 0.7, -0.4])
+    assert frame["similarity"].tolist() == pytest.approx([90.0, 80.0, 70.0, 0.0])
+    assert frame.loc[0, "start_frame"] == 10
+
+
+def test_pages_and_ascending():
+    second = rank_hits(HITS, k=2, page=2)
+    assert list(second["clip_id"]) == [3, 4] and list(second["rank"]) == [3, 4]
+    worst_first = rank_hits(HITS, k=3, page=1, ascending=True)
+    # Clip 1 counts with its best match (0.9) in either order.
+    assert list(worst_first["clip_id"]) == [4, 3, 2]
+    assert rank_hits(HITS, k=10, page=2).empty
+
+
+def test_exact_scores_replace_distances_and_ties_break_by_clip_id():
+    frame = rank_hits(HITS, k=10, page=1, cosines={1: 0.5, 2: 0.5, 3: 0.95, 4: 0.1})
+    assert list(frame["clip_id"]) == [3, 1, 2, 4]
+
+
+def test_hits_without_a_distance_are_ignored():
+    assert rank_hits([_hit(1, None)], k=5, page=1).empty
+
+
+def test_ef_search_bounds():
+    assert ef_search(1) == 100 and ef_search(24) == 100
+    assert ef_search(480) == 480 and ef_search(50_000) == 1000
