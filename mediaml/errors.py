@@ -45,3 +45,12 @@ class MediaError(MediamlError):
 
 class ModelError(MediamlError):
     """An embedding model is missing, unknown or cannot do what was asked."""
+
+
+class ReviewError(MediamlError):
+    """A review action was asked for with unusable input (unknown action, no reviewer)."""
+
+
+class ReviewConflictError(ReviewError):
+    """Someone else got to the clip first: it was reviewed, changed or is held by another
+    reviewer. Nothing was written; load the next clip and carry on."""
