@@ -234,6 +234,21 @@ SETTINGS: tuple[Setting, ...] = (
         default="keyframe_multi_avg",
     ),
     Setting(
+        "MEDIAML_EXPORT_PROFILE",
+        "export_profile",
+        "How approved clips are exported: `proxy_copy` (stream copy from the review "
+        "proxy: fast, frame-exact) or `master_quality` (re-encode from the master).",
+        default="proxy_copy",
+    ),
+    Setting(
+        "MEDIAML_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        "Seconds a worker gives running tasks after SIGTERM/SIGINT before it releases "
+        "their items for another worker.",
+        default="25",
+        kind="float",
+    ),
+    Setting(
         "MEDIAML_DISPATCH_INTERVAL",
         "dispatch_interval",
         "Seconds between dispatcher runs.",
@@ -329,6 +344,8 @@ class Settings:
     model_dir: Path | None
     embed_model: str
     embed_strategy: str
+    export_profile: str
+    shutdown_grace: float
     dispatch_interval: float
     cleanup_interval: float
     lease_seconds: float
@@ -372,6 +389,7 @@ def _default_data_dir() -> Path:
 
 
 EMBED_STRATEGIES = ("keyframe_multi_avg", "keyframe_single", "keyframe_multi")
+EXPORT_PROFILES = ("proxy_copy", "master_quality")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -457,6 +475,10 @@ def _convert(setting: Setting, value: str, so_far: Mapping[str, Any]) -> Any:
     if name == "MEDIAML_EMBED_STRATEGY" and value not in EMBED_STRATEGIES:
         raise ConfigError(
             f"MEDIAML_EMBED_STRATEGY must be one of {', '.join(EMBED_STRATEGIES)}, not {value!r}"
+        )
+    if name == "MEDIAML_EXPORT_PROFILE" and value not in EXPORT_PROFILES:
+        raise ConfigError(
+            f"MEDIAML_EXPORT_PROFILE must be one of {', '.join(EXPORT_PROFILES)}, not {value!r}"
         )
     if name == "MEDIAML_LOG_LEVEL":
         if value.upper() not in LOG_LEVELS:

@@ -131,3 +131,21 @@ def s3_bucket(s3_endpoint: str) -> str:
         aws_secret_access_key="testing",
     ).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(autouse=True)
+def _reset_process_state() -> Iterator[None]:
+    """Tests that boot workers or connect() change process-wide defaults; undo that."""
+    yield
+    from mediaml.db import database
+
+    if database._default is not None:
+        database._default.close()
+    set_db(None)
+    set_settings(None)
+    set_store(None)
+    try:
+        from mediaml.jobs.hueys import reset_connections
+    except ImportError:
+        return
+    reset_connections()

@@ -5,7 +5,7 @@ import pytest
 
 from mediaml import states
 from mediaml.config import load_settings
-from mediaml.cuts import clips_from_cuts
+from mediaml.cutmath import clips_from_cuts
 from mediaml.db import Database, connect
 from mediaml.db.clips import (
     DetectedCut,

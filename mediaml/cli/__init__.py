@@ -41,7 +41,14 @@ def cli(verbose: bool) -> None:
 
     \b
     Examples:
-      mediaml db upgrade          apply database migrations
+      mediaml demo                     sample videos through the whole pipeline, then the dashboard
+      mediaml ingest ~/footage/        register videos
+      mediaml run --until review       encode, detect shots, create clips for review
+      mediaml serve --port 5006        the review / explore / status dashboard
+      mediaml status --json            counts per state
+      mediaml search 42                clips similar to clip 42
+      mediaml worker                   consume queues (MEDIAML_QUEUES)
+      mediaml db upgrade               apply database migrations
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -50,9 +57,21 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from mediaml.cli import db
+    from mediaml.cli import data, db, pipeline, runtime, search
 
-    cli.add_command(db.db)
+    for command in (
+        pipeline.ingest,
+        pipeline.run,
+        pipeline.status,
+        pipeline.retry,
+        search.embed,
+        search.search,
+        data.export,
+        data.import_,
+        db.db,
+        runtime.worker,
+    ):
+        cli.add_command(command)
 
 
 _register()

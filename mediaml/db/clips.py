@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from mediaml import cuts as cutmath
+from mediaml import cutmath
 from mediaml.db.database import Connection
 from mediaml.db.videos import get_video
 from mediaml.errors import IllegalTransitionError, InvalidCutError, NotFoundError

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediaml.cuts import (
+from mediaml.cutmath import (
     add_cut,
     clips_from_cuts,
     frame_to_time,

@@ -1,0 +1,140 @@
+"""The Huey tasks: thin wrappers that call the pipeline and chain the next stage.
+
+Each task is declared on its queue (see ``QUEUES`` in :mod:`mediaml.config`):
+stage tasks on the stage's queue, the dispatcher on ``background_jobs``, the playback
+cache cleanup on ``maintenance``, temp clip prefetch on ``temp_clips``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mediaml.config import get_settings
+from mediaml.db import get_db
+from mediaml.jobs.hueys import HUEYS
+from mediaml.pipeline import runner
+from mediaml.pipeline.dispatcher import dispatch, mark_queued
+from mediaml.pipeline.stages import STAGES, STAGES_BY_NAME, Stage, next_stage
+from mediaml.storage import get_store
+
+log = logging.getLogger("mediaml.jobs")
+
+
+def context() -> runner.StageContext:
+    """The stage context of this process."""
+    return runner.StageContext(get_db(), get_store(), get_settings())
+
+
+def enqueue(stage: Stage, ids: list[int], *, delay: float | None = None) -> None:
+    """Send one message per item to the stage's queue."""
+    task = STAGE_TASKS[stage.queue]
+    for item_id in ids:
+        if delay:
+            task.schedule(args=(stage.name, item_id), delay=delay)
+        else:
+            task(stage.name, item_id)
+
+
+def run_stage(stage_name: str, item_id: int) -> str:
+    """Run one stage on one item, then queue whatever comes next."""
+    from mediaml.pipeline.steps import STEPS
+
+    stage = STAGES_BY_NAME[stage_name]
+    ctx = context()
+    outcome = runner.run_item(ctx, stage, item_id, STEPS[stage.name])
+    log.info(
+        "%s %s %s: %s in %.2fs%s",
+        stage.name,
+        stage.table,
+        item_id,
+        outcome.result,
+        outcome.seconds,
+        f" ({outcome.error})" if outcome.error else "",
+    )
+    if outcome.result == "done":
+        after = next_stage(stage)
+        if after is not None:
+            mark_queued(ctx.db, after, [item_id])
+            enqueue(after, [item_id])
+        if stage.name == "detect":
+            after_detect(item_id)
+    elif outcome.result == "retry" and outcome.retry_in:
+        enqueue(stage, [item_id], delay=outcome.retry_in)
+    return outcome.result
+
+
+def after_detect(video_id: int) -> None:
+    """Warm the playback cache for the first clips reviewers will open."""
+    from mediaml.db.clips import list_clips
+
+    with get_db().transaction() as conn:
+        clips = list_clips(conn, video_id=video_id, state="pending_review")
+    if clips:
+        prefetch_temp_clips([c["id"] for c in clips[:5]])
+
+
+STAGE_TASKS = {
+    queue: HUEYS[queue].task(name=f"run_stage.{queue}")(run_stage)
+    for queue in sorted({s.queue for s in STAGES})
+}
+
+
+def record_run(job: str, stats: dict[str, Any]) -> None:
+    """Remember a periodic job's run for the status page and the operator."""
+    with get_db().transaction() as conn:
+        conn.execute(
+            "INSERT INTO job_runs (job, node, finished_at, stats) VALUES (%s, %s, now(), %s)",
+            (job, runner.NODE_ID, json.dumps(stats)),
+        )
+
+
+@HUEYS["background_jobs"].task(name="dispatcher")
+def dispatcher() -> dict[str, int]:
+    """Queue every item that needs a stage (runs every MEDIAML_DISPATCH_INTERVAL)."""
+    stats = dispatch(get_db(), get_settings(), enqueue)
+    log.info(stats.line())
+    record_run(
+        "dispatcher",
+        {
+            "queued": stats.total_queued,
+            **stats.queued,
+            "recovered": sum(stats.recovered.values()),
+            "statements": stats.statements,
+        },
+    )
+    return stats.queued
+
+
+@HUEYS["maintenance"].task(name="playback_cache_cleanup")
+def playback_cache_cleanup() -> dict[str, Any]:
+    """Apply the playback cache rules (runs every MEDIAML_CLEANUP_INTERVAL)."""
+    from mediaml.pipeline.cleanup import cleanup_playback_cache
+
+    stats = cleanup_playback_cache(get_settings())
+    record_run("playback_cache_cleanup", stats.as_dict())
+    return stats.as_dict()
+
+
+@HUEYS["temp_clips"].task(name="prefetch_temp_clips")
+def prefetch_temp_clips(clip_ids: list[int]) -> int:
+    """Cut temp clips for review playback ahead of time; returns how many were made."""
+    try:
+        from mediaml.review.playback import prefetch
+    except ImportError:  # the review package is optional until the dashboard lands
+        return 0
+    return int(prefetch(clip_ids))
+
+
+@HUEYS["default"].task(name="ingest")
+def ingest_task(sources: list[str]) -> list[int]:
+    """Register sources as videos and queue their download."""
+    from mediaml.pipeline.ingest import ingest
+
+    frame = ingest(sources)
+    ids = [int(i) for i in frame.loc[frame["video_id"].notna(), "video_id"]]
+    stage = STAGES_BY_NAME["download"]
+    mark_queued(get_db(), stage, ids)
+    enqueue(stage, ids)
+    return ids

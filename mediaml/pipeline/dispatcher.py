@@ -1,0 +1,144 @@
+"""The dispatcher: find, per stage, the items needing work and queue them once.
+
+Each pass runs two set-based statements per stage: one returns abandoned in-flight items
+(lease expired: worker killed, machine lost) to their ready state, one marks a batch of
+ready items as queued (``enqueued_at``) and returns them. Rows are taken with
+``FOR UPDATE SKIP LOCKED`` and only when not queued within the requeue window, so two
+dispatchers running at once never queue an item twice. With nothing to do a pass is a
+handful of index-only queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mediaml.config import Settings
+from mediaml.db import Database
+from mediaml.pipeline.stages import STAGES, Stage, release_states
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+Enqueue = Callable[[Stage, list[int]], None]
+# Same expression as the *_dispatch_idx indexes of migration 0002: never queued sorts first.
+_QUEUED_AT = "COALESCE(t.enqueued_at, '-infinity'::timestamptz)"
+
+
+@dataclass
+class DispatchStats:
+    """What one dispatcher pass did."""
+
+    queued: dict[str, int] = field(default_factory=dict)
+    recovered: dict[str, int] = field(default_factory=dict)
+    statements: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total_queued(self) -> int:
+        return sum(self.queued.values())
+
+    def line(self) -> str:
+        """The one log line per run that operators look for."""
+        queued = ", ".join(f"{k}={v}" for k, v in self.queued.items() if v) or "nothing"
+        recovered = ", ".join(f"{k}={v}" for k, v in self.recovered.items() if v) or "none"
+        return (
+            f"dispatcher: queued {queued}; recovered expired leases: {recovered}; "
+            f"{self.statements} statements in {self.seconds * 1000:.1f} ms"
+        )
+
+
+def requeue_window(settings: Settings) -> float:
+    """Seconds after which a queued-but-untouched item may be queued again (lost message)."""
+    return max(settings.lease_seconds, 2 * settings.dispatch_interval)
+
+
+def recover_expired(db: Database, stats: DispatchStats) -> None:
+    """Return in-flight items whose lease ran out to the state they were claimed from."""
+    with db.transaction() as conn:
+        for (table, in_flight), to in release_states().items():
+            rows = conn.execute(
+                f"UPDATE {table} SET state = %s, lease_owner = NULL, lease_expires_at = NULL,"
+                " enqueued_at = NULL, retry_count = retry_count + 1"
+                " WHERE state = %s AND lease_expires_at < now() RETURNING id",
+                (to, in_flight),
+            ).fetchall()
+            stats.statements += 1
+            if rows:
+                stats.recovered[f"{table}:{in_flight}"] = len(rows)
+                log.warning(
+                    "lease expired on %d %s in %s; back to %s", len(rows), table, in_flight, to
+                )
+
+
+def select_ready(
+    db: Database,
+    stage: Stage,
+    settings: Settings,
+    stats: DispatchStats,
+    *,
+    limit: int = BATCH,
+    where: str = "",
+    params: dict[str, Any] | None = None,
+) -> list[int]:
+    """Mark up to ``limit`` items ready for ``stage`` as queued now and return their ids."""
+    extra = f" AND {stage.extra_where}" if stage.extra_where else ""
+    extra += f" AND {where}" if where else ""
+    query = (
+        f"UPDATE {stage.table} SET enqueued_at = now() WHERE id IN ("
+        f" SELECT t.id FROM {stage.table} AS t WHERE t.state = %(ready)s{extra}"
+        f"  AND {_QUEUED_AT} < now() - make_interval(secs => %(window)s)"
+        f"  ORDER BY {_QUEUED_AT} LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+        " RETURNING id"
+    )
+    values = {
+        "ready": stage.ready,
+        "window": requeue_window(settings),
+        "limit": limit,
+        "model": settings.embed_model,
+        "strategy": settings.embed_strategy,
+        **(params or {}),
+    }
+    with db.transaction() as conn:
+        rows = conn.execute(query, values).fetchall()
+    stats.statements += 1
+    return sorted(r["id"] for r in rows)
+
+
+def dispatch(db: Database, settings: Settings, enqueue: Enqueue) -> DispatchStats:
+    """One dispatcher pass over every stage; ``enqueue(stage, ids)`` sends the messages.
+
+    If sending fails, the items' ``enqueued_at`` is cleared again so the next pass retries.
+    """
+    started = time.monotonic()
+    stats = DispatchStats()
+    recover_expired(db, stats)
+    for stage in STAGES:
+        ids = select_ready(db, stage, settings, stats)
+        stats.queued[stage.name] = len(ids)
+        if not ids:
+            continue
+        try:
+            enqueue(stage, ids)
+        except Exception:
+            with db.transaction() as conn:
+                conn.execute(
+                    f"UPDATE {stage.table} SET enqueued_at = NULL WHERE id = ANY(%s)", (ids,)
+                )
+            raise
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def mark_queued(db: Database, stage: Stage, ids: list[int]) -> None:
+    """Record that ``ids`` were just queued for ``stage`` by someone other than a pass."""
+    if ids:
+        with db.transaction() as conn:
+            conn.execute(
+                f"UPDATE {stage.table} SET enqueued_at = now() WHERE id = ANY(%s) AND state = %s",
+                (ids, stage.ready),
+            )

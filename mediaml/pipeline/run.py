@@ -1,0 +1,176 @@
+"""Run the pipeline in this process: for notebooks, the CLI and the demo.
+
+The same stage table, claims and steps as the queued workers, called synchronously, so
+an in-process run and a worker never process one item twice (the claim decides).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mediaml import states
+from mediaml.config import get_settings
+from mediaml.db import Database, get_db
+from mediaml.db.transitions import transition
+from mediaml.pipeline.runner import Outcome, StageContext, run_item
+from mediaml.pipeline.stages import STAGES, Stage
+from mediaml.storage import get_store
+
+# Where a run may stop: the last stage it runs.
+UNTIL = {
+    "downloaded": "download",
+    "encoded": "encode",
+    "review": "detect",
+    "exported": "export",
+    "keyframed": "keyframes",
+    "embedded": "backfill",
+}
+OUTCOME_COLUMNS = ["stage", "table", "item_id", "result", "seconds", "error"]
+
+
+def _ready_ids(ctx: StageContext, stage: Stage, videos: list[int] | None) -> list[int]:
+    where = ["t.state = %(ready)s"]
+    if stage.extra_where:
+        where.append(stage.extra_where)
+    if videos is not None:
+        where.append(
+            ("t.id" if stage.table == "source_videos" else "t.video_id") + " = ANY(%(videos)s)"
+        )
+    with ctx.db.transaction() as conn:
+        rows = conn.execute(
+            f"SELECT t.id FROM {stage.table} AS t WHERE {' AND '.join(where)} ORDER BY t.id",
+            {
+                "ready": stage.ready,
+                "videos": videos,
+                "model": ctx.settings.embed_model,
+                "strategy": ctx.settings.embed_strategy,
+            },
+        ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def approve_pending(db: Database, videos: list[int] | None, reviewer: str) -> list[int]:
+    """Approve every clip waiting for review (recorded in the audit log as ``reviewer``)."""
+    approved = []
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT * FROM clips WHERE state = 'pending_review'"
+            + (" AND video_id = ANY(%s)" if videos is not None else "")
+            + " ORDER BY id FOR UPDATE SKIP LOCKED",
+            [videos] if videos is not None else [],
+        ).fetchall()
+        for clip in rows:
+            after = transition(
+                conn,
+                "clips",
+                clip["id"],
+                states.REVIEW_APPROVED,
+                expect=states.PENDING_REVIEW,
+                reviewed_by=reviewer,
+            )
+            conn.execute(
+                "INSERT INTO review_actions (clip_id, video_id, action, actor, before, after)"
+                " VALUES (%s, %s, 'approve', %s, %s, %s)",
+                (
+                    clip["id"],
+                    clip["video_id"],
+                    reviewer,
+                    json.dumps({"state": clip["state"]}),
+                    json.dumps({"state": after["state"]}),
+                ),
+            )
+            approved.append(clip["id"])
+    return approved
+
+
+def run_pipeline(
+    sources: str | Path | Iterable[str | Path] | None = None,
+    *,
+    until: str = "embedded",
+    auto_approve: bool = False,
+    reviewer: str = "auto-approve",
+    progress: bool = True,
+    db: Database | None = None,
+) -> pd.DataFrame:
+    """Ingest ``sources`` (if given) and run every stage on them in this process.
+
+    Args:
+        sources: paths, folders, globs or URLs; None runs whatever is waiting.
+        until: last state to reach: ``downloaded``, ``encoded``, ``review`` (clips
+            created, waiting for review), ``exported``, ``keyframed`` or ``embedded``.
+        auto_approve: approve new clips instead of waiting for a reviewer.
+        reviewer: the name recorded for automatic approvals.
+        progress: show a progress bar.
+
+    Returns:
+        One row per stage run: ``stage``, ``table``, ``item_id``, ``result`` (done,
+        failed, retry, skipped), ``seconds``, ``error``. Ingest errors appear with stage
+        ``ingest``.
+
+    Example:
+        >>> mediaml.run_pipeline("clips/*.mp4", auto_approve=True)
+    """
+    if until not in UNTIL:
+        raise ValueError(f"until must be one of {', '.join(UNTIL)}, not {until!r}")
+    db = db or get_db()
+    ctx = StageContext(db, get_store(), get_settings())
+    rows: list[dict[str, Any]] = []
+    videos: list[int] | None = None
+    if sources is not None:
+        from mediaml.pipeline.ingest import ingest
+
+        frame = ingest(sources, db=db)
+        videos = [int(v) for v in frame["video_id"].dropna()]
+        for r in frame.itertuples():
+            if r.error:
+                rows.append(
+                    {
+                        "stage": "ingest",
+                        "table": "source_videos",
+                        "item_id": None,
+                        "result": "failed",
+                        "seconds": 0.0,
+                        "error": f"{r.source}: {r.error}",
+                    }
+                )
+    last = [s.name for s in STAGES].index(UNTIL[until])
+    stages = STAGES[: last + 1]
+    from mediaml.pipeline.steps import STEPS
+
+    bar = tqdm(desc="pipeline", unit="step", disable=not progress)
+    try:
+        while True:
+            did_work = False
+            for stage in stages:
+                if stage.table == "clips" and auto_approve:
+                    approve_pending(db, videos, reviewer)
+                ids = _ready_ids(ctx, stage, videos)
+                bar.total = (bar.total or 0) + len(ids)
+                for item_id in ids:
+                    bar.set_postfix_str(f"{stage.name} {item_id}")
+                    outcome: Outcome = run_item(ctx, stage, item_id, STEPS[stage.name])
+                    rows.append(
+                        {
+                            "stage": outcome.stage,
+                            "table": stage.table,
+                            "item_id": outcome.item_id,
+                            "result": outcome.result,
+                            "seconds": round(outcome.seconds, 3),
+                            "error": outcome.error,
+                        }
+                    )
+                    bar.update(1)
+                    did_work = did_work or outcome.result == "done"
+            if not did_work:
+                break
+    finally:
+        bar.close()
+    frame = pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+    frame["item_id"] = frame["item_id"].astype("Int64")
+    return frame

@@ -1,0 +1,224 @@
+"""The work each stage does on one item. Steps are idempotent: keys are deterministic,
+puts replace, database writes are upserts or guarded by "already done" checks, so a
+step re-run after a crash duplicates nothing.
+
+A step receives the claimed row and returns the columns to set on it when the stage
+finishes (the runner sets them together with the state change).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from mediaml import media
+from mediaml.db.artifacts import list_artifacts, upsert_artifact
+from mediaml.db.clips import DetectedCut, create_initial_clips
+from mediaml.db.videos import get_video
+from mediaml.errors import MediaError
+from mediaml.pipeline import fetch
+from mediaml.pipeline.runner import StageContext, Step
+from mediaml.storage import keys
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def workdir(ctx: StageContext, label: str) -> Iterator[Path]:
+    """A private scratch directory under the cache dir, removed afterwards."""
+    path = ctx.settings.cache_dir / "work" / f"{label}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _store_file(ctx: StageContext, local: Path, key: str) -> None:
+    ctx.store.put(local, key)
+    ctx.store.remember(local, key)
+
+
+# ------------------------------------------------------------------------ videos
+
+
+def download(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
+    """Copy or download the source into the store as ``originals/...``."""
+    uri = video["source_uri"]
+    key = keys.original_key(video["id"], video["title"], fetch.filename_of(uri))
+    if fetch.source_kind(uri) == "local":
+        path = fetch.local_source_path(uri)
+        if not path.is_file():
+            raise MediaError(f"source file {path} does not exist (moved or deleted?)")
+        if path.stat().st_size == 0:
+            raise MediaError(f"source file {path} is empty (0 bytes)")
+        _store_file(ctx, path, key)
+        return {"original_key": key, "size_bytes": path.stat().st_size}
+    with workdir(ctx, f"download-{video['id']}") as tmp:
+        local = fetch.fetch(
+            uri, tmp / fetch.filename_of(uri), ctx.settings, cancelled=ctx.check_shutdown
+        )
+        size = local.stat().st_size
+        _store_file(ctx, local, key)
+    return {"original_key": key, "size_bytes": size}
+
+
+def encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
+    """Make the master and the all-intra proxy; shot detection runs inside the encode."""
+    original = ctx.store.local_path(video["original_key"])
+    master_key = keys.master_key(video["id"], video["title"])
+    proxy_key = keys.proxy_key(video["id"], video["title"])
+    with workdir(ctx, f"encode-{video['id']}") as tmp:
+        result = media.encode(original, tmp / "master.mp4", tmp / "proxy.mp4", detect=True)
+        ctx.check_shutdown()
+        _store_file(ctx, tmp / "master.mp4", master_key)
+        _store_file(ctx, tmp / "proxy.mp4", proxy_key)
+    proxy = result.proxy
+    metadata = dict(video.get("metadata") or {})
+    metadata["source"] = _jsonable(result.source.as_dict())
+    metadata["master_reused"] = bool(result.master_reused)
+    if result.cuts is not None:
+        metadata["detected_cuts"] = [
+            [int(r.frame), str(r.kind), float(r.score)] for r in result.cuts.itertuples()
+        ]
+    return {
+        "master_key": master_key,
+        "proxy_key": proxy_key,
+        "fps_num": proxy.fps.numerator,
+        "fps_den": proxy.fps.denominator,
+        "frame_count": proxy.frame_count,
+        "duration_s": proxy.duration,
+        "width": proxy.width,
+        "height": proxy.height,
+        "has_audio": proxy.has_audio,
+        "metadata": _json(metadata),
+    }
+
+
+def detect(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
+    """Persist the cuts found during encoding (or detect them now) and create the clips."""
+    found = (video.get("metadata") or {}).get("detected_cuts")
+    if found is None:
+        frame = media.detect_cuts(ctx.store.local_path(video["proxy_key"]))
+        found = [[int(r.frame), str(r.kind), float(r.score)] for r in frame.itertuples()]
+    cuts = [DetectedCut(int(f), str(k), float(s)) for f, k, s in found]
+    with ctx.db.transaction() as conn:
+        clips = create_initial_clips(
+            conn, video["id"], cuts, is_demo=bool((video.get("metadata") or {}).get("demo"))
+        )
+    ctx.stats["clips"] = len(clips)
+    return {}
+
+
+# ------------------------------------------------------------------------- clips
+
+
+def _video_of(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.transaction() as conn:
+        return get_video(conn, clip["video_id"])
+
+
+def export(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
+    """Write the clip's own file: stream copy from the proxy, or re-encode the master."""
+    video = _video_of(ctx, clip)
+    key = keys.clip_key(
+        video["id"], video["title"], clip["id"], clip["start_frame"], clip["end_frame"]
+    )
+    with workdir(ctx, f"export-{clip['id']}") as tmp:
+        out = tmp / "clip.mp4"
+        if ctx.settings.export_profile == "master_quality":
+            media.export_clip(
+                ctx.store.local_path(video["master_key"]),
+                clip["start_time"],
+                clip["end_time"],
+                out,
+            )
+        else:
+            media.cut_clip(
+                ctx.store.local_path(video["proxy_key"]),
+                clip["start_frame"],
+                clip["end_frame"],
+                out,
+                fps=Fraction(video["fps_num"], video["fps_den"]),
+            )
+        ctx.store.put(out, key)
+    return {"clip_key": key}
+
+
+def keyframe_strategy(embed_strategy: str) -> str:
+    """The keyframe strategy an embedding strategy needs."""
+    return "midpoint" if embed_strategy == "keyframe_single" else "multi"
+
+
+def keyframes(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
+    """Extract the clip's keyframes from the all-intra proxy and store them as artifacts."""
+    video = _video_of(ctx, clip)
+    frames = media.keyframe_frames(
+        clip["start_frame"], clip["end_frame"], keyframe_strategy(ctx.settings.embed_strategy)
+    )
+    with workdir(ctx, f"keyframes-{clip['id']}") as tmp:
+        images = media.extract_keyframes(ctx.store.local_path(video["proxy_key"]), frames, tmp)
+        stored = []
+        for frame in frames:
+            key = keys.keyframe_key(video["id"], clip["id"], frame)
+            _store_file(ctx, images[frame], key)
+            stored.append((frame, key))
+    with ctx.db.transaction() as conn:
+        for frame, key in stored:
+            upsert_artifact(conn, clip["id"], "keyframe", frame, key)
+    return {}
+
+
+def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
+    """Embed the clip's keyframes with the default model and strategy (upsert)."""
+    from mediaml.embed import embed_clip
+
+    with ctx.db.transaction() as conn:
+        artifacts = list_artifacts(conn, clip["id"], "keyframe")
+    if not artifacts:
+        raise MediaError(f"clip {clip['id']} has no keyframes; retry it to re-extract them")
+    paths = [ctx.store.local_path(a["key"]) for a in artifacts]
+    with ctx.db.transaction() as conn:
+        embed_clip(
+            conn,
+            clip["id"],
+            paths,
+            model=ctx.settings.embed_model,
+            strategy=ctx.settings.embed_strategy,
+        )
+    return {}
+
+
+STEPS: dict[str, Step] = {
+    "download": download,
+    "encode": encode,
+    "detect": detect,
+    "export": export,
+    "keyframes": keyframes,
+    "embed": embed,
+    "backfill": embed,
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _json(value: dict[str, Any]) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(_jsonable(value))

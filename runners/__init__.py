@@ -1,0 +1,1 @@
+"""Process entry points: ``runners.worker`` (queue consumers) and ``runners.web``."""

@@ -1,0 +1,72 @@
+"""Worker boot checks, run as real processes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediaml.config import QUEUE_NAMES, load_settings
+from mediaml.jobs.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def boot(env_extra, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_URL"))}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "-m", "runners.worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_unknown_queue_fails_at_boot_listing_allowed_names(tmp_path):
+    result = boot({"MEDIAML_QUEUES": "default,bogus", "MEDIAML_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "bogus" in result.stderr
+    for name in QUEUE_NAMES:
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_boot_names_missing_variables(tmp_path):
+    result = boot({"APP_ENV": "production", "MEDIAML_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    for name in ("DATABASE_URL", "SECRET_KEY_BASE", "PROD_S3_BUCKET_NAME", "AWS_REGION"):
+        assert name in result.stderr
+
+
+@pytest.mark.parametrize(
+    "queues, scheduler, expected",
+    [
+        ("default", None, True),
+        ("default", "false", False),
+        ("media_processing,background_jobs,temp_clips,maintenance", None, False),
+        ("media_processing,background_jobs,temp_clips,maintenance", "false", False),
+        ("maintenance", "true", True),
+        ("default,maintenance", "0", False),
+    ],
+)
+def test_scheduler_gating(db_url, tmp_path, queues, scheduler, expected):
+    env = {"DATABASE_URL": db_url, "MEDIAML_DATA_DIR": str(tmp_path), "MEDIAML_QUEUES": queues}
+    if scheduler is not None:
+        env["MEDIAML_SCHEDULER"] = scheduler
+    worker = Worker(load_settings(env))
+    assert (worker.scheduler is not None) is expected
+    assert sorted(worker.consumers) == sorted(queues.split(","))
+    assert {q: c.workers for q, c in worker.consumers.items()} == {
+        q: {
+            "default": 10,
+            "media_processing": 5,
+            "background_jobs": 2,
+            "temp_clips": 3,
+            "maintenance": 1,
+        }[q]
+        for q in queues.split(",")
+    }
