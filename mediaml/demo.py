@@ -20,12 +20,30 @@ from mediaml.config import Settings, get_settings, set_settings
 
 # Each sample: (name, [(lavfi video source, seconds), ...], audio frequency).
 SAMPLES: tuple[tuple[str, tuple[tuple[str, float], ...], int], ...] = (
-    ("demo-city-lights", (("testsrc2", 3.0), ("mandelbrot", 2.5), ("smptebars", 2.0),
-                          ("cellauto=rule=110", 3.0)), 440),
-    ("demo-patterns", (("life=mold=10:ratio=0.5:death_color=#202020", 3.0),
-                       ("rgbtestsrc", 2.0), ("testsrc", 2.5)), 523),
-    ("demo-colours", (("color=c=navy", 2.0), ("gradients=speed=0.05", 3.0),
-                      ("mandelbrot=start_scale=2", 2.5), ("smptehdbars", 2.0)), 659),
+    (
+        "demo-city-lights",
+        (("testsrc2", 3.0), ("mandelbrot", 2.5), ("smptebars", 2.0), ("cellauto=rule=110", 3.0)),
+        440,
+    ),
+    (
+        "demo-patterns",
+        (
+            ("life=mold=10:ratio=0.5:death_color=#202020", 3.0),
+            ("rgbtestsrc", 2.0),
+            ("testsrc", 2.5),
+        ),
+        523,
+    ),
+    (
+        "demo-colours",
+        (
+            ("color=c=navy", 2.0),
+            ("gradients=speed=0.05", 3.0),
+            ("mandelbrot=start_scale=2", 2.5),
+            ("smptehdbars", 2.0),
+        ),
+        659,
+    ),
 )
 SIZE = (640, 360)
 FPS = 25
@@ -108,15 +126,19 @@ def run_demo(
     clips = clips[clips["video_id"].isin(ids)]
     seconds = time.monotonic() - started
     echo("")
-    echo(videos[["video_id", "title", "state", "frame_count", "fps", "clips"]].to_string(index=False))
+    echo(
+        videos[["video_id", "title", "state", "frame_count", "fps", "clips"]].to_string(index=False)
+    )
     echo("")
     summary = clips.groupby("state").size().rename("clips").reset_index()
     echo(summary.to_string(index=False))
     failed = steps[steps["result"] == "failed"]
     for r in failed.itertuples():
         echo(f"failed: {r.stage} {r.item_id}: {r.error}")
-    echo(f"\ndemo finished in {seconds:.1f} s: {len(videos)} videos, {len(clips)} clips "
-         f"(labelled demo), embedded with {model}")
+    echo(
+        f"\ndemo finished in {seconds:.1f} s: {len(videos)} videos, {len(clips)} clips "
+        f"(labelled demo), embedded with {model}"
+    )
     return DemoResult(settings.data_dir, model, reason, videos, pd.DataFrame(clips), steps, seconds)
 
 
@@ -135,10 +157,27 @@ def _render(path: Path, shots: tuple[tuple[str, float], ...], tone: int) -> None
     joined = "".join(f"[v{i}]" for i in range(len(shots)))
     part = path.with_name(f".{path.name}.part.mp4")
     args += [
-        "-filter_complex", f"{scaled}{joined}concat=n={len(shots)}:v=1:a=0[v]",
-        "-map", "[v]", "-map", f"{len(shots)}:a",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(part),
+        "-filter_complex",
+        f"{scaled}{joined}concat=n={len(shots)}:v=1:a=0[v]",
+        "-map",
+        "[v]",
+        "-map",
+        f"{len(shots)}:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-movflags",
+        "+faststart",
+        str(part),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     run_ffmpeg(args, timeout=300)

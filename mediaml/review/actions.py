@@ -18,7 +18,7 @@ import pandas as pd
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
-from mediaml.cuts import split_frame
+from mediaml.cutmath import split_frame
 from mediaml.db import clips as clipdb
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.db.transitions import transition
