@@ -1,0 +1,94 @@
+"""Feed the detector from FFmpeg: the analysis filter and the raw-frame pipe reader."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from fractions import Fraction
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from mediaml.media.detect.decide import Event
+from mediaml.media.detect.detector import ShotDetector
+from mediaml.media.detect.params import ANALYSIS_SIZE, DetectorParams
+from mediaml.media.ffmpeg import FfmpegProcess
+
+BATCH_FRAMES = 256
+"""Frames read from the pipe and analysed together (numpy works per batch)."""
+
+COLUMNS = ["frame", "time", "kind", "score"]
+
+
+def analysis_filter() -> str:
+    """FFmpeg filter chain that turns any frame into the detector's tiny YUV picture."""
+    w, h = ANALYSIS_SIZE
+    return f"scale={w}:{h}:flags=area:out_range=full,format=yuv444p"
+
+
+def analysis_output() -> list[str]:
+    """FFmpeg output options for the detector's raw-frame pipe (stdout)."""
+    return ["-f", "rawvideo", "-pix_fmt", "yuv444p", "pipe:1"]
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(size - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def feed(
+    stream: IO[bytes], detector: ShotDetector, on_frames: Callable[[int], None] | None = None
+) -> None:
+    """Read raw analysis frames from ``stream`` until EOF and push them to ``detector``."""
+    w, h = ANALYSIS_SIZE
+    frame_bytes = 3 * w * h
+    while True:
+        data = _read_exact(stream, frame_bytes * BATCH_FRAMES)
+        n = len(data) // frame_bytes
+        if n:
+            detector.push(np.frombuffer(data[: n * frame_bytes], np.uint8).reshape(n, 3, h, w))
+            if on_frames is not None:
+                on_frames(detector.frames_seen)
+        if len(data) < frame_bytes * BATCH_FRAMES:
+            return
+
+
+def events_frame(events: list[Event], fps: Fraction) -> pd.DataFrame:
+    """Events as the public DataFrame: ``frame``, ``time`` (s), ``kind``, ``score``."""
+    return pd.DataFrame(
+        {
+            "frame": pd.Series([e.frame for e in events], dtype="int64"),
+            "time": pd.Series([float(e.frame / fps) for e in events], dtype="float64"),
+            "kind": pd.Series([e.kind for e in events], dtype="object"),
+            "score": pd.Series([round(e.score, 4) for e in events], dtype="float64"),
+        },
+        columns=COLUMNS,
+    )
+
+
+def run_standalone(
+    path: str,
+    params: DetectorParams,
+    *,
+    timeout: float | None,
+    progress: Callable[[float], None] | None,
+    duration: float,
+) -> ShotDetector:
+    """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it."""
+    detector = ShotDetector(params)
+    args = ["-i", path, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", analysis_filter()]
+    args += ["-fps_mode", "passthrough", *analysis_output()]
+    with FfmpegProcess(
+        args, timeout=timeout, progress=progress, duration=duration, stdout=subprocess.PIPE
+    ) as proc:
+        feed(proc.stdout, detector)
+        proc.wait()
+    detector.finish()
+    return detector

@@ -1,0 +1,208 @@
+"""The one FFmpeg runner: argument lists in, a clear `MediaError` out.
+
+Every FFmpeg process mediaml starts goes through `FfmpegProcess`, so all of them get the
+same treatment: no stdin (FFmpeg never waits for a keypress), the stderr tail kept for the
+error message, a timeout after which the process is killed, and progress parsed from
+``-progress`` lines. Outputs are written through `atomic_output` so a failed or killed run
+never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from mediaml.errors import MediaError
+
+STDERR_TAIL_LINES = 20
+"""How many stderr lines a `MediaError` carries."""
+
+
+def ffmpeg_exe() -> str:
+    """The FFmpeg binary: ``ffmpeg`` on PATH, else the one in the imageio-ffmpeg wheel.
+
+    Raises:
+        MediaError: neither exists.
+    """
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError) as exc:
+        raise MediaError(
+            "no FFmpeg found: install ffmpeg on PATH or `pip install imageio-ffmpeg`"
+        ) from exc
+
+
+def _tail(lines: deque[str]) -> str:
+    return " | ".join(line.strip() for line in lines if line.strip())
+
+
+class FfmpegProcess:
+    """One running FFmpeg; use as a context manager and call `wait`.
+
+    Args:
+        args: FFmpeg arguments after the executable (no ``-progress``: added here).
+        timeout: seconds after which FFmpeg is killed and `wait` raises.
+        progress: called with the fraction done (0..1) as FFmpeg reports its position.
+        duration: seconds of media the run will produce, to turn positions into fractions.
+        stdout: ``subprocess.PIPE`` to read FFmpeg's output (e.g. raw frames), else dropped.
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        timeout: float | None = None,
+        progress: Callable[[float], None] | None = None,
+        duration: float | None = None,
+        stdout: int = subprocess.DEVNULL,
+    ) -> None:
+        self.args = args
+        self.timeout = timeout
+        self.progress = progress
+        self.duration = duration
+        self.timed_out = False
+        self._tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+        if progress is not None:
+            cmd += ["-progress", "pipe:2", "-stats_period", "0.5"]
+        self.proc = subprocess.Popen(
+            [*cmd, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        self._timer: threading.Timer | None = None
+        if timeout is not None:
+            self._timer = threading.Timer(timeout, self._on_timeout)
+            self._timer.daemon = True
+            self._timer.start()
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        """FFmpeg's stdout (only when started with ``stdout=subprocess.PIPE``)."""
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def _on_timeout(self) -> None:
+        self.timed_out = True
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop FFmpeg now (safe to call when it has already exited)."""
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("out_time_us="):
+                self._report(line)
+            elif "=" in line and " " not in line.strip():
+                continue  # the other key=value lines of -progress
+            else:
+                self._tail.append(line)
+
+    def _report(self, line: str) -> None:
+        if self.progress is None or not self.duration:
+            return
+        with contextlib.suppress(ValueError):
+            seconds = int(line.split("=", 1)[1]) / 1e6
+            self.progress(min(1.0, max(0.0, seconds / self.duration)))
+
+    def wait(self) -> subprocess.CompletedProcess[bytes]:
+        """Wait for FFmpeg to finish.
+
+        Raises:
+            MediaError: FFmpeg failed or was killed by the timeout; carries the stderr tail.
+        """
+        try:
+            code = self.proc.wait()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+        self._reader.join(timeout=5)
+        if self.timed_out:
+            raise MediaError(
+                f"ffmpeg took longer than {self.timeout:g}s and was stopped: {_tail(self._tail)}"
+            )
+        if code != 0:
+            raise MediaError(f"ffmpeg failed (exit {code}): {_tail(self._tail) or 'no output'}")
+        if self.progress is not None:
+            self.progress(1.0)
+        return subprocess.CompletedProcess(self.args, code, b"", _tail(self._tail).encode())
+
+    def __enter__(self) -> FfmpegProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Leaving early (an exception in the caller) must not leave FFmpeg running.
+        if self.proc.poll() is None:
+            self.kill()
+            self.proc.wait()
+        if self._timer is not None:
+            self._timer.cancel()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def run_ffmpeg(
+    args: list[str],
+    *,
+    timeout: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    duration: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run FFmpeg with ``args`` (everything after the executable) to completion.
+
+    Args:
+        args: e.g. ``["-i", "in.mp4", "-c", "copy", "out.mp4"]``.
+        timeout: seconds after which FFmpeg is killed (None: no limit).
+        progress: called with the fraction done, 0..1 (needs ``duration``).
+        duration: seconds of media the run produces, for progress fractions.
+
+    Returns:
+        The completed process; ``stderr`` holds the tail of FFmpeg's log.
+
+    Raises:
+        MediaError: FFmpeg failed or timed out (the message carries its stderr tail).
+    """
+    with FfmpegProcess(args, timeout=timeout, progress=progress, duration=duration) as proc:
+        return proc.wait()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
+
+    The temporary name keeps the suffix so FFmpeg picks the right muxer. If the block
+    raises (FFmpeg failed, timed out, was interrupted), the temporary file is removed and
+    ``path`` is left untouched: nothing half-written ever carries the final name.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
+    try:
+        yield temp
+        if not temp.exists() or temp.stat().st_size == 0:
+            raise MediaError(f"ffmpeg produced no output for {final.name}")
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
