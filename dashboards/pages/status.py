@@ -27,7 +27,7 @@ class StatusView:
     def __init__(self) -> None:
         table = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width"}
         self.videos = pn.widgets.Tabulator(name="Videos", height=330, **table)
-        self.clips = pn.widgets.Tabulator(name="Clips", height=420, **table)
+        self.clips = pn.widgets.Tabulator(name="Clips", height=470, **table)
         self.queues = pn.widgets.Tabulator(name="Queues", **table)
         self.runs = pn.widgets.Tabulator(name="Periodic jobs", **table)
         self.failed = pn.widgets.Tabulator(

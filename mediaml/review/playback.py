@@ -3,8 +3,8 @@
 A temp clip is a stream copy of the clip's frames from its video's proxy (every frame a
 keyframe, so the cut is frame-exact and needs no re-encode). It lives in
 ``Settings.playback_cache_dir`` under a name made of the video id, clip id and frame
-range, so a cache hit needs only a file check — no FFmpeg, no proxy. Files are written
-under a temporary name and renamed into place, so a reader never sees half a clip. The
+range, so a cache hit needs only a file check — no FFmpeg, no proxy. ``cut_clip`` writes
+under a temporary name and renames into place, so a reader never sees half a clip. The
 ``temp_clips`` queue calls :func:`prefetch` for the clips reviewers will open next; the
 maintenance queue's cleanup (``mediaml.pipeline.cleanup``) evicts old files by mtime,
 which a hit refreshes.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +23,7 @@ from pathlib import Path
 from mediaml.config import Settings, get_settings
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.errors import MediaError, MediamlError, NotFoundError, StorageError
+from mediaml.media import cut_clip
 from mediaml.storage import get_store
 from mediaml.storage.store import ObjectStore
 
@@ -126,14 +126,8 @@ def temp_clip_path(
             return path
         proxy = _proxy_file(source, store or get_store())
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.part.mp4")
-        from mediaml.media import cut_clip
-
-        try:
-            cut_clip(proxy, source.start_frame, source.end_frame, part, fps=source.fps)
-            os.replace(part, path)
-        finally:
-            part.unlink(missing_ok=True)
+        # cut_clip writes to a temporary name and renames it into place.
+        cut_clip(proxy, source.start_frame, source.end_frame, path, fps=source.fps)
     return path
 
 
