@@ -15,7 +15,7 @@ from mediaml.config import get_settings
 from mediaml.db import get_db
 from mediaml.jobs.hueys import HUEYS
 from mediaml.pipeline import runner
-from mediaml.pipeline.dispatcher import dispatch, mark_queued
+from mediaml.pipeline.dispatcher import dispatch, mark_queued, mark_unqueued
 from mediaml.pipeline.stages import STAGES, STAGES_BY_NAME, Stage, next_stage
 from mediaml.storage import get_store
 
@@ -62,6 +62,13 @@ def run_stage(stage_name: str, item_id: int) -> str:
             after_detect(item_id)
     elif outcome.result == "retry" and outcome.retry_in:
         enqueue(stage, [item_id], delay=outcome.retry_in)
+    elif outcome.result == "released":  # this worker is stopping: hand it to another one
+        mark_queued(ctx.db, stage, [item_id])
+        enqueue(stage, [item_id])
+    elif runner.shutting_down.is_set():
+        # A stopping worker took the message but did not run it: let the next dispatcher
+        # pass queue the item again right away instead of after the requeue window.
+        mark_unqueued(ctx.db, stage, [item_id])
     return outcome.result
 
 

@@ -142,3 +142,13 @@ def mark_queued(db: Database, stage: Stage, ids: list[int]) -> None:
                 f"UPDATE {stage.table} SET enqueued_at = now() WHERE id = ANY(%s) AND state = %s",
                 (ids, stage.ready),
             )
+
+
+def mark_unqueued(db: Database, stage: Stage, ids: list[int]) -> None:
+    """Forget that ``ids`` were queued, so the next pass queues them (message was dropped)."""
+    if ids:
+        with db.transaction() as conn:
+            conn.execute(
+                f"UPDATE {stage.table} SET enqueued_at = NULL WHERE id = ANY(%s) AND state = %s",
+                (ids, stage.ready),
+            )

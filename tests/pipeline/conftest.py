@@ -1,0 +1,116 @@
+"""Fixtures for pipeline tests: generated videos and real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.media import Shot, make_multishot_video
+
+ROOT = Path(__file__).resolve().parents[2]
+ALL_QUEUES = "default,media_processing,background_jobs,temp_clips,maintenance"
+
+
+@pytest.fixture(scope="session")
+def three_shot_video(tmp_path_factory) -> tuple[Path, list[int]]:
+    """160x90, 25 fps, 85 frames with sound; hard cuts at frames 30 and 55."""
+    path = tmp_path_factory.mktemp("media") / "three shots.mp4"
+    transitions = make_multishot_video(
+        path, [Shot("testsrc2", 30), Shot("mandelbrot", 25), Shot("smptebars", 30)]
+    )
+    return path, [t.frame for t in transitions]
+
+
+@pytest.fixture(scope="session")
+def long_video(tmp_path_factory) -> Path:
+    """640x360, 12 s: an encode long enough to interrupt."""
+    path = tmp_path_factory.mktemp("media") / "long.mp4"
+    make_multishot_video(
+        path,
+        [Shot("testsrc2", 100), Shot("mandelbrot", 100), Shot("life", 100)],
+        size=(640, 360),
+    )
+    return path
+
+
+class WorkerProcess:
+    """A real ``python -m runners.worker`` process with its log captured."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._file = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runners.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self._file.close()
+
+
+@pytest.fixture
+def start_worker(db_url, settings, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes on this test's database and data dir."""
+    started: list[WorkerProcess] = []
+
+    def start(**env_extra: str) -> WorkerProcess:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_URL"))
+        }
+        env.update(
+            {
+                "DATABASE_URL": db_url,
+                "MEDIAML_DATA_DIR": str(settings.data_dir),
+                "MEDIAML_QUEUES": ALL_QUEUES,
+                "MEDIAML_DISPATCH_INTERVAL": "1",
+                "MEDIAML_LOG_LEVEL": "INFO",
+                **env_extra,
+            }
+        )
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 90,
+    what: str = "condition",
+    interval: float = 0.1,
+    worker: WorkerProcess | None = None,
+) -> object:
+    """Poll until ``predicate()`` is truthy; fail with the worker's log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    log = worker.output()[-4000:] if worker else ""
+    raise AssertionError(f"timed out waiting for {what}\n{log}")

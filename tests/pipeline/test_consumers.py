@@ -1,0 +1,80 @@
+"""The pipeline through real worker processes: chaining, kill -9, SIGTERM."""
+
+import signal
+
+import mediaml
+from mediaml.catalog import clips, videos
+from tests.pipeline.conftest import wait_for
+
+
+def state_of(db, video_id):
+    with db.transaction() as conn:
+        row = conn.execute("SELECT state FROM source_videos WHERE id = %s", (video_id,)).fetchone()
+    return row["state"]
+
+
+def count(db, query, *params):
+    with db.transaction() as conn:
+        return next(iter(conn.execute(query, params).fetchone().values()))
+
+
+def test_video_goes_to_review_through_real_consumers(db, store, start_worker, three_shot_video):
+    path, _ = three_shot_video
+    worker = start_worker()
+    video_id = int(mediaml.ingest(path)["video_id"].iloc[0])
+    wait_for(lambda: state_of(db, video_id) == "done", what="video done", worker=worker)
+    assert list(clips(video=video_id)["state"]) == ["pending_review"] * 3
+    mediaml.pipeline.run.approve_pending(db, [video_id], "tester")
+    wait_for(
+        lambda: (
+            set(clips(video=video_id)["state"]) == {"keyframed", "embedded"}
+            or set(clips(video=video_id)["state"]) <= {"embedded", "embedding_failed"}
+        ),
+        what="clips past keyframes",
+        worker=worker,
+    )
+    log = worker.output()
+    assert "dispatcher: queued" in log and "worker up" in log
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
+
+
+def test_kill_9_mid_encode_completes_exactly_once(db, store, start_worker, long_video):
+    worker = start_worker(MEDIAML_LEASE_SECONDS="2")
+    video_id = int(mediaml.ingest(long_video)["video_id"].iloc[0])
+    wait_for(
+        lambda: state_of(db, video_id) == "encoding", interval=0.02, what="encoding", worker=worker
+    )
+    worker.signal(signal.SIGKILL)
+    worker.wait(10)
+    assert state_of(db, video_id) == "encoding"
+    survivor = start_worker(MEDIAML_LEASE_SECONDS="2")
+    wait_for(
+        lambda: state_of(db, video_id) == "done", what="video done after kill", worker=survivor
+    )
+    assert count(db, "SELECT retry_count FROM source_videos WHERE id = %s", video_id) >= 1
+    assert count(db, "SELECT count(*) FROM clips WHERE video_id = %s", video_id) == 3
+    assert count(db, "SELECT count(*) FROM cuts WHERE video_id = %s", video_id) == 2
+    assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
+    assert len(store.list("originals/")) == 1
+
+
+def test_sigterm_mid_encode_releases_the_item(db, store, start_worker, long_video):
+    worker = start_worker(MEDIAML_SHUTDOWN_GRACE="0.2")
+    video_id = int(mediaml.ingest(long_video)["video_id"].iloc[0])
+    wait_for(
+        lambda: state_of(db, video_id) == "encoding", interval=0.02, what="encoding", worker=worker
+    )
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
+    assert state_of(db, video_id) == "downloaded"  # released, not failed, not stranded
+    assert "released" in worker.output()
+    # Either its message is back on the queue, or the next dispatcher pass will send one.
+    queued = count(db, "SELECT count(*) FROM huey_task WHERE queue = 'media_processing'")
+    unqueued = count(db, "SELECT enqueued_at IS NULL FROM source_videos WHERE id = %s", video_id)
+    assert queued or unqueued
+    survivor = start_worker()
+    wait_for(
+        lambda: state_of(db, video_id) == "done", what="video done after SIGTERM", worker=survivor
+    )
+    assert len(videos()) == 1 and len(clips(video=video_id)) == 3

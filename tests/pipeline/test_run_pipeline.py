@@ -1,0 +1,82 @@
+"""The pipeline run in-process on real media, real PostgreSQL and the local store."""
+
+import shutil
+
+import pytest
+
+import mediaml
+from mediaml.catalog import clips, cuts, videos
+
+
+def live_segments(video_id):
+    frame = clips(video=video_id)
+    return list(zip(frame["start_frame"], frame["end_frame"], strict=True))
+
+
+def test_until_review_creates_clips_at_the_cuts(db, store, three_shot_video):
+    path, expected_cuts = three_shot_video
+    steps = mediaml.run_pipeline(path, until="review", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    assert list(steps["stage"]) == ["download", "encode", "detect"]
+    video = videos().iloc[0]
+    assert video["state"] == "done" and video["frame_count"] == 85 and video["fps"] == 25
+    assert list(cuts(int(video["video_id"]))["frame"]) == expected_cuts == [30, 55]
+    assert live_segments(int(video["video_id"])) == [(0, 30), (30, 55), (55, 85)]
+    assert set(clips()["state"]) == {"pending_review"}
+    assert len(store.list("originals/")) == 1
+    assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
+
+    # Running again is a no-op: nothing is duplicated.
+    again = mediaml.run_pipeline(path, until="review", progress=False)
+    assert again.empty
+    assert len(clips()) == 3 and len(store.list("proxies/")) == 1
+
+
+def test_approved_clips_are_exported_and_keyframed(db, store, three_shot_video):
+    path, _ = three_shot_video
+    mediaml.run_pipeline(path, until="keyframed", auto_approve=True, progress=False)
+    frame = clips()
+    assert set(frame["state"]) == {"keyframed"}
+    assert len(store.list("clips/")) == 3
+    assert len(store.list("artifacts/keyframes/")) == 9  # multi: 25/50/75 % of each clip
+    with db.transaction() as conn:
+        audit = conn.execute("SELECT actor, action FROM review_actions").fetchall()
+    assert audit == [{"actor": "auto-approve", "action": "approve"}] * 3
+
+
+def test_a_corrupt_video_fails_alone(db, store, three_shot_video, tmp_path):
+    good, _ = three_shot_video
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(good.read_bytes()[:3000])
+    mediaml.ingest([bad, good], check=False)
+    steps = mediaml.run_pipeline(until="review", progress=False)  # everything waiting
+    failed = steps[steps["result"] == "failed"]
+    assert list(failed["stage"]) == ["encode"]
+    frame = videos()
+    broken = frame[frame["title"] == "broken"].iloc[0]
+    assert broken["state"] == "encoding_failed"
+    assert broken["last_error"] and "Traceback" not in broken["last_error"]
+    assert (frame[frame["title"] == "three shots"]["state"] == "done").all()
+    assert store.list("masters/") == [k for k in store.list("masters/") if "three-shots" in k]
+
+
+def test_ingest_reports_bad_files_and_keeps_good_ones(db, three_shot_video, tmp_path):
+    good, _ = three_shot_video
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(good, folder / "good.mp4")
+    (folder / "text.mp4").write_text("this is not a video")
+    (folder / "empty.mov").write_bytes(b"")
+    frame = mediaml.ingest(folder)
+    ok = frame[frame["error"].isna()]
+    assert list(ok["title"]) == ["good"]
+    errors = dict(
+        zip(frame["source"].map(lambda s: s.rsplit("/", 1)[-1]), frame["error"], strict=True)
+    )
+    assert errors["text.mp4"] and errors["empty.mov"]
+
+
+@pytest.mark.parametrize("until", ["nonsense"])
+def test_bad_until_is_refused(db, until):
+    with pytest.raises(ValueError, match="until"):
+        mediaml.run_pipeline(until=until)
