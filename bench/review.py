@@ -52,7 +52,11 @@ CHROMIUM_ARGS = [
 def make_library(work: Path) -> tuple[dict[str, str], Database, LocalStore, int]:
     """A 130 s 640x360 source encoded to its proxy, cut into one-second clips."""
     url = bench_database("review_bench")
-    env = {"DATABASE_URL": url, "MEDIAML_DATA_DIR": str(work / "data"), "MEDIAML_LOG_LEVEL": "WARNING"}
+    env = {
+        "DATABASE_URL": url,
+        "MEDIAML_DATA_DIR": str(work / "data"),
+        "MEDIAML_LOG_LEVEL": "WARNING",
+    }
     settings = load_settings(env)
     store = LocalStore(settings.media_dir, settings.cache_dir)
     source = work / "source.mp4"
@@ -102,7 +106,9 @@ def bench_generation(work: Path, env: dict[str, str], db: Database, store: Local
     settings = load_settings(env)
     proxy = work / "proxy.mp4"
     print("\nTemp clip generation (median of", REPEATS, "runs, cache cold)")
-    print(f"{'clip':>6} {'raw ffmpeg copy':>16} {'temp_clip_path':>15} {'ratio':>6} {'cache hit':>10}")
+    print(
+        f"{'clip':>6} {'raw ffmpeg copy':>16} {'temp_clip_path':>15} {'ratio':>6} {'cache hit':>10}"
+    )
     for seconds in (2, 5, 20):
         frames = seconds * FPS
         with db.transaction() as conn:
@@ -142,7 +148,16 @@ def bench_review(env: dict[str, str], db: Database, prefetch: int) -> list[float
     shutil.rmtree(settings.playback_cache_dir, ignore_errors=True)
     port = 5800 + prefetch
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaml", "serve", "--port", str(port), "--prefetch", str(prefetch)],
+        [
+            sys.executable,
+            "-m",
+            "mediaml",
+            "serve",
+            "--port",
+            str(port),
+            "--prefetch",
+            str(prefetch),
+        ],
         env={**os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"

@@ -19,8 +19,8 @@ from tornado.ioloop import IOLoop
 from tornado.web import RedirectHandler, StaticFileHandler
 
 from dashboards.context import get_context
-from mediaml.errors import MediaError, NotFoundError, StorageError
-from mediaml.health import check_health
+from mediaml.errors import MediaError, MediamlError, NotFoundError, StorageError
+from mediaml.health import Health, check_health
 from mediaml.review.playback import temp_clip_path
 from mediaml.storage import LocalStore, get_store
 from mediaml.storage.keys import validate_key
@@ -54,8 +54,12 @@ class HealthHandler(_Guarded):
     """``GET /healthz``: 200 when database, job tables and object store answer, else 503."""
 
     async def get(self) -> None:
-        get_context()
-        health = await IOLoop.current().run_in_executor(None, check_health)
+        try:
+            get_context()  # under `panel serve` the first request connects
+        except MediamlError as exc:
+            health = Health({"database": f"does not answer: {exc}"})
+        else:
+            health = await IOLoop.current().run_in_executor(None, check_health)
         self.set_status(200 if health.ok else 503)
         self.set_header("Cache-Control", "no-store")
         self.finish(health.detail() if self.allowed() else health.public())

@@ -110,7 +110,7 @@ export function render({ model, el: root }) {
         el("span", { class: "mm-fact", "data-fact": "fps" }, `${+c.fps.toFixed(3)} fps`),
         el("span", { class: "mm-fact", "data-fact": "pending" }, `${c.pending_count} pending`)
       );
-      video.hidden = false;
+      video.hidden = !c.url; // a clip that cannot be played says why in the message line
       if (shownId !== c.clip_id) {
         shownId = c.clip_id;
         if (c.url) {

@@ -11,7 +11,7 @@ reviewer's next clip in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -53,13 +53,14 @@ class ReviewResult:
         action_id: the ``review_actions`` row recorded (for a repeat, the earlier one).
         repeated: the request repeated the reviewer's last action on this clip (a double
             click); nothing was written.
+        created_clips: clips a merge, split or undone cut operation created.
     """
 
     next_clip: ReviewClip | None
     changed_clips: tuple[int, ...] = ()
     action_id: int | None = None
     repeated: bool = False
-    created_clips: tuple[int, ...] = field(default=())
+    created_clips: tuple[int, ...] = ()
 
 
 def _db(db: Database | None) -> Database:

@@ -36,7 +36,9 @@ def deep(page: Page, selector: str, script: str, arg: Any = None) -> Any:
     )
 
 
-def wait_deep(page: Page, selector: str, script: str, arg: Any = None, timeout: float = 15000) -> Any:
+def wait_deep(
+    page: Page, selector: str, script: str, arg: Any = None, timeout: float = 15000
+) -> Any:
     """Wait until ``script`` returns a truthy value for the element matching ``selector``."""
     handle = page.wait_for_function(
         f"([sel, arg]) => {{ const el = ({DEEP_QUERY})(sel); return el && ({script})(el, arg); }}",

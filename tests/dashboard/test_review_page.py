@@ -193,7 +193,9 @@ def test_skip_and_archive_by_keyboard(page: Page, server: str, library: Library,
     assert [r["action"] for r in actions_by(library, "cal")] == ["skip", "archive"]
 
 
-def test_merge_by_keyboard_removes_the_cut(page: Page, server: str, library: Library, reviewers) -> None:
+def test_merge_by_keyboard_removes_the_cut(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
     shown = open_review(page, server, reviewers("dan"))
     row = clip(library, shown)
     page.keyboard.press("m")
@@ -207,7 +209,9 @@ def test_merge_by_keyboard_removes_the_cut(page: Page, server: str, library: Lib
     assert actions_by(library, "dan")[0]["action"] == "merge"
 
 
-def test_group_by_keyboard_links_both_clips(page: Page, server: str, library: Library, reviewers) -> None:
+def test_group_by_keyboard_links_both_clips(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
     shown = open_review(page, server, reviewers("eve"))
     page.keyboard.press("g")
     wait_for_other_clip(page, shown)
@@ -278,7 +282,9 @@ def test_double_click_approves_once(page: Page, server: str, library: Library, r
     assert [(r["action"], r["clip_id"]) for r in actions_by(library, "hal")] == [("approve", first)]
 
 
-def test_two_reviewers_never_see_the_same_clip(browser: Any, server: str, library: Library, reviewers) -> None:
+def test_two_reviewers_never_see_the_same_clip(
+    browser: Any, server: str, library: Library, reviewers
+) -> None:
     contexts = [browser.new_context() for _ in range(2)]
     try:
         pages = [c.new_page() for c in contexts]
@@ -331,7 +337,9 @@ def test_clip_whose_proxy_is_missing(page: Page, server: str, library: Library, 
         drop_video(library, video_id)
 
 
-def test_acting_on_a_clip_of_a_deleted_video(page: Page, server: str, library: Library, reviewers) -> None:
+def test_acting_on_a_clip_of_a_deleted_video(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
     video_id, clips = scratch_video(library, "deleted-soon", [50])
     claim(library, clips[0], reviewers("ned"))
     assert open_review(page, server, "ned") == clips[0]

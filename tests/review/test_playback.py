@@ -26,7 +26,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, media.VideoIn
     """A numbered video encoded once into its all-intra proxy."""
     work = tmp_path_factory.mktemp("playback")
     make_numbered_video(work / "numbered.mp4", FRAMES)
-    result = media.encode(work / "numbered.mp4", work / "master.mp4", work / "proxy.mp4", detect=False)
+    result = media.encode(
+        work / "numbered.mp4", work / "master.mp4", work / "proxy.mp4", detect=False
+    )
     return work / "proxy.mp4", result.proxy
 
 

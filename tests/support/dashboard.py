@@ -38,7 +38,11 @@ class Reel:
 
 
 def make_reel(
-    path: Path, sources: tuple[str, ...], *, shot_frames: int = 40, size: tuple[int, int] = (160, 90)
+    path: Path,
+    sources: tuple[str, ...],
+    *,
+    shot_frames: int = 40,
+    size: tuple[int, int] = (160, 90),
 ) -> Reel:
     """Write a video of ``sources`` shots of ``shot_frames`` frames each (25 fps, audio)."""
     transitions = make_multishot_video(path, [Shot(s, shot_frames) for s in sources], size, 25)
@@ -52,7 +56,11 @@ def clips_of(db: Database, video_id: int) -> list[dict[str, Any]]:
 
 
 def build_library(
-    db: Database, workdir: Path, *, explore: bool = True, review_sources: tuple[str, ...] = REVIEW_SOURCES
+    db: Database,
+    workdir: Path,
+    *,
+    explore: bool = True,
+    review_sources: tuple[str, ...] = REVIEW_SOURCES,
 ) -> dict[str, int]:
     """Run the pipeline on generated reels with the process's settings, store and ``db``.
 
