@@ -104,9 +104,7 @@ def export_clip(
         MediaError: unknown profile, empty range, or FFmpeg failed.
     """
     if profile not in EXPORT_PROFILES:
-        raise MediaError(
-            f"unknown export profile {profile!r}; use one of {sorted(EXPORT_PROFILES)}"
-        )
+        raise MediaError(f"unknown export profile {profile!r}; use one of {sorted(EXPORT_PROFILES)}")
     if not 0 <= start_time < end_time:
         raise MediaError(f"an export needs 0 <= start < end, not {start_time}..{end_time}")
     spec = EXPORT_PROFILES[profile]

@@ -94,9 +94,7 @@ def extract_keyframes(
         current = -1
         for target in wanted:
             if decoder is None or not current < target <= current + DECODE_AHEAD_FRAMES:
-                container.seek(
-                    start + int(Fraction(target) / fps / tb), stream=stream, backward=True
-                )
+                container.seek(start + int(Fraction(target) / fps / tb), stream=stream, backward=True)
                 decoder = container.decode(stream)
                 current = -1
             frame = None
@@ -105,9 +103,7 @@ def extract_keyframes(
                 if current >= target:
                     break
             if frame is None or current != target:
-                raise MediaError(
-                    f"frame {target} is outside {Path(video_path).name} or not decodable"
-                )
+                raise MediaError(f"frame {target} is outside {Path(video_path).name} or not decodable")
             path = out / f"frame_{target:07d}.jpg"
             image = frame.to_image()
             if frame.rotation:
