@@ -53,7 +53,7 @@ def library(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
     name = pg_server.create_database()
     root = tmp_path_factory.mktemp("dash")
     models = root / "models"
-    model_name = write_tiny_clip_model(models)
+    model_name = write_tiny_clip_model(models).name
     env = {
         "DATABASE_URL": pg_server.url(name),
         "MEDIAML_DATA_DIR": str(root / "data"),
