@@ -47,6 +47,10 @@ class ModelError(MediamlError):
     """An embedding model is missing, unknown or cannot do what was asked."""
 
 
+class QueryError(MediamlError):
+    """A search was asked for with arguments it cannot run with (empty text, bad page)."""
+
+
 class ReviewError(MediamlError):
     """A review action was asked for with unusable input (unknown action, no reviewer)."""
 

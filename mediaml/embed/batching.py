@@ -1,0 +1,120 @@
+"""Pipelined batches: decode and preprocess the next batches in a thread pool while the
+model runs the current one.
+
+Decoding JPEGs and resizing them (PIL) release the GIL, and so does ONNX Runtime, so on
+a small machine the model and the image work overlap instead of taking turns. Images
+are loaded in the worker threads too, so only paths cross the pool, not pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from mediaml.embed.embedder import Embedder
+from mediaml.embed.images import ImageLike, load_image
+from mediaml.errors import MediamlError
+
+
+@dataclass
+class Batch:
+    """The result of one model run: vectors for the items that loaded, errors for the rest."""
+
+    indices: list[int]
+    vectors: np.ndarray
+    errors: dict[int, MediamlError] = field(default_factory=dict)
+
+
+def _prepare(embedder: Embedder, item: ImageLike) -> np.ndarray:
+    return embedder.prepare(load_image(item))
+
+
+def embed_batches(
+    embedder: Embedder,
+    items: Sequence[ImageLike],
+    *,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    prefetch: int = 2,
+) -> Iterator[Batch]:
+    """Embed ``items`` batch by batch, preparing ahead in a thread pool.
+
+    Args:
+        embedder: the model.
+        items: image paths, PIL images or arrays.
+        batch_size: images per model run (default ``embedder.batch_size``).
+        workers: preparing threads (default: one per CPU).
+        prefetch: how many batches to prepare ahead of the one the model runs.
+
+    Yields:
+        One :class:`Batch` per model run, in input order. An item that cannot be read
+        appears in ``errors`` (a :class:`~mediaml.errors.MediamlError`) instead of
+        stopping the others.
+    """
+    size = max(1, batch_size or embedder.batch_size)
+    chunks = [range(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    if not chunks:
+        return
+    pool = ThreadPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, thread_name_prefix="embed"
+    )
+    try:
+        in_flight: deque[list[Future[np.ndarray]]] = deque()
+        submitted = 0
+
+        def submit_next() -> None:
+            nonlocal submitted
+            chunk = chunks[submitted]
+            in_flight.append([pool.submit(_prepare, embedder, items[i]) for i in chunk])
+            submitted += 1
+
+        while submitted < len(chunks) and len(in_flight) < max(1, prefetch):
+            submit_next()
+        for chunk in chunks:
+            futures = in_flight.popleft()
+            if submitted < len(chunks):
+                submit_next()
+            inputs: list[np.ndarray] = []
+            indices: list[int] = []
+            errors: dict[int, MediamlError] = {}
+            for index, future in zip(chunk, futures, strict=True):
+                try:
+                    inputs.append(future.result())
+                    indices.append(index)
+                except MediamlError as exc:
+                    errors[index] = exc
+            if inputs:
+                vectors = embedder.infer(np.stack(inputs))
+            else:
+                vectors = np.empty((0, embedder.dim), dtype=np.float32)
+            yield Batch(indices, vectors, errors)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def embed_all(embedder: Embedder, items: Sequence[ImageLike]) -> np.ndarray:
+    """Every item's vector, in order; the first unreadable item raises its error.
+
+    Returns:
+        ``float32 (len(items), dim)``; ``(0, dim)`` for no items.
+
+    Raises:
+        MediaError: an item cannot be read.
+    """
+    if isinstance(items, (str, os.PathLike, Image.Image)) or (
+        isinstance(items, np.ndarray) and items.ndim in (2, 3)
+    ):
+        # One image where a sequence was expected (a 4-D array is a batch of images).
+        items = [items]
+    out = np.empty((len(items), embedder.dim), dtype=np.float32)
+    for batch in embed_batches(embedder, items):
+        if batch.errors:
+            raise batch.errors[min(batch.errors)]
+        out[batch.indices] = batch.vectors
+    return out

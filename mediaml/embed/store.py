@@ -1,0 +1,218 @@
+"""Storing vectors in the ``embeddings`` table and keeping its HNSW indexes.
+
+The ``embedding`` column has no fixed dimension so models of any size share the table.
+pgvector indexes need one, so each (model, strategy) variant gets its own partial
+expression index, created on the variant's first write::
+
+    CREATE INDEX embeddings_hnsw_<model>_<strategy>_<hash> ON embeddings
+        USING hnsw ((embedding::vector(512)) vector_cosine_ops)
+        WHERE model_name = '<model>' AND generation_strategy = '<strategy>'
+
+The planner only uses such an index for a query with the identical expression and a
+WHERE clause that implies the predicate, with both written as literals; so
+:func:`vector_expr` and :func:`variant_filter` build them for the index and for every
+search query alike. Once the index exists it also makes PostgreSQL refuse a vector of
+another dimension for that model, behind the clear check in :func:`upsert_many`.
+
+One index per variant rather than per model: a search always asks for one strategy,
+and an index holding only that strategy's rows never wastes visits on the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from psycopg import sql
+
+from mediaml.db.database import Connection
+from mediaml.embed.strategies import MULTI, resolve_strategy
+from mediaml.errors import ModelError, NotFoundError
+
+# pgvector's defaults, written out so the index definition says what it is.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+_SHORT = {"keyframe_multi_avg": "avg", "keyframe_single": "single", "keyframe_multi": "multi"}
+
+
+class ModelIdentity(Protocol):
+    """What the store needs to know about the model that made some vectors."""
+
+    name: str
+    version: str
+    dim: int
+
+
+def index_name(model_name: str, strategy: str, dim: int) -> str:
+    """The deterministic name of a variant's HNSW index (at most 63 characters)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")[:24] or "model"
+    digest = hashlib.sha1(f"{model_name}\0{strategy}\0{dim}".encode()).hexdigest()[:8]
+    return f"embeddings_hnsw_{slug}_{_SHORT[strategy]}_{digest}"
+
+
+def vector_expr(dim: int, alias: str = "") -> sql.Composable:
+    """``embedding::vector(dim)``: the expression the index is built on and queries order by."""
+    column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
+    return sql.SQL("({}::vector({}))").format(column, sql.SQL(str(int(dim))))
+
+
+def variant_filter(model_name: str, strategy: str, alias: str = "") -> sql.Composable:
+    """The index predicate, with literals, for one (model, strategy) variant."""
+
+    def col(name: str) -> sql.Composable:
+        return sql.Identifier(alias, name) if alias else sql.Identifier(name)
+
+    return sql.SQL("{} = {} AND {} = {}").format(
+        col("model_name"),
+        sql.Literal(model_name),
+        col("generation_strategy"),
+        sql.Literal(strategy),
+    )
+
+
+def stored_dim(conn: Connection, model_name: str) -> int | None:
+    """The dimension of the vectors already stored for a model, or None if it has none."""
+    row = conn.execute(
+        "SELECT dim FROM embeddings WHERE model_name = %s LIMIT 1", (model_name,)
+    ).fetchone()
+    return None if row is None else int(row["dim"])
+
+
+def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> str:
+    """Create the variant's HNSW index unless it exists; returns its name.
+
+    Runs in the caller's transaction. An advisory lock on the name makes concurrent
+    first writers wait for one another instead of racing to create it.
+    """
+    name = index_name(model_name, strategy, dim)
+    if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"] is None:  # type: ignore[index]
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        conn.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} vector_cosine_ops)"
+                " WITH (m = {}, ef_construction = {}) WHERE {}"
+            ).format(
+                sql.Identifier(name),
+                vector_expr(dim),
+                sql.Literal(HNSW_M),
+                sql.Literal(HNSW_EF_CONSTRUCTION),
+                variant_filter(model_name, strategy),
+            )
+        )
+    return name
+
+
+def _checked(vectors: np.ndarray, dim: int, strategy: str, clip_id: int) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"clip {clip_id}: need an (n >= 1, dim) array, got shape {array.shape}")
+    if array.shape[1] != dim:
+        raise ModelError(
+            f"clip {clip_id}: got {array.shape[1]}-dim vectors for a model that makes "
+            f"{dim}-dim ones"
+        )
+    if strategy != MULTI and array.shape[0] != 1:
+        raise ValueError(f"strategy {strategy} stores one vector per clip, got {array.shape[0]}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"clip {clip_id}: vectors contain NaN or infinite values")
+    return array
+
+
+def upsert_many(
+    conn: Connection,
+    items: Sequence[tuple[int, np.ndarray]],
+    model: ModelIdentity,
+    strategy: str | None = None,
+) -> int:
+    """Store the vectors of many clips for one model and strategy, replacing old ones.
+
+    A clip's rows are unique per (clip, model, strategy, part): re-embedding updates
+    them in place (new vector, ``model_version``, ``dim``) and removes parts left over
+    from an earlier run with more keyframes, so nothing is ever duplicated.
+
+    Args:
+        conn: a connection inside the caller's transaction.
+        items: ``(clip_id, vectors)`` pairs; ``vectors`` is ``(1, dim)`` or, for
+            ``keyframe_multi``, ``(n, dim)`` (row i is part i).
+        model: the model that made the vectors (an :class:`~mediaml.embed.Embedder`).
+        strategy: the generation strategy (default ``MEDIAML_EMBED_STRATEGY``).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ModelError: a vector's dimension differs from the model's, or from the
+            dimension already stored under this model name.
+        NotFoundError: a clip does not exist.
+    """
+    strategy = resolve_strategy(strategy)
+    if not items:
+        return 0
+    # A clip given twice keeps its last vectors, as two upserts in a row would.
+    latest = {int(cid): v for cid, v in items}
+    checked = [(cid, _checked(v, model.dim, strategy, cid)) for cid, v in latest.items()]
+    have = stored_dim(conn, model.name)
+    if have is not None and have != model.dim:
+        raise ModelError(
+            f"the database holds {have}-dim vectors for model {model.name!r}, these are "
+            f"{model.dim}-dim; a different model needs a different name (or delete the "
+            f"old vectors of {model.name!r} first)"
+        )
+    clip_ids = sorted({cid for cid, _ in checked})
+    found = {r["id"] for r in conn.execute("SELECT id FROM clips WHERE id = ANY(%s)", (clip_ids,))}
+    missing = [c for c in clip_ids if c not in found]
+    if missing:
+        raise NotFoundError(f"cannot store embeddings: clip(s) {missing} do not exist")
+    ensure_index(conn, model.name, strategy, model.dim)
+    rows = [
+        (cid, model.name, model.version, strategy, part, model.dim, vector)
+        for cid, vectors in checked
+        for part, vector in enumerate(vectors)
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO embeddings (clip_id, model_name, model_version, generation_strategy,"
+            " part, dim, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (clip_id, model_name, generation_strategy, part) DO UPDATE SET"
+            " model_version = EXCLUDED.model_version, dim = EXCLUDED.dim,"
+            " embedding = EXCLUDED.embedding",
+            rows,
+        )
+        cur.execute(
+            "DELETE FROM embeddings e USING unnest(%s::bigint[], %s::int[]) AS k(clip_id, parts)"
+            " WHERE e.clip_id = k.clip_id AND e.model_name = %s"
+            " AND e.generation_strategy = %s AND e.part >= k.parts",
+            ([c for c, _ in checked], [len(v) for _, v in checked], model.name, strategy),
+        )
+    return len(rows)
+
+
+def upsert_embeddings(
+    conn: Connection,
+    clip_id: int,
+    model: ModelIdentity,
+    strategy: str | None,
+    vectors: np.ndarray,
+) -> int:
+    """Store one clip's vectors (see :func:`upsert_many`); returns the rows written."""
+    return upsert_many(conn, [(clip_id, vectors)], model, strategy)
+
+
+def delete_embeddings(
+    conn: Connection, clip_id: int, model_name: str | None = None, strategy: str | None = None
+) -> int:
+    """Remove a clip's vectors (all of them, or one model's, or one variant's)."""
+    query = "DELETE FROM embeddings WHERE clip_id = %s"
+    params: list[object] = [clip_id]
+    if model_name is not None:
+        query += " AND model_name = %s"
+        params.append(model_name)
+    if strategy is not None:
+        query += " AND generation_strategy = %s"
+        params.append(resolve_strategy(strategy))
+    return conn.execute(query, params).rowcount
