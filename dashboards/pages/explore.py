@@ -117,7 +117,7 @@ class ExploreView:
         order = {v: k for k, v in ORDERS.items()}.get(values.get("order", "desc"), "Most similar")
         self.order = pn.widgets.RadioButtonGroup(options=list(ORDERS), value=order)
         self.random = pn.widgets.Button(name="Random clip", button_type="primary")
-        self.clip_input = pn.widgets.IntInput(name="Clip id", start=1, width=120)
+        self.clip_input = pn.widgets.IntInput(name="Clip id", start=1, value=None, width=120)
         self.go = pn.widgets.Button(name="Show", width=70, align="end")
         self.prev = pn.widgets.Button(name="‹ Previous", width=110)
         self.next = pn.widgets.Button(name="Next ›", width=110)
@@ -133,6 +133,9 @@ class ExploreView:
             {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")}
         )
         self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
+        self.selected_grid = ClipGrid(
+            on_pick=self.set_main, empty_text="", sizing_mode="stretch_width"
+        )
         self.plot = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
 
         self.main_id: int | None = values.get("clip")
@@ -170,6 +173,7 @@ class ExploreView:
             self.method,
             self.plot,
             self.selected,
+            self.selected_grid,
             sizing_mode="stretch_width",
         )
 
@@ -274,6 +278,7 @@ class ExploreView:
         if self.query or self.main_id is None:
             self.main.object = f"<h3>{html.escape(heading)}</h3>"
             return
+        self.clip_input.value = self.main_id
         with get_db().transaction() as conn:
             row = conn.execute(
                 "SELECT c.id, c.state, c.start_frame, c.end_frame, c.end_time - c.start_time AS d,"
@@ -324,7 +329,7 @@ class ExploreView:
             height=420,
             sizing_mode="stretch_width",
             tools="pan,wheel_zoom,box_select,lasso_select,reset",
-            active_drag="lasso_select",
+            active_drag="box_select",
             toolbar_location="above",
         )
         fig.add_tools(
@@ -363,6 +368,7 @@ class ExploreView:
         thumbs = thumbnail_urls(clip_ids)
         palette = Category10[10]
         self.source.selected.indices = []
+        self.selected_grid.items = []
         self.source.data = {
             "x": xy[:, 0].tolist(),
             "y": xy[:, 1].tolist(),
@@ -387,17 +393,35 @@ class ExploreView:
         return {int(r["id"]): r["title"] for r in rows}
 
     def _on_select(self, _attr: str, _old: Any, new: list[int]) -> None:
-        data = self.source.data
-        chosen = [(data["clip_id"][i], data["title"][i]) for i in new]
-        if not chosen:
+        ids = [int(self.source.data["clip_id"][i]) for i in new]
+        if not ids:
             self.selected.object = ""
+            self.selected_grid.items = []
             return
-        items = "".join(
-            f'<li data-clip-id="{c}">#{c} · {html.escape(str(t))}</li>' for c, t in chosen
-        )
         self.selected.object = (
-            f'<div class="mm-selection"><b>{len(chosen)} clip(s) selected</b><ul>{items}</ul></div>'
+            f'<div class="mm-selection"><b>{len(ids)} clip(s) selected</b> — click one to '
+            "make it the main clip</div>"
         )
+        titles = dict(zip(self.source.data["clip_id"], self.source.data["title"], strict=True))
+        thumbs = dict(zip(self.source.data["clip_id"], self.source.data["thumb"], strict=True))
+        with get_db().transaction() as conn:
+            frames = {
+                int(r["id"]): (int(r["start_frame"]), int(r["end_frame"]))
+                for r in conn.execute(
+                    "SELECT id, start_frame, end_frame FROM clips WHERE id = ANY(%s)", (ids,)
+                )
+            }
+        self.selected_grid.items = [
+            {
+                "clip_id": c,
+                "title": str(titles.get(c, "")),
+                "start_frame": frames.get(c, (0, 1))[0],
+                "end_frame": frames.get(c, (0, 1))[1],
+                "similarity": None,
+                "thumb": thumbs.get(c) or None,
+            }
+            for c in ids
+        ]
 
 
 def page() -> pn.viewable.Viewable:

@@ -147,23 +147,22 @@ def test_page_shows_the_clip_and_plays_it_with_range_requests(
 def test_merge_and_group_are_disabled_on_the_first_clip(
     page: Page, server: str, library: Library, reviewers: Callable[[str], str]
 ) -> None:
-    first = review_clips(library)[0]
-    claim(library, first, reviewers("ann"))
-    assert open_review(page, server, "ann") == first
-    for action in ("merge", "group"):
-        button = page.locator(f"button[data-action={action}]")
-        expect(button).to_be_disabled()
-        assert "no previous clip" in (button.get_attribute("title") or "")
-    expect(page.locator("button[data-action=approve]")).to_be_enabled()
-
-
-def review_clips(library: Library) -> list[int]:
-    with library.db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT id FROM clips WHERE video_id = %s AND state <> 'archived' ORDER BY start_frame",
-            (library.videos["review"],),
-        ).fetchall()
-    return [int(r["id"]) for r in rows]
+    video_id, clips = scratch_video(library, "first-clip", [50])
+    try:
+        claim(library, clips[0], reviewers("ann"))
+        assert open_review(page, server, "ann") == clips[0]
+        for action in ("merge", "group"):
+            button = page.locator(f"button[data-action={action}]")
+            expect(button).to_be_disabled()
+            assert "no previous clip" in (button.get_attribute("title") or "")
+        expect(page.locator("button[data-action=archive]")).to_be_enabled()
+        page.keyboard.press("m")  # the shortcut is refused too
+        page.keyboard.press("g")
+        page.wait_for_timeout(300)
+        assert shown_clip(page) == clips[0]
+        assert actions_by(library, "ann") == []
+    finally:
+        drop_video(library, video_id)
 
 
 # ----------------------------------------------------------------------------- actions

@@ -43,9 +43,18 @@ def make_reel(
     *,
     shot_frames: int = 40,
     size: tuple[int, int] = (160, 90),
+    hue_step: int = 0,
 ) -> Reel:
-    """Write a video of ``sources`` shots of ``shot_frames`` frames each (25 fps, audio)."""
-    transitions = make_multishot_video(path, [Shot(s, shot_frames) for s in sources], size, 25)
+    """Write a video of ``sources`` shots of ``shot_frames`` frames each (25 fps, audio).
+
+    ``hue_step`` turns shot ``i``'s hue by ``i * hue_step`` degrees, so shots of the same
+    source still differ (no two clips embed to exactly the same vector).
+    """
+    shots = [
+        Shot(s, shot_frames, filters=f"hue=h={i * hue_step}" if hue_step else "")
+        for i, s in enumerate(sources)
+    ]
+    transitions = make_multishot_video(path, shots, size, 25)
     return Reel(path, tuple(t.frame for t in transitions), shot_frames * len(sources))
 
 
@@ -75,7 +84,9 @@ def build_library(
     ids: dict[str, int] = {}
     if explore:
         for name, sources in EXPLORE_SOURCES.items():
-            reel = make_reel(workdir / f"{name}-reel.mp4", sources, shot_frames=20)
+            reel = make_reel(
+                workdir / f"{name}-reel.mp4", sources, shot_frames=20, hue_step=11 + len(ids)
+            )
             outcome = run_pipeline([reel.path], auto_approve=True, progress=False, db=db)
             ids[name] = _video_id(db, reel.path, outcome)
     reel = make_reel(workdir / "review-reel.mp4", review_sources)
