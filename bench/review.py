@@ -159,6 +159,7 @@ def bench_review(env: dict[str, str], db: Database, prefetch: int) -> list[float
             str(prefetch),
         ],
         env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -37,7 +37,7 @@ QUERY = [
     QueryParam("model", max_length=100),
     QueryParam("strategy", "choice", EMBED_STRATEGIES),
     QueryParam("video", "int"),
-    QueryParam("page", "int"),
+    QueryParam("p", "int"),
     QueryParam("order", "choice", tuple(ORDERS.values())),
     QueryParam("q", max_length=300),
 ]
@@ -139,7 +139,7 @@ class ExploreView:
         self.plot = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
 
         self.main_id: int | None = values.get("clip")
-        self.page = values.get("page", 1)
+        self.page = values.get("p", 1)
         self.query: str | None = values.get("q")
         if self.query:
             self.text.value = self.query

@@ -79,11 +79,14 @@ def library(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
     pg_server.drop_database(name)
 
 
-def start_server(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
-    """``mediaml serve`` in a subprocess on a free port; returns it and its base URL."""
+def start_server(
+    env: dict[str, str], command: tuple[str, ...] = ("-m", "mediaml", "serve")
+) -> tuple[subprocess.Popen[str], str]:
+    """``mediaml serve`` (or another ``python`` command taking ``--port``) in a subprocess
+    on a free port; returns it and its base URL once ``/healthz`` answers."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaml", "serve", "--port", str(port), *args],
+        [sys.executable, *command, "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -171,9 +171,9 @@ def test_map_hover_and_box_selection(page: Page, server: str, library: Library) 
 
 
 def test_malformed_query_is_reported(page: Page, server: str) -> None:
-    page.goto(f"{server}/explore?clip=abc&page=0&order=up&video=999999&model=nope")
+    page.goto(f"{server}/explore?clip=abc&p=0&order=up&video=999999&model=nope")
     notes = page.locator(".mm-notes")
     expect(notes).to_contain_text("ignored ?clip=abc", timeout=20000)
-    for part in ("?page=0", "?order=up", "?video=999999", "?model=nope"):
+    for part in ("?p=0", "?order=up", "?video=999999", "?model=nope"):
         expect(notes).to_contain_text(part)
     cards(page)

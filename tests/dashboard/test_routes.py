@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import requests
 
-from tests.dashboard.conftest import Library
+from tests.dashboard.conftest import Library, start_server, stop_server
 
 
 def review_clip(library: Library) -> dict:
@@ -68,3 +70,19 @@ def test_playback_route_explains_what_is_wrong(server: str) -> None:
 def test_root_leads_to_the_review_page(server: str) -> None:
     response = requests.get(f"{server}/", allow_redirects=False, timeout=10)
     assert response.status_code in (301, 302) and response.headers["Location"].endswith("review")
+
+
+def test_panel_serve_runs_the_same_dashboard(library: Library) -> None:
+    app = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+    proc, base = start_server(
+        library.env, ("-m", "panel", "serve", app, "--plugins", "dashboards.routes")
+    )
+    try:
+        assert requests.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
+        for page in ("review", "explore", "status"):
+            response = requests.get(f"{base}/app?page={page}", timeout=30)
+            assert response.status_code == 200 and "bokeh" in response.text.lower()
+        clip_id = review_clip(library)["id"]
+        assert requests.head(f"{base}/playback/{clip_id}.mp4", timeout=30).status_code == 200
+    finally:
+        stop_server(proc)
