@@ -130,7 +130,8 @@ class ExploreView:
         self.grid = ClipGrid(on_pick=self.set_main, sizing_mode="stretch_width")
         self.method = pn.widgets.Select(name="Map", options=methods(), width=120)
         self.source = ColumnDataSource(
-            {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")}
+            {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")},
+            name="mm-map",
         )
         self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
         self.selected_grid = ClipGrid(

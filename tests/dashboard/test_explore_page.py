@@ -147,6 +147,24 @@ def test_text_search_is_explained_away_for_models_without_text(
     assert videos_of(library, cards(page)) == {library.videos["explore_b"]}
 
 
+# Where the map's first point is on screen, and its clip and thumbnail (from Bokeh's views).
+FIRST_POINT = """() => {
+  function* walk(v) { yield v; if (v.children) for (const c of v.children()) yield* walk(c); }
+  const source = Bokeh.documents[0].get_model_by_name('mm-map');
+  for (const root of Object.values(Bokeh.index)) {
+    for (const v of walk(root)) {
+      if (v.model && v.model.type === 'Figure') {
+        const r = v.canvas_view.el.getBoundingClientRect();
+        return [r.left + v.frame.x_scale.compute(source.data.x[0]),
+                r.top + v.frame.y_scale.compute(source.data.y[0]),
+                source.data.clip_id[0]];
+      }
+    }
+  }
+  return null;
+}"""
+
+
 def test_map_hover_and_box_selection(page: Page, server: str, library: Library) -> None:
     page.goto(f"{server}/explore?clip={first_clip(library, 'explore')}")
     canvas = page.locator(".bk-Canvas").last
@@ -154,6 +172,13 @@ def test_map_hover_and_box_selection(page: Page, server: str, library: Library) 
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None
+    x, y, clip_id = settle(page, lambda p: p.evaluate(FIRST_POINT), lambda v: v is not None)
+    page.mouse.move(x, y)
+    tip = page.locator(".bk-Tooltip img").first
+    expect(tip).to_be_visible(timeout=10000)
+    assert "/media/artifacts/keyframes/" in (tip.get_attribute("src") or "")
+    assert tip.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator(".bk-Tooltip").first).to_contain_text(f"#{clip_id}")
     # Box select is the active drag tool (lasso is one click away in the toolbar).
     page.mouse.move(box["x"] + 10, box["y"] + 40)  # below the toolbar
     page.mouse.down()
