@@ -62,11 +62,11 @@ class DemoResult:
     seconds: float
 
 
-def _lavfi(source: str, seconds: float) -> str:
+def _lavfi(source: str) -> str:
     w, h = SIZE
     name, _, options = source.partition("=")
     extra = f"{options}:" if options else ""
-    return f"{name}={extra}size={w}x{h}:rate={FPS}:duration={seconds}"
+    return f"{name}={extra}s={w}x{h}:r={FPS}"
 
 
 def sample_videos(directory: str | Path) -> list[Path]:
@@ -87,7 +87,8 @@ def sample_videos(directory: str | Path) -> list[Path]:
 
 def choose_model(settings: Settings) -> tuple[str, str]:
     """CLIP when its files are available, else the offline descriptor backend; and why."""
-    from mediaml.embed import DESCRIPTOR_MODEL, model_available
+    from mediaml.embed import model_available
+    from mediaml.embed.backends.descriptor import NAME as DESCRIPTOR_MODEL
 
     ok, reason = model_available(settings.embed_model)
     if ok:
@@ -147,8 +148,8 @@ def _render(path: Path, shots: tuple[tuple[str, float], ...], tone: int) -> None
 
     w, h = SIZE
     args = ["-y", "-v", "error"]
-    for source, seconds in shots:
-        args += ["-f", "lavfi", "-i", _lavfi(source, seconds)]
+    for source, seconds in shots:  # -t bounds the (endless) test sources
+        args += ["-t", f"{seconds}", "-f", "lavfi", "-i", _lavfi(source)]
     total = sum(s for _, s in shots)
     args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={total}"]
     scaled = "".join(

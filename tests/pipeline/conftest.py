@@ -114,3 +114,46 @@ def wait_for(
         time.sleep(interval)
     log = worker.output()[-4000:] if worker else ""
     raise AssertionError(f"timed out waiting for {what}\n{log}")
+
+
+def write_slow_clip_model(root: Path, dim: int = 32, convs: int = 3) -> Path:
+    """The tiny CLIP with a deliberately expensive vision tower (full-resolution 64-channel
+    convolutions whose result is multiplied by zero), so an embedding takes long enough
+    to kill a worker in the middle of it. Same names, dtypes and outputs as the real model.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from tests.support.embed import write_tiny_clip_model
+
+    model_dir = write_tiny_clip_model(root, dim=dim)
+    path = model_dir / "onnx" / "vision_model.onnx"
+    model = onnx.load(str(path))
+    graph = model.graph
+    rng = np.random.default_rng(5)
+    for node in graph.node:
+        if "image_embeds" in node.output:
+            node.output[0] = "fast_embeds"
+    inits = [numpy_helper.from_array(rng.standard_normal((64, 3, 3, 3)).astype(np.float32), "k0")]
+    nodes = [helper.make_node("Conv", ["pixel_values", "k0"], ["c0"], pads=[1, 1, 1, 1])]
+    for i in range(1, convs + 1):
+        inits.append(
+            numpy_helper.from_array(
+                (rng.standard_normal((64, 64, 3, 3)) * 0.01).astype(np.float32), f"k{i}"
+            )
+        )
+        nodes.append(helper.make_node("Conv", [f"c{i - 1}", f"k{i}"], [f"c{i}"], pads=[1, 1, 1, 1]))
+    inits.append(numpy_helper.from_array(np.zeros((1,), dtype=np.float32), "zero"))
+    nodes += [
+        helper.make_node("ReduceMean", [f"c{convs}"], ["busy"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["busy", "axis_one_slow"], ["busy2"]),
+        helper.make_node("Mul", ["busy2", "zero"], ["nothing"]),
+        helper.make_node("Add", ["fast_embeds", "nothing"], ["image_embeds"]),
+    ]
+    inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axis_one_slow"))
+    graph.node.extend(nodes)
+    graph.initializer.extend(inits)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return model_dir

@@ -18,9 +18,14 @@ def count(db, query, *params):
         return next(iter(conn.execute(query, params).fetchone().values()))
 
 
-def test_video_goes_to_review_through_real_consumers(db, store, start_worker, three_shot_video):
+def test_video_goes_to_embedded_through_real_consumers(
+    db, store, start_worker, three_shot_video, tmp_path
+):
+    from tests.support.embed import write_tiny_clip_model
+
+    write_tiny_clip_model(tmp_path / "models")
     path, _ = three_shot_video
-    worker = start_worker()
+    worker = start_worker(MEDIAML_MODEL_DIR=str(tmp_path / "models"), HF_HUB_OFFLINE="1")
     video_id = int(mediaml.ingest(path)["video_id"].iloc[0])
     wait_for(lambda: state_of(db, video_id) == "done", what="video done", worker=worker)
     assert list(clips(video=video_id)["state"]) == ["pending_review"] * 3
@@ -78,3 +83,41 @@ def test_sigterm_mid_encode_releases_the_item(db, store, start_worker, long_vide
         lambda: state_of(db, video_id) == "done", what="video done after SIGTERM", worker=survivor
     )
     assert len(videos()) == 1 and len(clips(video=video_id)) == 3
+
+
+def test_kill_9_mid_embedding_completes_exactly_once(
+    db, store, start_worker, three_shot_video, tmp_path
+):
+    from tests.pipeline.conftest import write_slow_clip_model
+
+    write_slow_clip_model(tmp_path / "models")
+    env = {
+        "MEDIAML_MODEL_DIR": str(tmp_path / "models"),
+        "HF_HUB_OFFLINE": "1",
+        "MEDIAML_LEASE_SECONDS": "2",
+    }
+    path, _ = three_shot_video
+    worker = start_worker(**env)
+    video_id = int(mediaml.ingest(path)["video_id"].iloc[0])
+    wait_for(lambda: state_of(db, video_id) == "done", what="video done", worker=worker)
+    mediaml.pipeline.run.approve_pending(db, [video_id], "tester")
+    wait_for(
+        lambda: "embedding" in set(clips(video=video_id)["state"]),
+        interval=0.02,
+        what="a clip embedding",
+        worker=worker,
+    )
+    worker.signal(signal.SIGKILL)
+    worker.wait(10)
+    survivor = start_worker(**env)
+    wait_for(
+        lambda: set(clips(video=video_id)["state"]) == {"embedded"},
+        timeout=120,
+        what="clips embedded after kill",
+        worker=survivor,
+    )
+    assert count(db, "SELECT count(*) FROM embeddings") == 3
+    assert count(db, "SELECT count(DISTINCT clip_id) FROM embeddings") == 3
+    assert count(db, "SELECT count(*) FROM clip_artifacts") == 9
+    assert len(store.list("clips/")) == 3 and len(store.list("artifacts/keyframes/")) == 9
+    assert count(db, "SELECT count(*) FROM clips WHERE video_id = %s", video_id) == 3

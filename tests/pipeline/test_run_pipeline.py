@@ -80,3 +80,31 @@ def test_ingest_reports_bad_files_and_keeps_good_ones(db, three_shot_video, tmp_
 def test_bad_until_is_refused(db, until):
     with pytest.raises(ValueError, match="until"):
         mediaml.run_pipeline(until=until)
+
+
+def test_whole_pipeline_to_embedded_and_search(db, store, settings, three_shot_video):
+    import dataclasses
+
+    from mediaml.config import set_settings
+
+    set_settings(dataclasses.replace(settings, embed_model="mediaml-descriptor-v1"))
+    path, _ = three_shot_video
+    steps = mediaml.run_pipeline(path, auto_approve=True, progress=False)
+    assert set(steps["result"]) == {"done"}
+    frame = clips()
+    assert set(frame["state"]) == {"embedded"}
+    emb = mediaml.embeddings(model="mediaml-descriptor-v1")
+    assert sorted(emb["clip_id"]) == sorted(frame["clip_id"])
+    similar = mediaml.similar(int(frame["clip_id"].iloc[0]), k=2, model="mediaml-descriptor-v1")
+    assert len(similar) == 2 and int(frame["clip_id"].iloc[0]) not in set(similar["clip_id"])
+
+    # Backfill: a new default strategy is added to embedded clips, and only once.
+    set_settings(
+        dataclasses.replace(
+            settings, embed_model="mediaml-descriptor-v1", embed_strategy="keyframe_single"
+        )
+    )
+    steps = mediaml.run_pipeline(progress=False)
+    assert list(steps["stage"]) == ["backfill"] * 3 and set(steps["result"]) == {"done"}
+    assert len(mediaml.embeddings(model="mediaml-descriptor-v1", strategy="keyframe_single")) == 3
+    assert mediaml.run_pipeline(progress=False).empty
