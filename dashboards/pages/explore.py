@@ -192,12 +192,13 @@ class ExploreView:
     def _on_variant(self, event: Any) -> None:
         if event.obj is self.model:
             self._fit_strategies()
-        self._update_text_support()
+        self.update_text_support()
         self.page = 1
         self.refresh()
         self.refresh_map()
 
-    def _update_text_support(self) -> None:
+    def update_text_support(self) -> None:
+        """Enable text search only for models with a text tower, else say why not."""
         ok, why = text_support(self.model.value)
         self.text.disabled = self.search.disabled = not ok
         self.text_note.object = "" if ok else f'<p class="mm-muted">{html.escape(why)}</p>'
@@ -429,7 +430,7 @@ def page() -> pn.viewable.Viewable:
     """Build the explore page for one session."""
     values, notes = read_query(pn.state.session_args, QUERY)
     view = ExploreView(values, notes)
-    view._update_text_support()
+    view.update_text_support()
     view.refresh()
     view.refresh_map()
     return shell("explore", view.view, notes=view.notes)
