@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dashboards.auth import AuthConfig, auth_config
+from mediaml import review
 from mediaml.config import QUEUE_CONCURRENCY, Settings, get_settings, set_settings
 from mediaml.db import connect, get_db
 from mediaml.review import playback
@@ -42,11 +42,24 @@ class DashboardContext:
             QUEUE_CONCURRENCY["temp_clips"], thread_name_prefix="mediaml-prefetch"
         )
 
-    def request_prefetch(self, clip_ids: Iterable[int]) -> None:
-        """Cut these clips' temp clips in the background (no-op when prefetch is 0)."""
-        ids = list(clip_ids)[: self.prefetch]
-        if ids:
-            self._pool.submit(playback.prefetch, ids, db=get_db(), settings=self.settings)
+    def prefetch_ahead(self, reviewer: str, current: int) -> None:
+        """Cut the temp clips ``reviewer`` will see after ``current``, in the background
+        (no-op when prefetch is 0). Choosing them reads the database too, so all of it
+        runs off the request path."""
+        if self.prefetch:
+            future = self._pool.submit(self._prefetch_ahead, reviewer, current)
+            future.add_done_callback(_log_failure)
+
+    def _prefetch_ahead(self, reviewer: str, current: int) -> int:
+        ahead = review.upcoming(reviewer, self.prefetch + 1)
+        ids = [i for i in ahead if i != current][: self.prefetch]
+        return playback.prefetch(ids, db=get_db(), settings=self.settings)
+
+
+def _log_failure(future: Future[int]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.warning("prefetch failed: %s", exc)
 
 
 _context: DashboardContext | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import panel as pn
@@ -16,8 +15,6 @@ from mediaml import review
 from mediaml.errors import MediamlError, ReviewError, StorageError
 from mediaml.review import ReviewClip, ReviewResult
 from mediaml.storage import get_store
-
-log = logging.getLogger(__name__)
 
 PAST = {
     "approve": "Approved",
@@ -90,13 +87,8 @@ class ReviewSession:
             message_kind=kind,
             revision=self.player.revision + 1,
         )
-        if clip is not None and self.ctx.prefetch:
-            try:
-                ahead = review.upcoming(self.name, self.ctx.prefetch + 1)
-            except MediamlError as exc:
-                log.warning("prefetch skipped: %s", exc)
-            else:
-                self.ctx.request_prefetch(i for i in ahead if i != clip.clip_id)
+        if clip is not None:
+            self.ctx.prefetch_ahead(self.name, clip.clip_id)
 
     def load(self, message: str = "", kind: str = "info") -> None:
         """Show the reviewer's claimed clip (or claim the next one)."""
