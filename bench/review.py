@@ -129,13 +129,19 @@ def bench_generation(work: Path, env: dict[str, str], db: Database, store: Local
             t0 = time.perf_counter()
             path = temp_clip_path(clip_id, db=db, store=store, settings=settings)
             ours.append(time.perf_counter() - t0)
-            os.environ["IMAGEIO_FFMPEG_EXE"] = "/nonexistent/ffmpeg"  # a hit must not need it
+            # A hit must not need FFmpeg: make it unfindable while timing one.
+            saved = {k: os.environ.get(k) for k in ("PATH", "IMAGEIO_FFMPEG_EXE")}
+            os.environ.update(PATH=str(work), IMAGEIO_FFMPEG_EXE="/nonexistent/ffmpeg")
             try:
                 t0 = time.perf_counter()
                 assert temp_clip_path(clip_id, db=db, store=store, settings=settings) == path
                 hits.append(time.perf_counter() - t0)
             finally:
-                del os.environ["IMAGEIO_FFMPEG_EXE"]
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
         r, o, h = (statistics.median(x) * 1000 for x in (raw, ours, hits))
         print(f"{seconds:>5}s {r:>13.1f} ms {o:>12.1f} ms {o / r:>5.2f}x {h:>7.2f} ms")
 

@@ -61,16 +61,18 @@ def test_temp_clip_has_exactly_the_clips_frames_and_audio(db, settings, clips):
     assert media.probe(path).has_audio
 
 
-def test_cache_hit_needs_neither_ffmpeg_nor_the_proxy(db, store, clips, monkeypatch):
+def test_cache_hit_needs_neither_ffmpeg_nor_the_proxy(db, store, clips, monkeypatch, tmp_path):
     path = temp_clip_path(clips[0])
     os.utime(path, (1, 1))
-    # With FFmpeg unusable a cut fails, but a hit still answers.
+    # With FFmpeg unusable (none on PATH, the wheel's pointed elsewhere) a cut fails, but a
+    # hit still answers.
+    monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", "/nonexistent/ffmpeg")
     # (mediaml.media lets the OSError of a missing binary through; either proves no cut.)
     with pytest.raises((MediaError, OSError)):
         temp_clip_path(clips[1])
     assert temp_clip_path(clips[0]) == path
-    monkeypatch.delenv("IMAGEIO_FFMPEG_EXE")
+    monkeypatch.undo()
     assert path.stat().st_mtime > 1  # touched, so the cache cleanup keeps it
     # Without the proxy a cut fails too, and a hit still answers.
     with db.transaction() as conn:
