@@ -49,3 +49,12 @@ class ModelError(MediamlError):
 
 class QueryError(MediamlError):
     """A search was asked for with arguments it cannot run with (empty text, bad page)."""
+
+
+class ReviewError(MediamlError):
+    """A review action was asked for with unusable input (unknown action, no reviewer)."""
+
+
+class ReviewConflictError(ReviewError):
+    """Someone else got to the clip first: it was reviewed, changed or is held by another
+    reviewer. Nothing was written; load the next clip and carry on."""

@@ -57,7 +57,7 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from mediaml.cli import data, db, pipeline, runtime, search
+    from mediaml.cli import data, db, pipeline, runtime, search, serve
 
     for command in (
         pipeline.ingest,
@@ -70,6 +70,7 @@ def _register() -> None:
         data.import_,
         db.db,
         runtime.worker,
+        serve.serve,
     ):
         cli.add_command(command)
 

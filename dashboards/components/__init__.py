@@ -1,0 +1,1 @@
+"""Panel components with a browser half (``*.js``) and their styles (``*.css``)."""

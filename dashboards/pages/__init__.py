@@ -1,0 +1,1 @@
+"""The dashboard's pages; each module has a ``page()`` that builds one session's view."""

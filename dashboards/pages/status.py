@@ -1,0 +1,127 @@
+"""The status page: counts per state, failed items with retry, queues, periodic job runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from dashboards.pages.layout import shell
+from mediaml import catalog
+from mediaml.errors import MediamlError
+from mediaml.pipeline import retry
+
+REFRESH_MS = 5000
+PERIODIC_JOBS = ("dispatcher", "playback_cache_cleanup")
+
+
+def _counts(counts: dict[str, int], what: str) -> pd.DataFrame:
+    return pd.DataFrame([{"state": s, what: n} for s, n in counts.items()], columns=["state", what])
+
+
+class StatusView:
+    """One session's status page; refreshes itself every few seconds."""
+
+    def __init__(self) -> None:
+        table = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width"}
+        self.videos = pn.widgets.Tabulator(name="Videos", height=330, **table)
+        self.clips = pn.widgets.Tabulator(name="Clips", height=470, **table)
+        self.queues = pn.widgets.Tabulator(name="Queues", **table)
+        self.runs = pn.widgets.Tabulator(name="Periodic jobs", **table)
+        self.failed = pn.widgets.Tabulator(
+            name="Failed",
+            buttons={"retry": "<button class='mm-retry'>retry</button>"},
+            **table,
+        )
+        self.failed.on_click(self._on_failed_click)
+        self.retry_all = pn.widgets.Button(name="Retry all failed", button_type="warning")
+        self.retry_all.on_click(lambda _e: self._retry(None))
+        self.message = pn.pane.Alert("", alert_type="light", visible=False)
+        refresh = pn.widgets.Button(name="Refresh", button_type="default")
+        refresh.on_click(lambda _e: self.refresh())
+        self.view = pn.Column(
+            pn.Row(refresh, self.retry_all),
+            self.message,
+            pn.Row(
+                pn.Column("### Videos per state", self.videos, sizing_mode="stretch_width"),
+                pn.Column("### Clips per state", self.clips, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+            "### Failed items",
+            self.failed,
+            pn.Row(
+                pn.Column("### Queue depths", self.queues, sizing_mode="stretch_width"),
+                pn.Column("### Last periodic runs", self.runs, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def refresh(self) -> None:
+        try:
+            status = catalog.status()
+        except MediamlError as exc:
+            self._say(f"Status unavailable: {exc}", "danger")
+            return
+        self.videos.value = _counts(status["videos"], "videos")
+        self.clips.value = _counts(status["clips"], "clips")
+        self.queues.value = pd.DataFrame(
+            [{"queue": q, "waiting": n} for q, n in status["queues"].items()],
+            columns=["queue", "waiting"],
+        )
+        runs = status["last_runs"]
+        self.runs.value = pd.DataFrame(
+            [
+                {
+                    "job": job,
+                    "finished_at": runs[job]["finished_at"] if job in runs else "never",
+                    "node": runs[job]["node"] if job in runs else "",
+                    "stats": json.dumps(runs[job]["stats"]) if job in runs else "",
+                }
+                for job in (*PERIODIC_JOBS, *(j for j in runs if j not in PERIODIC_JOBS))
+            ],
+            columns=["job", "finished_at", "node", "stats"],
+        )
+        self.failed.value = pd.DataFrame(
+            status["failed"],
+            columns=["kind", "id", "state", "last_error", "retry_count", "updated_at"],
+        )
+        self.retry_all.disabled = not status["failed"]
+
+    def _on_failed_click(self, event: Any) -> None:
+        if event.column != "retry":
+            return
+        row = self.failed.value.iloc[event.row]
+        self._retry((str(row["kind"]), int(row["id"])))
+
+    def _retry(self, item: tuple[str, int] | None) -> None:
+        try:
+            if item is None:
+                done = retry("all")
+            else:
+                kind, item_id = item
+                done = retry("videos" if kind == "video" else "clips", [item_id])
+        except MediamlError as exc:
+            self._say(f"Retry failed: {exc}", "danger")
+            return
+        if done.empty:
+            self._say("Nothing to retry: it is no longer failed.", "warning")
+        else:
+            items = ", ".join(f"{r.kind} {r.id} → {r.to_state}" for r in done.itertuples())
+            self._say(f"Queued again: {items}", "success")
+        self.refresh()
+
+    def _say(self, text: str, kind: Any) -> None:
+        self.message.object = text
+        self.message.alert_type = kind
+        self.message.visible = True
+
+
+def page() -> pn.viewable.Viewable:
+    """Build the status page for one session."""
+    view = StatusView()
+    view.refresh()
+    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)
+    return shell("status", view.view)

@@ -1,0 +1,142 @@
+"""HTTP routes beside the Panel pages: ``/healthz``, ``/media/<key>``, ``/playback/<clip>``.
+
+Media and temp clips are files served by Tornado's static file handler, which answers
+HTTP Range requests with 206 so the browser can seek; video never goes through the
+websocket. With logins on, every route needs the session cookie, except that ``/healthz``
+tells anyone whether the service is up (the status code) and only logged-in users why.
+
+``ROUTES`` lets ``panel serve dashboards/app.py --plugins dashboards.routes`` add them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from bokeh.server.views.auth_request_handler import AuthRequestHandler
+from tornado.ioloop import IOLoop
+from tornado.web import RedirectHandler, StaticFileHandler
+
+from dashboards.context import get_context
+from mediaml.errors import MediaError, MediamlError, NotFoundError, StorageError
+from mediaml.health import Health, check_health
+from mediaml.review.playback import temp_clip_path
+from mediaml.storage import LocalStore, get_store
+from mediaml.storage.keys import validate_key
+
+log = logging.getLogger(__name__)
+
+
+class _Guarded(AuthRequestHandler):
+    """Knows whether logins are on and whether this request carries one."""
+
+    def auth_on(self) -> bool:
+        provider = self.application.auth_provider  # type: ignore[attr-defined]
+        return provider.get_user is not None or provider.get_user_async is not None
+
+    def allowed(self) -> bool:
+        return not self.auth_on() or bool(self.current_user)
+
+    def refuse(self) -> None:
+        self.set_status(401)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("log in first\n")
+
+    def fail(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(message + "\n")
+
+
+class HealthHandler(_Guarded):
+    """``GET /healthz``: 200 when database, job tables and object store answer, else 503."""
+
+    async def get(self) -> None:
+        try:
+            get_context()  # under `panel serve` the first request connects
+        except MediamlError as exc:
+            health = Health({"database": f"does not answer: {exc}"})
+        else:
+            health = await IOLoop.current().run_in_executor(None, check_health)
+        self.set_status(200 if health.ok else 503)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(health.detail() if self.allowed() else health.public())
+
+
+class _FileHandler(_Guarded, StaticFileHandler):
+    """A static file handler (Range, ETag, HEAD) behind the login, rooted at
+    :meth:`default_root` unless the route gives a ``path``."""
+
+    def initialize(
+        self,
+        path: str = "",
+        default_filename: str | None = None,
+        allowed_symlink_directory: str | list[str] | None = None,
+    ) -> None:
+        super().initialize(
+            path or str(self.default_root()), default_filename, allowed_symlink_directory
+        )
+
+    def default_root(self) -> Path:
+        raise NotImplementedError
+
+
+class MediaHandler(_FileHandler):
+    """``GET /media/<key>``: a file of the local object store (what ``LocalStore.url``
+    points at). With S3 the browser gets signed URLs instead and this route is unused."""
+
+    def default_root(self) -> Path:
+        return get_context().settings.media_dir
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        if not self.allowed():
+            return self.refuse()
+        if not isinstance(get_store(), LocalStore):
+            return self.fail(404, "media are served from the object store's signed URLs")
+        try:
+            validate_key(path)
+        except StorageError as exc:
+            return self.fail(404, str(exc))
+        await super().get(path, include_body)
+
+
+class PlaybackHandler(_FileHandler):
+    """``GET /playback/<clip id>.mp4``: the clip's temp clip, cut on first request."""
+
+    def default_root(self) -> Path:
+        return get_context().settings.playback_cache_dir
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        if not self.allowed():
+            return self.refuse()
+        clip_id = path.removesuffix(".mp4")
+        if not clip_id.isdigit():
+            return self.fail(404, f"{path!r} is not a clip; use /playback/<clip id>.mp4")
+        try:
+            file = await IOLoop.current().run_in_executor(None, temp_clip_path, int(clip_id))
+        except (NotFoundError, MediaError) as exc:
+            log.warning("playback of clip %s: %s", clip_id, exc)
+            return self.fail(404, str(exc))
+        await super().get(file.name, include_body)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # A cache file evicted between the cut and the read: say so instead of a page.
+        self.finish(f"temp clip unavailable ({status_code}); reload the page\n")
+
+
+def _to_review() -> list[tuple[str, Any, dict[str, Any]]]:
+    return [(r"/", RedirectHandler, {"url": "review"})]
+
+
+ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
+    (r"/healthz", HealthHandler, {}),
+    (r"/media/(.+)", MediaHandler, {}),
+    (r"/playback/(.+)", PlaybackHandler, {}),
+]
+
+
+def routes(*, index: bool = True) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Every extra route of the dashboard server (``index`` adds ``/`` -> ``/review``)."""
+    return [*ROUTES, *(_to_review() if index else [])]

@@ -1,0 +1,92 @@
+"""One Panel server for the review, explore and status pages plus the extra routes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+from bokeh.server.server import Server
+
+from dashboards.context import DEFAULT_PREFETCH, configure
+from dashboards.routes import routes
+from mediaml.config import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+TITLES = {
+    "review": "mediaml · review",
+    "explore": "mediaml · explore",
+    "status": "mediaml · status",
+}
+
+
+def pages() -> dict[str, Callable[[], Any]]:
+    """Page slug -> function building that page for one session."""
+    from dashboards.pages import explore, review, status
+
+    return {"review": review.page, "explore": explore.page, "status": status.page}
+
+
+def use_local_resources() -> None:
+    """Serve Panel's and Bokeh's JavaScript and CSS from this server, never from a CDN
+    (reviewers' machines may have no internet, and we load no third-party code)."""
+    os.environ["BOKEH_RESOURCES"] = "server"
+
+
+def make_server(
+    settings: Settings,
+    *,
+    port: int,
+    address: str = "127.0.0.1",
+    prefetch: int = DEFAULT_PREFETCH,
+    allow_origins: tuple[str, ...] = (),
+) -> Server:
+    """Build (but do not start) the dashboard server.
+
+    Args:
+        settings: process settings (database, store, logins).
+        port: TCP port; address: interface to listen on.
+        prefetch: upcoming clips to cut ahead of each reviewer (0 turns it off).
+        allow_origins: extra ``host:port`` origins allowed to open the websocket (the
+            public host is added from ``PUBLIC_HOST``).
+
+    Raises:
+        ConfigError: production without logins; DatabaseError: no database.
+    """
+    ctx = configure(settings, prefetch=prefetch)
+    use_local_resources()
+    origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}", *allow_origins}
+    if settings.public_host:
+        origins.add(settings.public_host)
+    kwargs: dict[str, Any] = {}
+    if ctx.auth is not None:
+        kwargs.update(
+            basic_auth=ctx.auth.users,
+            cookie_secret=ctx.auth.cookie_secret,
+            login_template=str(TEMPLATES / "login.html"),
+            logout_template=str(TEMPLATES / "logout.html"),
+        )
+    server: Server = pn.serve(
+        pages(),
+        port=port,
+        address=address,
+        websocket_origin=sorted(origins),
+        show=False,
+        start=False,
+        title=TITLES,
+        extra_patterns=routes(),
+        **kwargs,
+    )
+    log.info(
+        "dashboard on http://%s:%d (logins %s, prefetch %d)",
+        address,
+        port,
+        "on" if ctx.auth else "off",
+        prefetch,
+    )
+    return server

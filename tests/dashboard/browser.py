@@ -1,0 +1,79 @@
+"""Helpers for driving the dashboard in Chromium (Playwright's CSS locators pierce the
+components' shadow roots; these helpers do the same for scripts run in the page)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+# querySelector that also looks inside open shadow roots (Bokeh renders into them).
+DEEP_QUERY = """
+(selector) => {
+  const walk = (root) => {
+    const found = root.querySelector(selector);
+    if (found) return found;
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) {
+        const inner = walk(el.shadowRoot);
+        if (inner) return inner;
+      }
+    }
+    return null;
+  };
+  return walk(document);
+}
+"""
+
+
+def deep(page: Page, selector: str, script: str, arg: Any = None) -> Any:
+    """Evaluate ``script`` (a function of the element and ``arg``) on the first element
+    matching ``selector`` anywhere in the page, shadow roots included."""
+    return page.evaluate(
+        f"([sel, arg]) => {{ const el = ({DEEP_QUERY})(sel); return ({script})(el, arg); }}",
+        [selector, arg],
+    )
+
+
+def wait_deep(
+    page: Page, selector: str, script: str, arg: Any = None, timeout: float = 15000
+) -> Any:
+    """Wait until ``script`` returns a truthy value for the element matching ``selector``."""
+    handle = page.wait_for_function(
+        f"([sel, arg]) => {{ const el = ({DEEP_QUERY})(sel); return el && ({script})(el, arg); }}",
+        arg=[selector, arg],
+        timeout=timeout,
+    )
+    return handle.json_value()
+
+
+def open_review(page: Page, base: str, reviewer: str) -> int:
+    """Open the review page as ``reviewer`` and return the id of the clip it shows."""
+    page.goto(f"{base}/review?reviewer={reviewer}")
+    return shown_clip(page)
+
+
+def shown_clip(page: Page) -> int:
+    """The id of the clip on the review page (waits until one is shown)."""
+    fact = page.locator(".mm-fact[data-fact=clip]")
+    expect(fact).to_be_visible(timeout=20000)
+    match = re.search(r"\d+", fact.inner_text())
+    assert match, fact.inner_text()
+    return int(match.group())
+
+
+def wait_for_other_clip(page: Page, old: int) -> int:
+    """Wait until the review page shows a clip other than ``old``; return its id."""
+    fact = page.locator(".mm-fact[data-fact=clip]")
+    expect(fact).not_to_have_text(f"clip {old}", timeout=15000)
+    return shown_clip(page)
+
+
+def message(page: Page) -> str:
+    return page.locator(".mm-message").inner_text()
+
+
+def buttons_ready(page: Page) -> None:
+    """Wait until the previous action was answered (the approve button is enabled)."""
+    expect(page.locator("button[data-action=approve]")).to_be_enabled(timeout=15000)

@@ -1,0 +1,72 @@
+"""The status page in Chromium: counts, a failed clip retried, queue depths, job runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from mediaml.config import set_settings
+from mediaml.db import set_db
+from mediaml.db.clips import get_clip
+from mediaml.db.transitions import transition
+from mediaml.jobs import reset_connections, tasks
+from tests.dashboard.conftest import Library, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def failed_clip(library: Library) -> int:
+    """The last embedded clip, failed on a (pretend) re-embedding."""
+    with library.db.transaction() as conn:
+        row = conn.execute(
+            "SELECT id FROM clips WHERE video_id = %s AND state = 'embedded'"
+            " ORDER BY start_frame DESC LIMIT 1",
+            (library.videos["explore_b"],),
+        ).fetchone()
+        clip_id = int(row["id"])
+        transition(conn, "clips", clip_id, "embedding")
+        transition(conn, "clips", clip_id, "embedding_failed", last_error="model exploded: boom")
+    return clip_id
+
+
+@pytest.fixture
+def queued_and_ran(library: Library) -> None:
+    """A message waiting on temp_clips and a dispatcher run, made by the real job code."""
+    set_settings(library.settings)
+    set_db(library.db)
+    reset_connections()
+    try:
+        tasks.prefetch_temp_clips([1])
+        tasks.record_run("dispatcher", {"queued": 3})
+    finally:
+        reset_connections()
+        set_settings(None)
+        set_db(None)
+
+
+def test_status_page_lists_counts_failures_queues_and_runs(
+    browser: Any, server: str, library: Library, failed_clip: int, queued_and_ran: None
+) -> None:
+    context = browser.new_context(viewport={"width": 1300, "height": 1200})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/status")
+        expect(page.get_by_text("model exploded: boom")).to_be_visible(timeout=20000)
+        expect(page.get_by_text("embedding_failed").first).to_be_visible()
+        queue_row = page.locator(".tabulator-row", has_text="temp_clips")
+        expect(queue_row).to_contain_text("1")
+        expect(page.locator(".tabulator-row", has_text="dispatcher")).to_contain_text('"queued": 3')
+        expect(page.locator(".tabulator-row", has_text="playback_cache_cleanup")).to_contain_text(
+            "never"
+        )
+        screenshot(page, "status")
+        page.locator(".tabulator-row", has_text="model exploded").locator(".mm-retry").click()
+        expect(page.get_by_text(f"clip {failed_clip} → keyframed")).to_be_visible(timeout=10000)
+        with library.db.transaction() as conn:
+            assert get_clip(conn, failed_clip)["state"] == "keyframed"
+        expect(page.get_by_text("model exploded: boom")).to_be_hidden()
+    finally:
+        context.close()
