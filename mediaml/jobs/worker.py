@@ -128,8 +128,10 @@ class Worker:
         if released:
             log.info("released and re-queued %d item(s): %s", len(released), released)
         stats = tasks.get_store().stats
-        log.info("object store operations: %s",
-                 ", ".join(f"{k}={v}" for k, v in sorted(stats.items())) or "none")
+        log.info(
+            "object store operations: %s",
+            ", ".join(f"{k}={v}" for k, v in sorted(stats.items())) or "none",
+        )
         log.info("worker stopped")
 
 
