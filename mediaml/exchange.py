@@ -107,7 +107,8 @@ def import_parquet(path: str | Path, *, db: Database | None = None) -> dict[str,
         raise MediamlError(f"{src} is not a mediaml export: missing {', '.join(missing)}.parquet")
     counts = {}
     with db.transaction() as conn:
-        (existing,) = conn.execute("SELECT count(*) AS n FROM source_videos").fetchone().values()
+        row = conn.execute("SELECT count(*) AS n FROM source_videos").fetchone()
+        existing = row["n"] if row else 0
         if existing:
             raise MediamlError(
                 f"import_parquet needs an empty database; this one has {existing} videos"
