@@ -28,8 +28,8 @@ SAMPLES: tuple[tuple[str, tuple[tuple[str, float], ...], int], ...] = (
     (
         "demo-patterns",
         (
-            ("life=mold=10:ratio=0.5:death_color=#202020", 3.0),
             ("rgbtestsrc", 2.0),
+            ("life=mold=10:ratio=0.5:death_color=#202020", 3.0),
             ("testsrc", 2.5),
         ),
         523,
@@ -37,8 +37,8 @@ SAMPLES: tuple[tuple[str, tuple[tuple[str, float], ...], int], ...] = (
     (
         "demo-colours",
         (
-            ("color=c=navy", 2.0),
-            ("gradients=speed=0.05", 3.0),
+            ("color=c=orange", 2.0),
+            ("zoneplate=kx2=80:ky2=80:kt=3", 3.0),
             ("mandelbrot=start_scale=2", 2.5),
             ("smptehdbars", 2.0),
         ),

@@ -70,6 +70,7 @@ def _register() -> None:
         data.import_,
         db.db,
         runtime.worker,
+        runtime.demo,
         serve.serve,
     ):
         cli.add_command(command)

@@ -40,3 +40,36 @@ def worker(queues: str | None, scheduler: bool | None) -> None:
     settings = load_settings(env)
     logging.getLogger().setLevel(settings.log_level)
     sys.exit(run_worker(settings))
+
+
+@click.command()
+@click.option("--no-serve", is_flag=True, help="Stop after the pipeline; do not serve.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 5006).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@friendly_errors
+def demo(no_serve: bool, port: int | None, host: str) -> None:
+    """Run sample videos through the whole pipeline, then serve the dashboard.
+
+    Generates a few multi-shot videos with sound, ingests them (labelled as demo data),
+    encodes, detects shots, approves the demo clips, exports, keyframes and embeds them
+    (CLIP when its model files are available, the offline descriptor backend otherwise),
+    prints a summary and serves the dashboard. MEDIAML_DATA_DIR decides where it all lives.
+
+    \b
+    Examples:
+      mediaml demo
+      MEDIAML_DATA_DIR=/tmp/mm mediaml demo --no-serve
+    """
+    from mediaml.config import get_settings
+    from mediaml.demo import run_demo
+
+    run_demo(echo=click.echo)
+    if no_serve:
+        return
+    settings = get_settings()
+    from runners.web import serve as run_web  # only when asked to serve, as in `serve`
+
+    port = port or settings.port
+    click.echo(f"\ndashboard: http://{host}:{port}/review  (explore: /explore, status: /status)")
+    click.echo("press Ctrl+C to stop")
+    sys.exit(run_web(settings, port=port, host=host))
