@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# Callable: mediaml.review(clip_id, "approve", reviewer="ana"); also mediaml.review.undo(...).
+from mediaml import review
 from mediaml.catalog import clips, cuts, status, videos
 from mediaml.db import connect
 from mediaml.errors import MediamlError
@@ -33,7 +35,6 @@ _LAZY = {
     "search_text": "mediaml.embed",
     "random_clip": "mediaml.embed",
     "embeddings": "mediaml.embed",
-    "review": "mediaml.review",
 }
 
 
@@ -42,10 +43,7 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        attr = "extract_keyframes" if name == "keyframes" else name
-        if name == "review":
-            attr = "act"
-        return getattr(module, attr)
+        return getattr(module, "extract_keyframes" if name == "keyframes" else name)
     raise AttributeError(f"module 'mediaml' has no attribute {name!r}")
 
 

@@ -9,6 +9,10 @@ Example:
     >>> review.undo("alice")                        # the approval is reverted
 """
 
+import getpass
+import sys
+import types
+
 from mediaml.review.actions import (
     ReviewResult,
     act,
@@ -29,6 +33,7 @@ __all__ = [
     "ReviewClip",
     "ReviewResult",
     "act",
+    "default_reviewer",
     "history",
     "next_clip",
     "pending_count",
@@ -36,3 +41,29 @@ __all__ = [
     "undo",
     "upcoming",
 ]
+
+
+class _CallableReview(types.ModuleType):
+    """Makes ``mediaml.review(clip_id, action, reviewer=...)`` the notebook shorthand for
+    :func:`act`, while ``mediaml.review.next_clip`` and friends stay reachable."""
+
+    def __call__(
+        self,
+        clip_id: int,
+        action: str,
+        reviewer: str | None = None,
+        *,
+        offset_seconds: float | None = None,
+    ) -> ReviewResult:
+        return act(clip_id, action, reviewer or default_reviewer(), offset_seconds=offset_seconds)
+
+
+def default_reviewer() -> str:
+    """The name recorded for notebook reviews when none is given: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "notebook"
+
+
+sys.modules[__name__].__class__ = _CallableReview
