@@ -78,13 +78,19 @@ class FfmpegProcess:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
         if progress is not None:
             cmd += ["-progress", "pipe:2", "-stats_period", "0.5"]
-        self.proc = subprocess.Popen(
-            [*cmd, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [*cmd, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+            )
+        except OSError as exc:  # the binary vanished or is not executable
+            raise MediaError(
+                f"cannot run FFmpeg at {cmd[0]} ({exc.strerror or exc}); install ffmpeg on "
+                "PATH or reinstall imageio-ffmpeg"
+            ) from None
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         self._timer: threading.Timer | None = None

@@ -61,6 +61,8 @@ def approve_pending(db: Database, videos: list[int] | None, reviewer: str) -> li
     with db.transaction() as conn:
         rows = conn.execute(
             "SELECT * FROM clips WHERE state = 'pending_review'"
+            # A clip on a reviewer's screen is theirs to decide.
+            " AND NOT (coalesce(lease_owner, '') LIKE 'review:%%' AND lease_expires_at > now())"
             + (" AND video_id = ANY(%s)" if videos is not None else "")
             + " ORDER BY id FOR UPDATE SKIP LOCKED",
             [videos] if videos is not None else [],
