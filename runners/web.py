@@ -67,6 +67,14 @@ def serve(
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+    # Temp clips live on this machine's disk, so this process keeps its own playback
+    # cache in bounds even when the `maintenance` queue runs on another node.
+    from mediaml.pipeline.cleanup import cleanup_playback_cache
+
+    PeriodicCallback(
+        lambda: loop.run_in_executor(None, cleanup_playback_cache, settings),
+        settings.cleanup_interval * 1000,
+    ).start()
     server.start()
     print(f"mediaml dashboard on http://{host}:{port}/review", flush=True)
     try:
