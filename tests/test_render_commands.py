@@ -5,7 +5,6 @@ import shlex
 import signal
 import subprocess
 import sys
-
 from pathlib import Path
 
 import requests
