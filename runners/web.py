@@ -16,8 +16,7 @@ from types import FrameType
 
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from mediaml.config import Settings, load_settings
-from mediaml.errors import MediamlError
+from mediaml.config import Settings
 
 log = logging.getLogger("mediaml.web")
 
@@ -88,21 +87,9 @@ def serve(
 
 def main() -> int:
     """Boot checks, then serve on ``PORT`` (all interfaces) and consume the queues."""
-    try:
-        settings = load_settings()
-    except MediamlError as exc:
-        print(f"web boot failed: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        return serve(settings, port=settings.port, host="0.0.0.0", consume=True)
-    except MediamlError as exc:
-        print(f"web boot failed: {exc}", file=sys.stderr)
-        return 2
+    from runners.boot import boot
+
+    return boot("web", lambda s: serve(s, port=s.port, host="0.0.0.0", consume=True))
 
 
 if __name__ == "__main__":
