@@ -230,12 +230,15 @@ def measure(data: Dataset, queries: int, seed: int) -> dict[str, dict[str, list[
         }
         for i, index in enumerate(picks):
             clip, video, query = data.clip_ids[index], data.video_ids[index], data.vectors[index]
-            keep = data.live.copy()
-            keep[index] = False
             if mode == "one video":
-                keep &= data.video_ids == video
-            candidates = np.flatnonzero(keep)
-            scores = data.vectors[candidates] @ query
+                candidates = np.flatnonzero((data.video_ids == video) & data.live)
+                scores = data.vectors[candidates] @ query
+            else:
+                # All scores at once (no copy of the matrix), then drop the excluded.
+                candidates = np.arange(len(data.clip_ids))
+                scores = data.vectors @ query
+                scores[~data.live] = -np.inf
+            scores[candidates == index] = -np.inf
             truth = set(data.clip_ids[candidates[np.argsort(-scores)[:K]]].tolist())
             params = {"q": query, "exclude": int(clip), "video": int(video)}
             video_filter = int(video) if mode == "one video" else None
