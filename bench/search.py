@@ -57,6 +57,7 @@ DIM = 512
 PER_VIDEO, SCENES = 100, 10
 K = 24
 SHARED_BUFFERS = "4GB"
+WARMUP = 100
 
 
 def start_server(folder: Path):  # type: ignore[no-untyped-def]
@@ -210,7 +211,7 @@ RAW = (
 
 def measure(data: Dataset, queries: int, seed: int) -> dict[str, dict[str, list[float]]]:
     rng = np.random.default_rng(seed)
-    picks = rng.choice(np.flatnonzero(data.live), queries + 30, replace=False)
+    picks = rng.choice(np.flatnonzero(data.live), queries + WARMUP, replace=False)
     results: dict[str, dict[str, list[float]]] = {}
     ef = ef_search(K)
     raw_conn = psycopg.connect(data.db.url, autocommit=True)
@@ -258,7 +259,7 @@ def measure(data: Dataset, queries: int, seed: int) -> dict[str, dict[str, list[
                     )
                     found = set(frame["clip_id"].tolist())
                 elapsed = (time.perf_counter() - start) * 1000
-                if i >= 30:  # the first 30 warm caches and connections
+                if i >= WARMUP:  # the first queries warm caches and connections
                     stats[f"{name} ms"].append(elapsed)
                     stats[f"{name} recall"].append(len(found & truth) / K)
         results[mode] = stats
