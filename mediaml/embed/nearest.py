@@ -113,9 +113,11 @@ def nearest_query(
         " WHERE {where}"
         " ORDER BY {expr} <=> {order}"
         " LIMIT {limit})"
-        " SELECT h.clip_id, h.distance, h.video_id, v.title, h.start_frame, h.end_frame,"
-        " h.start_time, h.end_time, h.state"
-        " FROM hits h JOIN source_videos v ON v.id = h.video_id"
+        # A lookup per hit, never a scan of every video to join a page of titles.
+        " SELECT h.clip_id, h.distance, h.video_id,"
+        " (SELECT v.title FROM source_videos v WHERE v.id = h.video_id) AS title,"
+        " h.start_frame, h.end_frame, h.start_time, h.end_time, h.state"
+        " FROM hits h"
     ).format(
         expr=expr,
         query=query,
