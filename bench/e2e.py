@@ -113,7 +113,9 @@ def run_pipeline_with_workers(
         while "worker up" not in log.read_text():  # boot (imports, migrations) is not timed
             time.sleep(0.05)
         started = time.monotonic()
-        mediaml.ingest(paths, db=db)
+        from mediaml.jobs.tasks import queue_downloads
+
+        queue_downloads([int(v) for v in mediaml.ingest(paths, db=db)["video_id"]])
         while True:
             approve_pending(db, None, "bench")
             counts = mediaml.status(db=db)

@@ -14,12 +14,21 @@ from mediaml.cli.output import emit
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--title", help="Title for a single source (default: its file name).")
 @click.option("--no-check", is_flag=True, help="Do not probe local files before registering.")
+@click.option(
+    "--no-queue",
+    is_flag=True,
+    help="Only register; leave the videos for the dispatcher or `mediaml run`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly_errors
-def ingest(sources: tuple[str, ...], title: str | None, no_check: bool, as_json: bool) -> None:
+def ingest(
+    sources: tuple[str, ...], title: str | None, no_check: bool, no_queue: bool, as_json: bool
+) -> None:
     """Register videos: files, folders, globs, file://, s3:// or http(s):// URLs.
 
-    Exit status: 0 all registered, 3 some failed, 1 none registered.
+    The new videos are queued for the workers right away (`mediaml worker`); `mediaml run`
+    processes them in this process instead. Exit status: 0 all registered, 3 some
+    failed, 1 none registered.
 
     \b
     Examples:
@@ -29,6 +38,10 @@ def ingest(sources: tuple[str, ...], title: str | None, no_check: bool, as_json:
     import mediaml
 
     frame = mediaml.ingest(list(sources), title=title, check=not no_check)
+    if not no_queue:
+        from mediaml.jobs.tasks import queue_downloads
+
+        queue_downloads([int(v) for v in frame["video_id"].dropna()])
     emit(frame, as_json)
     failed = int(frame["error"].notna().sum())
     if failed:

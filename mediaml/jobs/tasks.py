@@ -141,7 +141,26 @@ def ingest_task(sources: list[str]) -> list[int]:
 
     frame = ingest(sources)
     ids = [int(i) for i in frame.loc[frame["video_id"].notna(), "video_id"]]
-    stage = STAGES_BY_NAME["download"]
-    mark_queued(get_db(), stage, ids)
-    enqueue(stage, ids)
+    queue_downloads(ids)
     return ids
+
+
+def queue_downloads(video_ids: list[int]) -> list[int]:
+    """Send new videos to the workers now instead of at the next dispatcher pass.
+
+    Only videos waiting for download and not already queued are sent, so calling this
+    twice queues nothing twice. Returns the ids sent.
+    """
+    from mediaml.pipeline.dispatcher import DispatchStats, select_ready
+
+    stage = STAGES_BY_NAME["download"]
+    ready = select_ready(
+        get_db(),
+        stage,
+        get_settings(),
+        DispatchStats(),
+        where="t.id = ANY(%(ids)s)",
+        params={"ids": video_ids},
+    )
+    enqueue(stage, ready)
+    return ready

@@ -87,3 +87,33 @@ def test_db_upgrade_twice(run):
     second = run("db", "upgrade")
     assert first.exit_code == 0 and second.exit_code == 0
     assert "up to date" in second.output
+
+
+def test_ingest_queues_new_videos_for_workers(run, db, tmp_path):
+    from tests.support.media import Shot, make_multishot_video
+
+    path = tmp_path / "one.mp4"
+    make_multishot_video(path, [Shot("testsrc2", 10)])
+    assert run("ingest", str(path), "--json").exit_code == 0
+    with db.transaction() as conn:
+        queued = conn.execute(
+            "SELECT count(*) AS n FROM huey_task WHERE queue = 'media_processing'"
+        ).fetchone()["n"]
+        video = conn.execute(
+            "SELECT state, enqueued_at IS NOT NULL AS q FROM source_videos"
+        ).fetchone()
+    assert queued == 1 and video == {"state": "new", "q": True}
+    # Ingesting the same file again registers nothing new and queues nothing more.
+    assert run("ingest", str(path)).exit_code == 0
+    with db.transaction() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM huey_task").fetchone()["n"] == 1
+
+
+def test_ingest_partial_failure_exit_code(run, tmp_path):
+    from tests.support.media import Shot, make_multishot_video
+
+    make_multishot_video(tmp_path / "good.mp4", [Shot("testsrc2", 10)])
+    (tmp_path / "bad.mp4").write_text("not a video")
+    result = run("ingest", str(tmp_path), "--no-queue")
+    assert result.exit_code == 3
+    assert "could not ingest" in result.output and "bad.mp4" in result.output
