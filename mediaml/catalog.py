@@ -210,3 +210,19 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             for job, r in runs.items()
         },
     }
+
+
+def clip_details(clip_ids: list[int], *, db: Database | None = None) -> dict[int, dict[str, Any]]:
+    """A few facts per clip for display: ``clip_id, video_id, title, state, start_frame,
+    end_frame, duration_s, has_proxy``. Unknown ids are simply absent."""
+    if not clip_ids:
+        return {}
+    db = db or get_db()
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT c.id AS clip_id, c.video_id, v.title, c.state, c.start_frame, c.end_frame,"
+            " c.end_time - c.start_time AS duration_s, v.proxy_key IS NOT NULL AS has_proxy"
+            " FROM clips c JOIN source_videos v ON v.id = c.video_id WHERE c.id = ANY(%s)",
+            (list(clip_ids),),
+        ).fetchall()
+    return {int(r["clip_id"]): r for r in rows}

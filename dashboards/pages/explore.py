@@ -21,6 +21,7 @@ from dashboards.pages.review import playback_url
 from dashboards.projection import methods, project
 from dashboards.query import QueryParam, read_query
 from mediaml import embed
+from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
 from mediaml.db import get_db
 from mediaml.db.artifacts import middle_keyframes
@@ -45,21 +46,20 @@ QUERY = [
 
 def variants() -> dict[str, list[str]]:
     """Model name -> strategies that have stored vectors."""
-    with get_db().transaction() as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT model_name, generation_strategy FROM embeddings ORDER BY 1, 2"
-        ).fetchall()
-    found: dict[str, list[str]] = {}
-    for r in rows:
-        found.setdefault(r["model_name"], []).append(r["generation_strategy"])
-    return found
+    from mediaml.embed import variants as stored_variants
+
+    return stored_variants()
 
 
 def videos() -> dict[str, int]:
     """Source video choices: label -> id (0: every video)."""
-    with get_db().transaction() as conn:
-        rows = conn.execute("SELECT id, title FROM source_videos ORDER BY id").fetchall()
-    return {"All videos": 0, **{f"{r['id']} · {r['title']}": int(r["id"]) for r in rows}}
+    from mediaml.catalog import videos as list_videos
+
+    frame = list_videos()
+    return {
+        "All videos": 0,
+        **{f"{v} · {t}": int(v) for v, t in zip(frame["video_id"], frame["title"], strict=True)},
+    }
 
 
 def thumbnail_urls(clip_ids: list[int]) -> dict[int, str]:
@@ -281,13 +281,7 @@ class ExploreView:
             self.main.object = f"<h3>{html.escape(heading)}</h3>"
             return
         self.clip_input.value = self.main_id
-        with get_db().transaction() as conn:
-            row = conn.execute(
-                "SELECT c.id, c.state, c.start_frame, c.end_frame, c.end_time - c.start_time AS d,"
-                " v.title, v.proxy_key FROM clips c JOIN source_videos v ON v.id = c.video_id"
-                " WHERE c.id = %s",
-                (self.main_id,),
-            ).fetchone()
+        row = clip_details([self.main_id]).get(self.main_id)
         if row is None:
             self.main.object = f"<h3>Clip {self.main_id} does not exist</h3>"
             return
@@ -295,14 +289,14 @@ class ExploreView:
         media = (
             f'<video class="mm-main-video" src="{playback_url(self.main_id)}" poster="{thumb}"'
             ' controls muted loop autoplay playsinline preload="auto" width="480"></video>'
-            if row["proxy_key"]
+            if row["has_proxy"]
             else (f'<img src="{thumb}" width="320">' if thumb else "")
         )
         self.main.object = (
-            f'<div class="mm-main-clip" data-clip-id="{row["id"]}">'
+            f'<div class="mm-main-clip" data-clip-id="{row["clip_id"]}">'
             f"<h3>{html.escape(heading)}</h3>{media}"
-            f"<p><b>#{row['id']}</b> · {html.escape(row['title'])} · frames {row['start_frame']}"
-            f"–{row['end_frame'] - 1} · {row['d']:.2f} s · {row['state']}</p></div>"
+            f"<p><b>#{row['clip_id']}</b> · {html.escape(row['title'])} · frames {row['start_frame']}"
+            f"–{row['end_frame'] - 1} · {row['duration_s']:.2f} s · {row['state']}</p></div>"
         )
 
     def _draw_grid(self, results: pd.DataFrame) -> None:
@@ -386,13 +380,7 @@ class ExploreView:
     def _titles(clip_ids: list[int]) -> dict[int, str]:
         if not clip_ids:
             return {}
-        with get_db().transaction() as conn:
-            rows = conn.execute(
-                "SELECT c.id, v.title FROM clips c JOIN source_videos v ON v.id = c.video_id"
-                " WHERE c.id = ANY(%s)",
-                (clip_ids,),
-            ).fetchall()
-        return {int(r["id"]): r["title"] for r in rows}
+        return {c: r["title"] for c, r in clip_details(clip_ids).items()}
 
     def _on_select(self, _attr: str, _old: Any, new: list[int]) -> None:
         ids = [int(self.source.data["clip_id"][i]) for i in new]
@@ -406,13 +394,9 @@ class ExploreView:
         )
         titles = dict(zip(self.source.data["clip_id"], self.source.data["title"], strict=True))
         thumbs = dict(zip(self.source.data["clip_id"], self.source.data["thumb"], strict=True))
-        with get_db().transaction() as conn:
-            frames = {
-                int(r["id"]): (int(r["start_frame"]), int(r["end_frame"]))
-                for r in conn.execute(
-                    "SELECT id, start_frame, end_frame FROM clips WHERE id = ANY(%s)", (ids,)
-                )
-            }
+        frames = {
+            c: (int(r["start_frame"]), int(r["end_frame"])) for c, r in clip_details(ids).items()
+        }
         self.selected_grid.items = [
             {
                 "clip_id": c,

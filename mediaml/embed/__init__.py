@@ -27,7 +27,7 @@ from mediaml.embed.embedder import (
     get_embedder,
     model_available,
 )
-from mediaml.embed.export import embeddings
+from mediaml.embed.export import embeddings, variants
 from mediaml.embed.search import random_clip, search_text, similar
 from mediaml.embed.store import upsert_embeddings
 from mediaml.embed.strategies import STRATEGIES, vectors_for_strategy
@@ -48,5 +48,6 @@ __all__ = [
     "search_text",
     "similar",
     "upsert_embeddings",
+    "variants",
     "vectors_for_strategy",
 ]

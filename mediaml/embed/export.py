@@ -73,3 +73,15 @@ def embeddings(
         vectors = pa.array([], pa.list_(pa.float32()))
     table = pa.Table.from_pandas(frame.drop(columns="vector"), preserve_index=False)
     return table.append_column("vector", vectors)
+
+
+def variants(*, db: Database | None = None) -> dict[str, list[str]]:
+    """Which embedding variants are stored: model name -> its generation strategies."""
+    with (db or get_db()).transaction() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT model_name, generation_strategy FROM embeddings ORDER BY 1, 2"
+        ).fetchall()
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        found.setdefault(r["model_name"], []).append(r["generation_strategy"])
+    return found
