@@ -159,6 +159,22 @@ def similar(
         return found
 
 
+def _fetch_count(k: int, page: int) -> int:
+    """Rows to fetch for a page: one page more than needed, so clips tied at a page
+    boundary are ranked by id in Python (stable) instead of by the index's arbitrary
+    order, and consecutive pages never overlap."""
+    return k * (page + 1)
+
+
+def _ties_cut_off(rows: list[dict[str, Any]], needed: int) -> bool:
+    """Whether every fetched row ties the last one the page needs, so more clips at that
+    same distance may exist beyond the limit (duplicate shots)."""
+    distances = sorted(r["distance"] for r in rows if r["distance"] is not None)
+    if len(distances) < needed or needed == 0:
+        return False
+    return distances[-1] - distances[needed - 1] <= 1e-9
+
+
 def _similar_in_one_trip(
     conn: Connection,
     clip_id: int,
@@ -170,17 +186,22 @@ def _similar_in_one_trip(
     source_video: int | None,
 ) -> pd.DataFrame | None:
     """One vector per clip: the clip's vector is looked up inside the search statement."""
-    query = nearest_query(
-        model_name,
-        strategy,
-        dim,
-        limit=k * page,
-        source_video=source_video is not None,
-        exclude=True,
-        from_clip=True,
-    )
     params = {"clip": clip_id, "exclude": clip_id, "video": source_video}
-    rows = run_nearest(conn, query, params, k * page)
+    limit = _fetch_count(k, page)
+    while True:
+        query = nearest_query(
+            model_name,
+            strategy,
+            dim,
+            limit=limit,
+            source_video=source_video is not None,
+            exclude=True,
+            from_clip=True,
+        )
+        rows = run_nearest(conn, query, params, limit)
+        if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
+            break
+        limit *= 2
     if not rows or rows[0]["distance"] is None:
         # No rows: either nothing else matches, or the clip has no vector to search with.
         has_vector = conn.execute(
@@ -229,7 +250,7 @@ def _search_vectors(
     exclude: int | None,
     ascending: bool,
 ) -> pd.DataFrame:
-    wanted = k * page
+    wanted = _fetch_count(k, page)
     per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
     limit = wanted * per_clip
     while True:
@@ -254,8 +275,11 @@ def _search_vectors(
             full = full or len(found) == limit
             hits.extend(found)
         distinct = len({h["clip_id"] for h in hits})
-        # Only keyframe_multi can come back with fewer distinct clips than rows.
-        if distinct >= wanted or not full or per_clip == 1 or limit >= MAX_RESULTS * per_clip:
+        # Only keyframe_multi can come back with fewer distinct clips than rows; any
+        # strategy can have clips tied at the page boundary.
+        short = distinct < wanted and per_clip > 1
+        tied = len(queries) == 1 and not ascending and _ties_cut_off(hits, k * page)
+        if not full or limit >= MAX_RESULTS * per_clip or not (short or tied):
             break
         limit *= 2
     cosines = None

@@ -362,3 +362,34 @@ def test_search_leaves_pooled_connections_transactional(corpus):
         assert conn.execute("SHOW hnsw.iterative_scan").fetchone()["hnsw.iterative_scan"] == (
             "relaxed_order"
         )
+
+
+def test_pages_never_overlap_when_vectors_tie(db_url, db, make_clips):
+    """Several clips with exactly the same vector (duplicate shots): consecutive pages
+    still partition the results, ties ordered by clip id. The HNSW index is forced (as
+    on a large table), since its order among equal distances is arbitrary."""
+    import psycopg
+
+    [clips] = make_clips(1, 31)
+    anchor, others = clips[0], clips[1:]
+    rng = np.random.default_rng(11)
+    base = _unit(rng.standard_normal(DIM))
+    twin = _unit(base + 0.05 * _unit(rng.standard_normal(DIM)))
+    rows = [(anchor, base)] + [(c, twin) for c in others[:20]] + [
+        (c, _unit(rng.standard_normal(DIM))) for c in others[20:]
+    ]
+    with db.transaction() as conn:
+        bulk_load(conn, Model(), AVG, rows)
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {admin.info.dbname} SET enable_seqscan = off")
+    forced = Database(db_url)
+    try:
+        pages = [
+            similar(anchor, 6, model=MODEL, strategy=AVG, page=p, db=forced)["clip_id"].tolist()
+            for p in (1, 2, 3, 4)
+        ]
+    finally:
+        forced.close()
+    seen = [c for page in pages for c in page]
+    assert len(seen) == len(set(seen)) == 24
+    assert seen[:20] == sorted(others[:20])  # the 20 tied clips first, by id
