@@ -160,10 +160,10 @@ def similar(
 
 
 def _fetch_count(k: int, page: int) -> int:
-    """Rows to fetch for a page: one page more than needed, so clips tied at a page
-    boundary are ranked by id in Python (stable) instead of by the index's arbitrary
-    order, and consecutive pages never overlap."""
-    return k * (page + 1)
+    """Rows to fetch for a page: one more than needed, which shows whether clips tied at
+    the page boundary continue past it (then the search widens, see _ties_cut_off), so
+    consecutive pages never overlap."""
+    return k * page + 1
 
 
 def _ties_cut_off(rows: list[dict[str, Any]], needed: int) -> bool:
