@@ -39,6 +39,8 @@ def test_approved_clips_are_exported_and_keyframed(db, store, three_shot_video):
     assert set(frame["state"]) == {"keyframed"}
     assert len(store.list("clips/")) == 3
     assert len(store.list("artifacts/keyframes/")) == 9  # multi: 25/50/75 % of each clip
+    html = frame._repr_html_()  # notebooks show each clip with its middle keyframe
+    assert html.count('<img src="data:image/jpeg;base64,') == 3
     with db.transaction() as conn:
         audit = conn.execute("SELECT actor, action FROM review_actions").fetchall()
     assert audit == [{"actor": "auto-approve", "action": "approve"}] * 3
