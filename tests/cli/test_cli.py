@@ -117,3 +117,29 @@ def test_ingest_partial_failure_exit_code(run, tmp_path):
     result = run("ingest", str(tmp_path), "--no-queue")
     assert result.exit_code == 3
     assert "could not ingest" in result.output and "bad.mp4" in result.output
+
+
+def test_search_unknown_clip_is_a_one_line_error(run):
+    result = CliRunner().invoke(cli, ["search", "987654", "--model", "mediaml-descriptor-v1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error:") and "987654" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_search_needs_a_clip_or_text(run):
+    result = CliRunner().invoke(cli, ["search"])
+    assert result.exit_code == 2 and "CLIP_ID or --text" in result.output
+
+
+def test_embed_images_json(run, tmp_path):
+    from PIL import Image
+
+    paths = []
+    for i, colour in enumerate(("red", "blue")):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (64, 48), colour).save(path)
+        paths.append(str(path))
+    result = run("embed", *paths, "--model", "mediaml-descriptor-v1", "--json")
+    assert result.exit_code == 0
+    vectors = json.loads(result.output)["vectors"]
+    assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0

@@ -375,9 +375,11 @@ def test_pages_never_overlap_when_vectors_tie(db_url, db, make_clips):
     rng = np.random.default_rng(11)
     base = _unit(rng.standard_normal(DIM))
     twin = _unit(base + 0.05 * _unit(rng.standard_normal(DIM)))
-    rows = [(anchor, base)] + [(c, twin) for c in others[:20]] + [
-        (c, _unit(rng.standard_normal(DIM))) for c in others[20:]
-    ]
+    rows = (
+        [(anchor, base)]
+        + [(c, twin) for c in others[:20]]
+        + [(c, _unit(rng.standard_normal(DIM))) for c in others[20:]]
+    )
     with db.transaction() as conn:
         bulk_load(conn, Model(), AVG, rows)
     with psycopg.connect(db_url, autocommit=True) as admin:
