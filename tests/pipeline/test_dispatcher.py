@@ -276,7 +276,7 @@ def test_lost_lease_does_not_overwrite_the_new_owner(db, ctx):
 
 
 def test_heartbeat_extends_the_lease(db, ctx):
-    ctx.settings = replace(ctx.settings, lease_seconds=0.6)
+    ctx.settings = replace(ctx.settings, lease_seconds=1.5)
     with db.transaction() as conn:
         v = add_video(conn, 1, "downloaded")
     seen = []
@@ -285,7 +285,7 @@ def test_heartbeat_extends_the_lease(db, ctx):
         import time
 
         for _ in range(4):
-            time.sleep(0.4)
+            time.sleep(0.8)  # four sleeps outlast two leases
             with db.transaction() as conn:
                 seen.append(
                     conn.execute(
