@@ -48,8 +48,8 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
         value: the raw variable, or None when unset.
 
     Returns:
-        The selected queue names in the order first given; ``("default",)`` when unset
-        or empty.
+        The selected queue names in the order first given; empty when unset or empty
+        (:func:`load_settings` then applies the run mode's rule, see ``MEDIAML_QUEUES``).
 
     Raises:
         ConfigError: a name is not one of :data:`QUEUE_NAMES`; the message lists them.
@@ -65,7 +65,18 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
             f"MEDIAML_QUEUES has unknown queue name(s) {', '.join(unknown)}; "
             f"allowed names are: {', '.join(QUEUE_NAMES)}"
         )
-    return tuple(names) or ("default",)
+    return tuple(names)
+
+
+def default_queues(production: bool) -> tuple[str, ...]:
+    """The queues a process consumes when ``MEDIAML_QUEUES`` is unset.
+
+    In development every queue, so one machine does all the work (as the seed does
+    outside production). In production none: the operator chooses per service (web:
+    ``default``; workers: the others), and :class:`mediaml.jobs.worker.Worker` refuses
+    to start without a choice.
+    """
+    return () if production else QUEUE_NAMES
 
 
 def parse_scheduler(value: str | None, queues: tuple[str, ...]) -> bool:
@@ -193,8 +204,9 @@ SETTINGS: tuple[Setting, ...] = (
         "MEDIAML_QUEUES",
         "queues",
         "Comma-separated queues this process consumes (the seed's "
-        "`OBAN_QUEUES`). Unknown names fail at boot.",
-        default="default",
+        "`OBAN_QUEUES`). Unset: every queue in development; in production a worker "
+        "refuses to start until it is set (web: `default`; workers: the others). "
+        "Unknown names fail at boot.",
         kind="queues",
     ),
     Setting(
@@ -429,7 +441,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             # Keep going with the default so every other problem is reported too.
             values[target] = _convert(setting, setting.default, values) if setting.default else None
 
-    values["queues"] = values.get("queues") or ("default",)
+    values["queues"] = values.get("queues") or default_queues(values.get("env") == "production")
     if values.get("scheduler") is None:
         values["scheduler"] = parse_scheduler(None, values["queues"])
     values["data_dir"] = values.get("data_dir") or _default_data_dir()
@@ -453,7 +465,8 @@ def _convert(setting: Setting, value: str, so_far: Mapping[str, Any]) -> Any:
     if setting.kind == "queues":
         return parse_queues(value)
     if setting.kind == "scheduler":
-        return parse_scheduler(value, so_far.get("queues", ("default",)))
+        queues = so_far.get("queues") or default_queues(so_far.get("env") == "production")
+        return parse_scheduler(value, queues)
     if setting.kind == "path":
         return Path(value).expanduser()
     if setting.kind in ("int", "float"):

@@ -101,7 +101,8 @@ def test_defaults_are_the_embedded_setup(tmp_path):
     s = load_settings({"MEDIAML_DATA_DIR": str(tmp_path)})
     assert isinstance(s, Settings)
     assert s.database_url is None and s.s3_bucket is None
-    assert s.queues == ("default",) and s.scheduler is True
+    # One machine does all the work in development (the seed outside production).
+    assert s.queues == QUEUE_NAMES and s.scheduler is True
     assert s.data_dir == tmp_path
     assert s.media_dir == tmp_path / "media"
     assert s.dispatch_interval == 60 and s.cleanup_interval == 300
