@@ -31,11 +31,11 @@ class Queue:
 
 
 QUEUES: tuple[Queue, ...] = (
-    Queue("default", 10, "light jobs; its consumer also runs the scheduler"),
-    Queue("media_processing", 5, "download, encode, detect, export, keyframes, embeddings"),
-    Queue("background_jobs", 2, "the dispatcher, archive and persist jobs"),
-    Queue("temp_clips", 3, "temp clip generation and prefetch for review"),
-    Queue("maintenance", 1, "playback cache cleanup, monitoring"),
+    Queue("default", 10, "ingest; the scheduler runs where this queue is consumed"),
+    Queue("media_processing", 5, "download, encode + detect, export, keyframes, embeddings"),
+    Queue("background_jobs", 2, "the dispatcher"),
+    Queue("temp_clips", 3, "temp clip prefetch for review playback"),
+    Queue("maintenance", 1, "playback cache cleanup"),
 )
 QUEUE_NAMES: tuple[str, ...] = tuple(q.name for q in QUEUES)
 QUEUE_CONCURRENCY: dict[str, int] = {q.name: q.concurrency for q in QUEUES}
@@ -273,8 +273,10 @@ class Settings:
     lease_seconds: float = setting(
         "MEDIAML_LEASE_SECONDS",
         "How long an in-flight item may go without a heartbeat before the dispatcher "
-        "takes it up again.",
-        default="900",
+        "takes it up again. A running step renews it every third of this, so a short "
+        "lease loses nothing: a killed worker's item is back within this plus "
+        "`MEDIAML_DISPATCH_INTERVAL` (under 2 minutes by default).",
+        default="45",
         kind="float",
     )
     playback_cache_max_age: float = setting(
