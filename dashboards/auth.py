@@ -92,4 +92,3 @@ def auth_config(settings: Settings) -> AuthConfig | None:
     # then end when the server restarts, which is fine on a laptop.
     secret = settings.secret_key_base or secrets.token_urlsafe(48)
     return AuthConfig(parse_users(settings.auth_users), secret)
-

@@ -70,7 +70,7 @@ def claim(
     """
     condition = free("t", "_claimant") + (f" AND ({where})" if where else "")
     values = {**(params or {}), "_claimant": owner}
-    lease = {"lease_owner": owner, "lease_expires_at": seconds_from_now(seconds)}
+    lease: dict[str, Any] = {"lease_owner": owner, "lease_expires_at": seconds_from_now(seconds)}
     if to_state is not None:
         return transition_all(
             conn,
@@ -88,7 +88,7 @@ def claim(
     query = sql.SQL(
         "UPDATE {} AS t SET lease_owner = %(_claimant)s, lease_expires_at = {}"
         " WHERE t.id = ANY(%(_ids)s) AND t.state = %(_state)s AND {} RETURNING t.*"
-    ).format(sql.Identifier(table), lease["lease_expires_at"], sql.SQL(condition))  # type: ignore[arg-type]
+    ).format(sql.Identifier(table), lease["lease_expires_at"], sql.SQL(condition))
     return conn.execute(query, {**values, "_ids": list(ids), "_state": state}).fetchall()
 
 

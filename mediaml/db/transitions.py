@@ -85,7 +85,7 @@ def _update(
         sql.Identifier(table),
         sql.SQL(", ").join(assignments),
         sql.SQL(" AND ").join(conditions),
-        sql.SQL(returning),  # type: ignore[arg-type]
+        sql.SQL(returning),
     )
     return query, params
 

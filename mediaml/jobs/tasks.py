@@ -83,13 +83,10 @@ def discard_stage_messages(items: Iterable[tuple[str, int]]) -> int:
     queues = sorted({STAGES_BY_NAME[name].queue for name, _ in wanted})
     with get_db().transaction() as conn:
         rows = conn.execute(
-            "SELECT id, queue, data FROM huey_task WHERE queue = ANY(%s)"
-            " FOR UPDATE SKIP LOCKED",
+            "SELECT id, queue, data FROM huey_task WHERE queue = ANY(%s) FOR UPDATE SKIP LOCKED",
             (queues,),
         ).fetchall()
-        stale = [
-            r["id"] for r in rows if _stage_item(r["queue"], bytes(r["data"])) in wanted
-        ]
+        stale = [r["id"] for r in rows if _stage_item(r["queue"], bytes(r["data"])) in wanted]
         if stale:
             conn.execute("DELETE FROM huey_task WHERE id = ANY(%s)", (stale,))
     return len(stale)

@@ -36,8 +36,7 @@ import psycopg
 import requests
 
 from mediaml.config import Settings
-from mediaml.db import Database
-from mediaml.db import leases
+from mediaml.db import Database, leases
 from mediaml.db.transitions import seconds_from_now, transition_all
 from mediaml.errors import MediamlError
 from mediaml.pipeline.retry import MAX_ATTEMPTS, PERMANENT, TRANSIENT, backoff_seconds

@@ -213,7 +213,7 @@ def _apply(
     offset_seconds: float | None,
 ) -> tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]:
     """Carry out ``plan``; returns (after JSON, changed clip ids, created clip ids)."""
-    verdict = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
+    verdict: dict[str, Any] = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
     released = {"lease_owner": None, "lease_expires_at": None}
     if plan.cut is not None:
         if plan.cut == "remove":

@@ -259,7 +259,9 @@ def test_transient_errors_are_retried_by_the_dispatcher_with_growing_delays(db, 
     assert out.result == "failed"
     row = _video(db, v)
     assert (row["state"], row["error_kind"], row["wait"]) == ("download_failed", "permanent", None)
-    assert row["last_error"] == f"gave up after {MAX_ATTEMPTS} tries: TransientError: S3 said SlowDown"
+    assert (
+        row["last_error"] == f"gave up after {MAX_ATTEMPTS} tries: TransientError: S3 said SlowDown"
+    )
     sent, enqueue = collect()
     dispatch(db, settings, enqueue)
     assert sent == []  # permanent: waits for a person
