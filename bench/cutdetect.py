@@ -162,7 +162,9 @@ def accuracy(work: Path) -> None:
         for x in t:
             kinds[x.kind] = kinds.get(x.kind, 0) + 1
     print(f"\n## Accuracy: {len(sets)} videos, {frames} frames, transitions {kinds}")
-    print(f"A hit is within +-{TOLERANCE} frames (gradual: of its span). P / R / F1 per detector.\n")
+    print(
+        f"A hit is within +-{TOLERANCE} frames (gradual: of its span). P / R / F1 per detector.\n"
+    )
     names = list(DETECTORS)
     print("| set | frames | cuts | gradual | " + " | ".join(names) + " |")
     print("|---|---:|---:|---:|" + "---|" * len(names))

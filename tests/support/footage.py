@@ -145,7 +145,7 @@ class Take:
             # a fast push-in: 1.35x over the first 8 frames, centred
             chain.append(
                 "zoompan=z='1+0.35*min(1,in/8)':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
-                f":d=1:s={cw}x{ch}:fps=25"
+                f":d=1:s={cw}x{ch}:fps=25,setpts=N/(25*TB)"
             )
         chain += [f"gblur=sigma=8:sigmaV=0.01:enable='{e}'" for e in blur]
         if self.flash is not None:
@@ -186,11 +186,8 @@ def edit_video(
 
 
 def original_bikes(path: str | Path, size: tuple[int, int] = (480, 270)) -> list[Transition]:
-    """``bikes.mp4`` as it was edited (full frame), with its cuts labelled by eye."""
-    sw, sh = CLIPS["bikes"].size
-    take = Take("bikes", 0, 250)
-    edits = [Edit(take)]
-    edit_video(path, edits, size)
+    """``bikes.mp4`` as it was edited (its centre 16:9), with its cuts labelled by eye."""
+    edit_video(path, [Edit(Take("bikes", 0, 250))], size)
     return [Transition(f, "cut", f, f) for f in BIKES_CUTS]
 
 
@@ -202,7 +199,7 @@ def _framing(rng: random.Random) -> tuple[float, float, float]:
 def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
     """An edit of ``takes`` takes drawn from the sample videos, cut like real footage.
 
-    Mostly hard cuts; about 1 in 8 a dissolve of 0.5-2 s, 1 in 12 a fade through black.
+    Mostly hard cuts; about 1 in 7 a dissolve of 0.5-2 s, 1 in 12 a fade through black.
     Consecutive takes from the same shot always change framing (zoom by 1.6x or more)
     or moment, as an editor cutting between two cameras on one set would.
     """
@@ -222,17 +219,20 @@ def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
         lo, hi = CLIPS[clip].shots[shot]
         roll = rng.random()
         enter, d = "cut", 0
-        if i and roll < 0.12:
-            enter, d = "dissolve", rng.randint(12, 50)
-        elif i and roll < 0.20:
-            enter, d = "fade", rng.randint(5, 12)
-        if enter != "cut" and prev_frames < 2 * d + 8:
+        if i and roll < 0.14:
+            # a dissolve overlaps the takes: both need d frames and some more
+            enter, d = "dissolve", min(rng.randint(12, 50), prev_frames - 10, hi - lo - 10)
+        elif i and roll < 0.22:
+            enter, d = "fade", min(rng.randint(5, 12), (prev_frames - 8) // 2)
+        if d < (12 if enter == "dissolve" else 5):
             enter, d = "cut", 0
         short = enter == "cut" and rng.random() < 0.18
-        frames = rng.randint(6, 15) if short else rng.randint(max(18, 2 * d + 8), 60)
-        frames = min(frames, hi - lo)
-        if enter != "cut" and frames < 2 * d + 8:
-            enter, d = "cut", 0
+        if short:
+            frames = rng.randint(6, 15)
+        else:
+            frames = min(rng.randint(max(18, d + 10), max(60, d + 40)), hi - lo)
+            if frames < d + 10:
+                enter, d = "cut", 0
         reverse = rng.random() < 0.3
         start = rng.randint(lo, hi - frames)
         extra = rng.random()
@@ -250,7 +250,7 @@ def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
                 whip_at = rng.randint(6, frames - 14)
         take = Take(clip, start, frames, zoom, cx, cy, opening, "", flash, strobe, whip_at, reverse)
         edits.append(Edit(take, enter, d))
-        prev, prev_frames = (clip, shot, zoom), frames
+        prev, prev_frames = (clip, shot, zoom), frames - d  # frames free of its own entry
     # whip-pan cuts: a take opening with a whip after a take closing with one
     for i in range(1, len(edits)):
         a, b = edits[i - 1], edits[i]
@@ -264,8 +264,18 @@ def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
             t = a.take
             edits[i - 1] = Edit(
                 Take(
-                    t.clip, t.start, t.frames, t.zoom, t.cx, t.cy, t.opening, "whip",
-                    None, None, None, t.reverse,
+                    t.clip,
+                    t.start,
+                    t.frames,
+                    t.zoom,
+                    t.cx,
+                    t.cy,
+                    t.opening,
+                    "whip",
+                    None,
+                    None,
+                    None,
+                    t.reverse,
                 ),
                 a.enter,
                 a.enter_frames,
