@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from mediaml.errors import MediaError
+from mediaml.errors import MediaError, required
 from mediaml.files import atomic_path
 
 STDERR_TAIL_LINES = 20
@@ -102,8 +102,7 @@ class FfmpegProcess:
     @property
     def stdout(self) -> IO[bytes]:
         """FFmpeg's stdout (only when started with ``stdout=subprocess.PIPE``)."""
-        assert self.proc.stdout is not None
-        return self.proc.stdout
+        return required(self.proc.stdout, "FFmpeg's stdout pipe")
 
     def _on_timeout(self) -> None:
         self.timed_out = True
@@ -115,8 +114,8 @@ class FfmpegProcess:
             self.proc.kill()
 
     def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
+        stderr = required(self.proc.stderr, "FFmpeg's stderr pipe")
+        for raw in iter(stderr.readline, b""):
             line = raw.decode("utf-8", "replace")
             if line.startswith("out_time_us="):
                 self._report(line)
