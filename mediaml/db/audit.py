@@ -14,7 +14,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from mediaml.db.database import Connection
-from mediaml.errors import ReviewError
+from mediaml.errors import ReviewError, required
 
 
 def record_review_action(
@@ -40,6 +40,4 @@ def record_review_action(
         " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (clip_id, video_id, action, actor, Jsonb(before), Jsonb(after), undoes),
     ).fetchone()
-    if row is None:  # INSERT ... RETURNING always returns the row
-        raise RuntimeError("review_actions insert returned nothing")
-    return int(row["id"])
+    return int(required(row, "the id of the recorded action")["id"])

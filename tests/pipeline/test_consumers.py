@@ -3,8 +3,6 @@
 import signal
 import time
 
-import pytest
-
 import mediaml
 from mediaml.catalog import clips, videos
 from mediaml.config import load_settings
@@ -56,7 +54,6 @@ def lease_owner_of(db, video_id):
     return row["lease_owner"]
 
 
-@pytest.mark.slow
 def test_kill_9_mid_encode_completes_exactly_once_within_two_minutes(
     db, store, start_worker, long_video, record_property
 ):
