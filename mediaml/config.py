@@ -294,8 +294,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MEDIAML_MAX_DOWNLOAD_BYTES",
         "max_download_bytes",
-        "Largest download accepted by ingest.",
+        "Largest download accepted by ingest (and largest upload through the dashboard).",
         default=str(20 * 1024**3),
+        kind="int",
+    ),
+    Setting(
+        "MEDIAML_YTDL_MAX_HEIGHT",
+        "ytdl_max_height",
+        "Preferred largest video height for pages fetched with yt-dlp, e.g. `1080` (taller "
+        "formats are taken only when nothing else exists). Unset: the best quality "
+        "available, uncapped.",
         kind="int",
     ),
     Setting(
@@ -353,6 +361,7 @@ class Settings:
     playback_cache_max_bytes: int
     min_free_disk_bytes: int
     max_download_bytes: int
+    ytdl_max_height: int | None
     auth_users: str | None = field(repr=False)
     log_level: str
     port: int
