@@ -100,7 +100,8 @@ class UploadHandler(_Guarded):
                 "(MEDIAML_MAX_DOWNLOAD_BYTES)",
             )
         # Tornado's own cap (100 MB by default) would cut bigger videos off.
-        self.request.connection.set_max_body_size(self._limit)  # type: ignore[union-attr]
+        # A little over the limit, so that our own check (with its clear message) fires first.
+        self.request.connection.set_max_body_size(self._limit + (1 << 20))  # type: ignore[union-attr]
         folder = settings.cache_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         self._part = folder / f".{uuid.uuid4().hex}{Path(name).suffix.lower()}"

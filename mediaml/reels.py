@@ -130,7 +130,7 @@ def _progress_logger(callback: ProgressCallback) -> Any:
     """A proglog logger (what moviepy reports to) forwarding frame progress to ``callback``."""
     import proglog
 
-    class Logger(proglog.ProgressBarLogger):  # type: ignore[misc]
+    class Logger(proglog.ProgressBarLogger):
         def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
             if bar == "frame_index" and attr == "index":
                 total = self.bars[bar].get("total") or 0
@@ -208,7 +208,7 @@ def reel(
     out = Path(path)
     work = Path(tempfile.mkdtemp(prefix="reel-", dir=_scratch(settings)))
     try:
-        files = []
+        files: list[Path] = []
         for source in sources:
             proxy = store.local_path(source.proxy_key or "")
             files.append(
@@ -244,8 +244,7 @@ def _compose(
     progress: bool | ProgressCallback,
 ) -> ReelPlan:
     os.environ.setdefault("IMAGEIO_FFMPEG_EXE", ffmpeg_exe())
-    from moviepy import ColorClip, CompositeAudioClip, CompositeVideoClip, VideoFileClip
-    from moviepy import afx, vfx
+    from moviepy import ColorClip, CompositeAudioClip, CompositeVideoClip, VideoFileClip, afx, vfx
 
     videos = [VideoFileClip(str(f)) for f in files]
     try:

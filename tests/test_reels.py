@@ -23,9 +23,23 @@ from tests.support.media import Shot, make_multishot_video
 def decoded(path) -> tuple[int, bool]:
     """(video frames FFmpeg decodes, whether there is an audio stream)."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
-         "-f", "null", "-", "-progress", "pipe:1"],
-        capture_output=True, text=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-f",
+            "null",
+            "-",
+            "-progress",
+            "pipe:1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     frames = int(re.findall(r"^frame=(\d+)$", result.stdout, re.M)[-1])
     return frames, "Audio:" in result.stderr

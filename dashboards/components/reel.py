@@ -51,7 +51,9 @@ class ReelMaker:
         color = "#b00020" if error else "#3e4c59"
         body = f'<span style="color:{color}">{html.escape(text)}</span>'
         if link:
-            body += f' <a class="mm-reel-link" href="{html.escape(link)}" download>Download reel</a>'
+            body += (
+                f' <a class="mm-reel-link" href="{html.escape(link)}" download>Download reel</a>'
+            )
         self.status.object = body
 
     def _start(self, _event: Any = None) -> None:

@@ -103,7 +103,7 @@ def row_view(video: dict[str, Any]) -> dict[str, Any]:
     stage = STAGES.get(state, state)
     progress = None
     if state in (states.DOWNLOADING, states.ENCODING) and video["progress"] is not None:
-        progress = int(round(float(video["progress"]) * 100))
+        progress = round(float(video["progress"]) * 100)
         stage = f"{stage} {progress} %"
     pending = int(video["pending_clips"] or 0)
     if state == states.DONE:
@@ -166,8 +166,11 @@ class IngestView:
             url=UPLOAD_ROUTE,
             max_bytes=settings.max_download_bytes,
             sizing_mode="stretch_width",
+            margin=(0, 10),
         )
-        self.list = IngestList(on_retry=self._on_retry, sizing_mode="stretch_width")
+        self.list = IngestList(
+            on_retry=self._on_retry, sizing_mode="stretch_width", margin=(0, 10, 20, 10)
+        )
         self.view = pn.Column(
             pn.pane.HTML("<h2>Add videos</h2>", margin=(0, 10)),
             self.urls,
@@ -258,5 +261,5 @@ def page() -> pn.viewable.Viewable:
     """Build the ingest page for one session."""
     view = IngestView()
     pn.state.onload(view.refresh)
-    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)
+    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)  # type: ignore[arg-type]
     return shell("ingest", view.view)

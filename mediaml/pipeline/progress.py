@@ -61,11 +61,13 @@ class StageProgress:
                 self._logged = step
                 if step > 0:
                     log.info(
-                        "%s video %s: %d %%", self.stage, self.video_id, round(step * LOG_STEP * 100)
+                        "%s video %s: %d %%",
+                        self.stage,
+                        self.video_id,
+                        round(step * LOG_STEP * 100),
                     )
-            due = (
-                fraction >= 1.0
-                or fraction - self._stored >= DB_STEP
+            due = fraction >= 1.0 or (
+                fraction - self._stored >= DB_STEP
                 and time.monotonic() - self._stored_at >= DB_MIN_INTERVAL
             )
             if not due or fraction <= self._stored:
