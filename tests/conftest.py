@@ -144,8 +144,6 @@ def _reset_process_state() -> Iterator[None]:
     set_db(None)
     set_settings(None)
     set_store(None)
-    try:
-        from mediaml.jobs.hueys import reset_connections
-    except ImportError:
-        return
+    from mediaml.jobs.hueys import reset_connections
+
     reset_connections()
