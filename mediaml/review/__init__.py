@@ -17,6 +17,7 @@ from mediaml.review.actions import (
     ReviewResult,
     act,
     history,
+    move_cut,
     next_clip,
     pending_count,
     release,
@@ -24,17 +25,21 @@ from mediaml.review.actions import (
     upcoming,
 )
 from mediaml.review.claims import CLAIM_SECONDS, ReviewClip
+from mediaml.review.context import ClipContext, clip_context
 from mediaml.review.plan import ACTIONS, UNDO
 
 __all__ = [
     "ACTIONS",
     "CLAIM_SECONDS",
     "UNDO",
+    "ClipContext",
     "ReviewClip",
     "ReviewResult",
     "act",
+    "clip_context",
     "default_reviewer",
     "history",
+    "move_cut",
     "next_clip",
     "pending_count",
     "release",
