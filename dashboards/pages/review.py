@@ -183,7 +183,8 @@ class ReviewSession:
             self.load("That split position was malformed and was ignored.", "error")
             return
         frame, to = msg.get("frame"), msg.get("to")
-        if action == "move" and not (isinstance(frame, int) and isinstance(to, int)):
+        moved = (frame, to) if isinstance(frame, int) and isinstance(to, int) else None
+        if action == "move" and moved is None:
             self.load("That cut position was malformed and was ignored.", "error")
             return
         reviewer = self.name
@@ -192,9 +193,8 @@ class ReviewSession:
                 result = review.undo(reviewer)
             elif clip_id is None:
                 raise ReviewError("no clip is on screen to act on")
-            elif action == "move":
-                assert isinstance(frame, int) and isinstance(to, int)
-                result = review.move_cut(clip_id, frame, to, reviewer)
+            elif action == "move" and moved is not None:
+                result = review.move_cut(clip_id, *moved, reviewer)
             else:
                 result = review.act(clip_id, action, reviewer, offset_seconds=offset)
         except MediamlError as exc:

@@ -8,7 +8,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from mediaml.db.database import Connection
-from mediaml.errors import NotFoundError
+from mediaml.errors import NotFoundError, required
 
 
 def create_video(
@@ -36,8 +36,7 @@ def create_video(
     existing = conn.execute(
         "SELECT * FROM source_videos WHERE source_uri = %s", (source_uri,)
     ).fetchone()
-    assert existing is not None
-    return existing, False
+    return required(existing, f"the video row for {source_uri}"), False
 
 
 def get_video(conn: Connection, video_id: int, *, lock: bool = False) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from urllib3.util.retry import Retry
 
 from mediaml.config import Settings
 from mediaml.errors import MediaError, StorageError
+from mediaml.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,6 @@ def _session(settings: Settings) -> requests.Session:
     return session
 
 
-def _atomic_target(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-
-
 def fetch(
     uri: str,
     dest: Path,
@@ -118,12 +114,8 @@ def fetch(
         path = local_source_path(uri)
         if not path.is_file():
             raise MediaError(f"source file {path} does not exist")
-        part = _atomic_target(dest)
-        try:
+        with atomic_path(dest) as part:
             shutil.copyfile(path, part)
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
     elif kind == "s3":
         _fetch_s3(uri, dest, settings)
     elif kind == "ytdl":
@@ -161,9 +153,8 @@ def _fetch_http(
             raise MediaError(
                 f"{uri} is {total} bytes, over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
             )
-        part = _atomic_target(dest)
         done = 0
-        try:
+        with atomic_path(dest) as part:
             with part.open("wb") as out:
                 for chunk in resp.iter_content(CHUNK):
                     done += len(chunk)
@@ -178,9 +169,6 @@ def _fetch_http(
                         cancelled()
             if total is not None and done != total:
                 raise requests.ConnectionError(f"{uri} ended after {done} of {total} bytes")
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
 
 
 def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
@@ -194,16 +182,13 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
             **({"endpoint_url": settings.s3_endpoint_url} if settings.s3_endpoint_url else {}),
         },
     )
-    part = _atomic_target(dest)
     try:
-        fs.get_file(uri, str(part))
-        os.replace(part, dest)
+        with atomic_path(dest) as part:
+            fs.get_file(uri, str(part))
     except FileNotFoundError:
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:
         raise StorageError(f"cannot read {uri}: {exc}; check the AWS credentials") from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _fetch_ytdl(url: str, dest: Path, settings: Settings) -> None:
