@@ -3,6 +3,10 @@
 // the id of the clip on screen, so a late or repeated click can never act on another clip.
 // The next clips' temp clips wait preloaded in hidden <video> elements; when one of them
 // becomes the clip on screen its element is swapped in instead of loading a new source.
+// After a verdict (approve / skip / archive) the clip the server will most likely claim
+// next (the first upcoming one, already preloaded) starts playing at once, before the
+// answer arrives; the buttons stay disabled until it does, and if the server claimed
+// another clip that one replaces it. Actions always carry the server-confirmed clip id.
 // (timeline.js is prepended to this file: neighbourCard, previews, drawTimeline.)
 
 const ACTIONS = [
@@ -33,6 +37,7 @@ const HELP = [
 const STEPS = [1, 2, 4, 8, 16];
 const REPEAT_MS = 300;
 const POOL_SIZE = 3;
+const VERDICTS = new Set(["approve", "skip", "archive"]);
 
 function el(tag, attrs = {}, text = "") {
   const n = document.createElement(tag);
@@ -123,7 +128,7 @@ export function render({ model, el: root }) {
   let splitting = false;
   let splitFrame = 1;
   let move = null; // {from, to, left, right} while a cut is picked
-  let shownId = null;
+  let shownId = null; // the clip playing: the confirmed one, or a speculative next one
   let playedId = null;
   let sentAt = null;
   let lastStep = { dir: 0, at: 0, level: 0 };
@@ -270,10 +275,9 @@ export function render({ model, el: root }) {
 
   function attach(v) {
     v.addEventListener("playing", () => {
-      const c = clip();
-      if (v !== video || !c || playedId === c.clip_id) return;
-      playedId = c.clip_id;
-      const detail = { clip_id: c.clip_id, ms: sentAt == null ? null : performance.now() - sentAt };
+      if (v !== video || shownId == null || playedId === shownId) return;
+      playedId = shownId;
+      const detail = { clip_id: shownId, ms: sentAt == null ? null : performance.now() - sentAt };
       window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
     });
     v.addEventListener("error", async () => {
@@ -319,6 +323,7 @@ export function render({ model, el: root }) {
     const wanted = new Map((model.upcoming || []).slice(0, POOL_SIZE).map((u) => [u.clip_id, u.url]));
     const c = clip();
     if (c) wanted.delete(c.clip_id);
+    wanted.delete(shownId);
     for (const [id, v] of preloaded) {
       if (wanted.get(id) !== v.getAttribute("src")) {
         v.removeAttribute("src");
@@ -345,6 +350,29 @@ export function render({ model, el: root }) {
     window.history.replaceState(window.history.state, "", url);
   }
 
+  function showFacts(c, pending = c.pending_count) {
+    title.textContent = c.title;
+    facts.replaceChildren(
+      el("span", { class: "mm-fact", "data-fact": "clip" }, `clip ${c.clip_id}`),
+      el("span", { class: "mm-fact", "data-fact": "frames" }, `frames ${c.start_frame}–${c.end_frame - 1}`),
+      el("span", { class: "mm-fact", "data-fact": "duration" }, `${c.duration.toFixed(2)} s`),
+      el("span", { class: "mm-fact", "data-fact": "fps" }, `${+c.fps.toFixed(3)} fps`),
+      el("span", { class: "mm-fact", "data-fact": "pending" }, `${pending} pending`)
+    );
+  }
+
+  // Start the likely next clip while the server answers a verdict (see the top).
+  function speculate() {
+    const c = clip();
+    const next = (model.upcoming || [])[0];
+    if (!c || !next || !next.clip || !next.clip.url || next.clip_id === shownId) return;
+    const ready = preloaded.get(next.clip_id);
+    if (!ready || ready.readyState < 2) return;
+    shownId = next.clip_id;
+    showFacts(next.clip, Math.max(c.pending_count - 1, 0));
+    play(next.clip);
+  }
+
   function showClip() {
     const c = clip();
     leaveSplit(false);
@@ -357,14 +385,7 @@ export function render({ model, el: root }) {
       video.hidden = true;
       shownId = null;
     } else {
-      title.textContent = c.title;
-      facts.replaceChildren(
-        el("span", { class: "mm-fact", "data-fact": "clip" }, `clip ${c.clip_id}`),
-        el("span", { class: "mm-fact", "data-fact": "frames" }, `frames ${c.start_frame}–${c.end_frame - 1}`),
-        el("span", { class: "mm-fact", "data-fact": "duration" }, `${c.duration.toFixed(2)} s`),
-        el("span", { class: "mm-fact", "data-fact": "fps" }, `${+c.fps.toFixed(3)} fps`),
-        el("span", { class: "mm-fact", "data-fact": "pending" }, `${c.pending_count} pending`)
-      );
+      showFacts(c);
       video.hidden = !c.url; // a clip that cannot be played says why in the message line
       if (shownId !== c.clip_id) {
         shownId = c.clip_id;
@@ -375,6 +396,7 @@ export function render({ model, el: root }) {
         }
       }
     }
+    box.dataset.confirmed = c ? String(c.clip_id) : "";
     syncAddress(c);
     refreshButtons();
     drawContext();
@@ -389,6 +411,7 @@ export function render({ model, el: root }) {
     refreshButtons();
     drawMoveBar();
     model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
+    if (VERDICTS.has(action)) speculate();
   }
 
   // ---------------------------------------------------------------- split mode

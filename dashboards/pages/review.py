@@ -149,9 +149,14 @@ class ReviewSession:
             self.ctx.prefetch_ahead(self.name, clip.clip_id, on_ready=self._preload)
 
     def _preload(self, clip_ids: list[int]) -> None:
-        """Tell the browser which temp clips to preload (called from the prefetch thread
-        once they are cut, so the browser's requests hit the cache)."""
-        upcoming = [{"clip_id": i, "url": playback_url(i)} for i in clip_ids]
+        """Tell the browser which clips come next, with their views, so it preloads their
+        temp clips and can start the first at once (called from the prefetch thread once
+        they are cut, so the browser's requests hit the cache)."""
+        upcoming = []
+        for clip in review.describe(clip_ids):
+            view, problem = clip_view(clip)
+            if view is not None and not problem:
+                upcoming.append({"clip_id": clip.clip_id, "url": view["url"], "clip": view})
         if self.doc is None:
             self.player.upcoming = upcoming
             return

@@ -16,6 +16,7 @@ import types
 from mediaml.review.actions import (
     ReviewResult,
     act,
+    describe,
     history,
     move_cut,
     next_clip,
@@ -38,6 +39,7 @@ __all__ = [
     "act",
     "clip_context",
     "default_reviewer",
+    "describe",
     "history",
     "move_cut",
     "next_clip",

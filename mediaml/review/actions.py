@@ -107,6 +107,14 @@ def upcoming(reviewer: str, limit: int = 3, *, db: Database | None = None) -> li
         return claims.upcoming(conn, check_reviewer(reviewer), limit)
 
 
+def describe(clip_ids: list[int], *, db: Database | None = None) -> list[ReviewClip]:
+    """The review view of each of ``clip_ids`` that still exists, in the given order,
+    without claiming them (to show the clips a reviewer will probably see next)."""
+    with _db(db).transaction() as conn:
+        found = [claims.describe(conn, int(i)) for i in clip_ids]
+    return [c for c in found if c is not None]
+
+
 def pending_count(*, db: Database | None = None) -> int:
     """How many clips wait for review."""
     with _db(db).transaction() as conn:
