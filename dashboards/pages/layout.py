@@ -17,7 +17,12 @@ from mediaml.errors import MediamlError
 
 log = logging.getLogger(__name__)
 
-PAGES = (("review", "Review"), ("explore", "Explore"), ("status", "Status"))
+PAGES = (
+    ("review", "Review"),
+    ("explore", "Explore"),
+    ("ingest", "Add videos"),
+    ("status", "Status"),
+)
 # How often an open page re-reads the pending count (one indexed count, off the loop).
 PENDING_REFRESH_MS = 30_000
 
