@@ -71,7 +71,7 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
 
 # Deliberate edits of a shipped migration whose effect a later migration also applies to
 # databases that ran the old text: version -> checksums of the earlier texts still accepted.
-# 0001 lost its btree_gist dependency (0004 moves existing databases to the same rule).
+# 0001 lost its btree_gist dependency (0005 moves existing databases to the same rule).
 SUPERSEDED: dict[int, frozenset[str]] = {
     1: frozenset({"1000e5f27c320c242aced017c29ed904517d0747c68d765bdcea8ece12fa771f"}),
 }
