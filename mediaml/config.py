@@ -222,9 +222,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MEDIAML_EMBED_MODEL",
         "embed_model",
-        "Default embedding model name; its vectors are the ones "
-        "the backfill stage makes sure every embedded clip has.",
-        default="clip-vit-base-patch32",
+        "Embedding model: a model name, or `auto`: CLIP ViT-B/32 when its files are on "
+        "this machine, else (development only, with one notice) the offline "
+        "`mediaml-descriptor-v1`. In production `auto` means CLIP, which must load at boot. "
+        "The backfill stage makes sure every embedded clip has this model's vectors.",
+        default="auto",
+    ),
+    Setting(
+        "MEDIAML_DETECTOR",
+        "detector",
+        "Shot detector: `mediaml` (built in, runs inside the encode) or the name of a "
+        "detector plugin (entry-point group `mediaml.detectors`, see docs/plugins.md).",
+        default="mediaml",
     ),
     Setting(
         "MEDIAML_EMBED_STRATEGY",
@@ -343,6 +352,7 @@ class Settings:
     data_dir: Path
     model_dir: Path | None
     embed_model: str
+    detector: str
     embed_strategy: str
     export_profile: str
     shutdown_grace: float

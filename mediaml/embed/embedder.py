@@ -108,22 +108,36 @@ def register(backend: Backend) -> None:
 
 
 def backends() -> dict[str, Backend]:
-    """Every registered model name and its backend."""
+    """Every model name that can be used: the built-in backends and installed plugins
+    (entry-point group ``mediaml.embedders``, see :mod:`mediaml.plugins`)."""
     import mediaml.embed.backends  # noqa: F401  (registers the built-in backends)
+    from mediaml.plugins import EMBEDDERS, load_plugins
 
+    for plugin in load_plugins(EMBEDDERS, Backend).values():
+        # A plugin never replaces a built-in model: a name means one model.
+        _BACKENDS.setdefault(plugin.name, plugin)
     return dict(_BACKENDS)
 
 
 def _backend(name: str) -> Backend:
-    known = backends()
+    import mediaml.embed.backends  # noqa: F401  (registers the built-in backends)
+
+    # Plugins are looked for only when a name is not known yet, so the hot path of an
+    # embedding run does not scan installed packages.
+    known = _BACKENDS if name in _BACKENDS else backends()
     if name not in known:
-        raise ModelError(f"unknown embedding model {name!r}; known models: {', '.join(known)}")
+        raise ModelError(
+            f"unknown embedding model {name!r}; known models: {', '.join(known)} "
+            "(plugins add models through the mediaml.embedders entry point)"
+        )
     return known[name]
 
 
 def resolve_model_name(name: str | None) -> str:
-    """``name``, or the configured default model (``MEDIAML_EMBED_MODEL``) when None."""
-    return name if name is not None else get_settings().embed_model
+    """``name``, or the default model (``MEDIAML_EMBED_MODEL``, ``auto`` resolved) when None."""
+    from mediaml.embed.policy import default_model
+
+    return name if name is not None else default_model()
 
 
 def get_embedder(name: str | Embedder | None = None) -> Embedder:

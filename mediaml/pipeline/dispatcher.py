@@ -18,6 +18,7 @@ from typing import Any
 
 from mediaml.config import Settings
 from mediaml.db import Database
+from mediaml.embed.policy import default_model
 from mediaml.pipeline.stages import STAGES, Stage, release_states
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def select_ready(
         "ready": stage.ready,
         "window": requeue_window(settings),
         "limit": limit,
-        "model": settings.embed_model,
+        "model": default_model(settings),
         "strategy": settings.embed_strategy,
         **(params or {}),
     }

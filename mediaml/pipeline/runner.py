@@ -33,6 +33,7 @@ import requests
 from mediaml.config import Settings
 from mediaml.db import Database
 from mediaml.db.transitions import transition
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
 from mediaml.pipeline.stages import Stage
 from mediaml.storage import ObjectStore
@@ -133,7 +134,7 @@ def claim(ctx: StageContext, stage: Stage, item_id: int) -> dict[str, Any] | Non
         "in_flight": stage.in_flight,
         "node": ctx.node,
         "lease": ctx.settings.lease_seconds,
-        "model": ctx.settings.embed_model,
+        "model": default_model(ctx.settings),
         "strategy": ctx.settings.embed_strategy,
     }
     extra = f" AND {stage.extra_where}" if stage.extra_where else ""

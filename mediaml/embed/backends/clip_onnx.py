@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 CLIP_REPO = "Xenova/clip-vit-base-patch32"
+# The commit of CLIP_REPO that is downloaded and looked up in the cache (pinned, so the
+# weights behind "clip-vit-base-patch32" never change with a push to the repository).
+CLIP_REVISION = "d15189d7028b43f1d3e65039190477f6af591c2a"
 CLIP_FOLDER = "clip-vit-base-patch32"
 # CLIP's text transformer has 77 positions; longer texts are truncated to fit.
 CONTEXT_LENGTH = 77
@@ -47,6 +50,7 @@ def clip_files(quantized: bool = False) -> ModelFiles:
     return ModelFiles(
         folder=CLIP_FOLDER,
         repo_id=CLIP_REPO,
+        revision=CLIP_REVISION,
         files=(
             f"onnx/vision_model{suffix}.onnx",
             f"onnx/text_model{suffix}.onnx",
