@@ -52,5 +52,5 @@ def load_plugins(group: str, kind: type) -> dict[str, Any]:
                 kind.__name__,
             )
             continue
-        found[obj.name] = obj
+        found[str(getattr(obj, "name", point.name))] = obj
     return found

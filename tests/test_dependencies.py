@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # Core dependencies used without an import statement naming them.
 USED_INDIRECTLY: dict[str, str] = {}
+# Import names of optional packages that may not be installed here.
+NOT_INSTALLED = {"umap": "umap-learn"}
 # Extras whose packages the library imports only behind a clear "pip install" error.
 RUNTIME_EXTRAS = ("local", "web", "umap")
 
@@ -47,7 +49,7 @@ def third_party() -> dict[str, set[str]]:
     for module, files in imported_modules().items():
         if module in ours or module in sys.stdlib_module_names or module == "__future__":
             continue
-        for dist in dists.get(module, [module]):
+        for dist in dists.get(module, [NOT_INSTALLED.get(module, module)]):
             out.setdefault(dist.lower().replace("_", "-"), set()).update(files)
     return out
 

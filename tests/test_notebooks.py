@@ -12,7 +12,9 @@ MAX_NOTEBOOK_BYTES = 200_000
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_and_its_stored_outputs_are_current(path, db_url, tmp_path):
     stored = nbformat.read(path, as_version=4)
-    book = execute(path, tmp_path, {"DATABASE_URL": db_url, "MEDIAML_DATA_DIR": str(tmp_path / "data")})
+    book = execute(
+        path, tmp_path, {"DATABASE_URL": db_url, "MEDIAML_DATA_DIR": str(tmp_path / "data")}
+    )
     errors = [
         out
         for cell in book.cells

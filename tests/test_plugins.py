@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mediaml
@@ -71,7 +72,9 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (site / "mediaml_testplugin-0.1.dist-info").mkdir(parents=True)
     (site / "mediaml_testplugin.py").write_text(PLUGIN)
     info = site / "mediaml_testplugin-0.1.dist-info"
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mediaml-testplugin\nVersion: 0.1\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mediaml-testplugin\nVersion: 0.1\n"
+    )
     (info / "entry_points.txt").write_text(ENTRY_POINTS)
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
@@ -80,9 +83,9 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_unknown_names_are_not_found_without_the_plugin():
-    with pytest.raises(ModelError, match="mediaml.embedders"):
+    with pytest.raises(ModelError, match=r"mediaml\.embedders"):
         get_embedder("test-mean-colour-never-installed")
-    with pytest.raises(MediaError, match="mediaml.detectors"):
+    with pytest.raises(MediaError, match=r"mediaml\.detectors"):
         run_detector("test-fixed-cuts-never-installed", "x.mp4")
 
 
@@ -95,21 +98,23 @@ def test_installed_plugins_are_listed_and_broken_ones_left_out(installed_plugin,
     assert "mediaml_testplugin_gone" in caplog.text and "failed to load" in caplog.text
 
 
-def test_plugin_embedder_and_detector_run_through_the_pipeline(
-    installed_plugin, db, store, tmp_path, db_url
-):
-    video = tmp_path / "three.mp4"
-    make_multishot_video(video, [Shot("testsrc2", 30), Shot("mandelbrot", 25), Shot("smptebars", 30)])
-    settings = load_settings(
-        {
-            "MEDIAML_DATA_DIR": str(tmp_path / "data"),
-            "DATABASE_URL": db_url,
-            "MEDIAML_DETECTOR": "test-fixed-cuts",
-            "MEDIAML_EMBED_MODEL": "test-mean-colour",
-        }
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    path = tmp_path / "three.mp4"
+    make_multishot_video(
+        path, [Shot("testsrc2", 30), Shot("mandelbrot", 25), Shot("smptebars", 30)]
     )
-    set_settings(settings)
-    steps = mediaml.run_pipeline(video, auto_approve=True, progress=False)
+    return path
+
+
+def use(tmp_path: Path, db_url: str, **variables: str) -> None:
+    env = {"MEDIAML_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": db_url, **variables}
+    set_settings(load_settings(env))
+
+
+def test_plugin_detector_cuts_the_clips(installed_plugin, db, store, tmp_path, db_url, video):
+    use(tmp_path, db_url, MEDIAML_DETECTOR="test-fixed-cuts")
+    steps = mediaml.run_pipeline(video, until="review", progress=False)
     assert set(steps["result"]) == {"done"}, steps
     clips = mediaml.clips()
     # The plugin's cuts, not the built-in detector's (which finds 30 and 55).
@@ -118,9 +123,17 @@ def test_plugin_embedder_and_detector_run_through_the_pipeline(
         (20, 60),
         (60, 85),
     ]
+
+
+def test_plugin_embedder_embeds_and_searches(installed_plugin, db, store, tmp_path, db_url, video):
+    embedder = get_embedder("test-mean-colour")
+    assert embedder.embed_images([np.zeros((8, 8, 3), np.uint8)]).shape == (1, 3)
+    use(tmp_path, db_url, MEDIAML_EMBED_MODEL="test-mean-colour")
+    steps = mediaml.run_pipeline(video, auto_approve=True, progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    clips = mediaml.clips()
     assert set(clips["state"]) == {"embedded"}
     vectors = mediaml.embeddings()
     assert set(vectors["model_name"]) == {"test-mean-colour"}
     assert {len(v) for v in vectors["vector"]} == {3}
-    found = mediaml.similar(int(clips["clip_id"].iloc[0]), k=2)
-    assert len(found) == 2
+    assert len(mediaml.similar(int(clips["clip_id"].iloc[0]), k=2)) == 2

@@ -87,7 +87,11 @@ def test_readme_python_examples_with_clip_files(home, db_url):
     main, text_search = python_examples()
     env = user_env(home, DATABASE_URL=db_url, MEDIAML_MODEL_DIR=str(models))
     done = subprocess.run(
-        [sys.executable, "-c", main + text_search + "print(mediaml.embeddings().model_name.unique())"],
+        [
+            sys.executable,
+            "-c",
+            main + text_search + "print(mediaml.embeddings().model_name.unique())",
+        ],
         cwd=home,
         env=env,
         capture_output=True,

@@ -125,9 +125,7 @@ def _download(spec: ModelFiles, local: Path, missing: list[str]) -> Path:
     log.info("downloading %s from the Hugging Face Hub (once)", spec.repo_id)
     try:
         folder = Path(
-            snapshot_download(
-                spec.repo_id, revision=spec.revision, allow_patterns=list(spec.files)
-            )
+            snapshot_download(spec.repo_id, revision=spec.revision, allow_patterns=list(spec.files))
         )
     except Exception as exc:
         # The hub client raises errors from several HTTP and OS layers; whichever it is,

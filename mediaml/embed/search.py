@@ -22,11 +22,9 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from mediaml.config import get_settings
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.embedder import Embedder, get_embedder
 from mediaml.embed.nearest import (
-
     empty_frame,
     nearest_query,
     rank_hits,

@@ -27,9 +27,7 @@ def tiny_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def embed_settings(
-    settings: Settings, tiny_model_root: Path
-) -> Settings:
+def embed_settings(settings: Settings, tiny_model_root: Path) -> Settings:
     """Settings whose model folder holds the tiny CLIP (found there first, so the Hub is
     never contacted)."""
     s = dataclasses.replace(settings, model_dir=tiny_model_root)
