@@ -294,8 +294,15 @@ class Settings:
     )
     max_download_bytes: int = setting(
         "MEDIAML_MAX_DOWNLOAD_BYTES",
-        "Largest download accepted by ingest.",
+        "Largest download accepted by ingest (and largest upload through the dashboard).",
         default="21474836480",
+        kind="int",
+    )
+    ytdl_max_height: int | None = setting(
+        "MEDIAML_YTDL_MAX_HEIGHT",
+        "Preferred largest video height for pages fetched with yt-dlp, e.g. `1080` (taller "
+        "formats are taken only when nothing else exists). Unset: the best quality "
+        "available, uncapped.",
         kind="int",
     )
     auth_users: str | None = setting(
