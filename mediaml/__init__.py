@@ -7,6 +7,7 @@ Everything a notebook needs is importable from here; nothing has to be started f
     mediaml.run_pipeline("footage/*.mp4", until="review")   # ingest, encode, detect shots
     mediaml.clips(state="pending_review")                    # DataFrame with thumbnails
     mediaml.similar(clip_id=3, k=12)                         # nearest clips by embedding
+    mediaml.reel([3, 7, 9], "reel.mp4", crossfade=0.5)         # clips joined into one MP4
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _LAZY = {
     "search_text": "mediaml.embed",
     "random_clip": "mediaml.embed",
     "embeddings": "mediaml.embed",
+    "reel": "mediaml.reels",
 }
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "keyframes",
     "probe",
     "random_clip",
+    "reel",
     "retry",
     "review",
     "run_pipeline",

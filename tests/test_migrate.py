@@ -1,9 +1,10 @@
 import threading
+from dataclasses import replace
 
 import psycopg
 import pytest
 
-from mediaml.db.migrate import load_migrations, schema_version, upgrade
+from mediaml.db.migrate import check_unchanged, load_migrations, schema_version, upgrade
 from mediaml.errors import DatabaseError, SchemaTooNewError
 
 
@@ -74,3 +75,25 @@ def test_unreachable_database_is_one_line_error(pg_server):
     with pytest.raises(DatabaseError) as err:
         upgrade(bad)
     assert "\n" not in str(err.value)
+
+
+def test_edited_applied_migration_is_refused(empty_db):
+    upgrade(empty_db)
+    first = load_migrations()[0]
+    # What the database remembers differs from the shipped file, as after an edit.
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = %s WHERE version = %s",
+            ("0" * 64, first.version),
+        )
+    with pytest.raises(DatabaseError, match=f"{first.version:04d}_{first.name} changed after"):
+        upgrade(empty_db)
+
+
+def test_edited_file_is_named_with_what_to_do():
+    migrations = load_migrations()
+    applied = {m.version: m.checksum for m in migrations}
+    check_unchanged(migrations, applied)  # all as shipped: fine
+    edited = replace(migrations[-1], sql=migrations[-1].sql + "\n-- tweak\n")
+    with pytest.raises(DatabaseError, match="put the change in a new migration"):
+        check_unchanged([*migrations[:-1], edited], applied)

@@ -15,6 +15,7 @@ from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
 from dashboards.components.grid import ClipGrid
+from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.pages.layout import shell
 from dashboards.pages.review import playback_url
@@ -138,6 +139,7 @@ class ExploreView:
             on_pick=self.set_main, empty_text="", sizing_mode="stretch_width"
         )
         self.plot = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
+        self.reel = ReelMaker(self.reel_clips)
 
         self.main_id: int | None = values.get("clip")
         self.page = values.get("p", 1)
@@ -166,6 +168,7 @@ class ExploreView:
             self.message,
             self.main,
             pn.Row(self.prev, self.page_label, self.next),
+            self.reel.view,
             self.grid,
             pn.pane.HTML(
                 "<h3>Map of embeddings</h3><p>Hover for thumbnails; drag with the box"
@@ -243,6 +246,13 @@ class ExploreView:
             return
         self.query, self.page = text, 1
         self.refresh()
+
+    def reel_clips(self) -> tuple[list[int], str]:
+        """The clips a reel is made of: the map selection if any, else the result page."""
+        picked = [int(i["clip_id"]) for i in self.selected_grid.items]
+        if picked:
+            return picked, "the map selection"
+        return [int(i["clip_id"]) for i in self.grid.items], f"result page {self.page}"
 
     # -- drawing ----------------------------------------------------------------------
 

@@ -10,7 +10,12 @@ from panel.viewable import Viewable
 
 from dashboards.context import get_context
 
-PAGES = (("review", "Review"), ("explore", "Explore"), ("status", "Status"))
+PAGES = (
+    ("review", "Review"),
+    ("explore", "Explore"),
+    ("ingest", "Add videos"),
+    ("status", "Status"),
+)
 
 _CSS = """
 .mm-nav { display: flex; gap: 18px; align-items: baseline; font-family: system-ui, sans-serif;

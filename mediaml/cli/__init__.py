@@ -57,7 +57,7 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from mediaml.cli import data, db, pipeline, runtime, search, serve
+    from mediaml.cli import data, db, pipeline, reel, runtime, search, serve
 
     for command in (
         pipeline.ingest,
@@ -68,6 +68,7 @@ def _register() -> None:
         search.search,
         data.export,
         data.import_,
+        reel.reel,
         db.db,
         runtime.worker,
         runtime.demo,

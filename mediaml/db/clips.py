@@ -10,7 +10,7 @@ from typing import Any
 from mediaml import cutmath
 from mediaml.db.database import Connection
 from mediaml.db.videos import get_video
-from mediaml.errors import IllegalTransitionError, InvalidCutError, NotFoundError
+from mediaml.errors import IllegalTransitionError, InvalidCutError, NotFoundError, required
 from mediaml.states import ARCHIVED, CLIP_IN_FLIGHT, PENDING_REVIEW
 
 
@@ -102,8 +102,7 @@ def _insert_clips(
                 extra.get("is_demo", False),
             ),
         ).fetchone()
-        assert row is not None
-        rows.append(row)
+        rows.append(required(row, "the inserted clip row"))
     return rows
 
 

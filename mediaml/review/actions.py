@@ -23,7 +23,13 @@ from mediaml.db import clips as clipdb
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.db.transitions import transition
 from mediaml.db.videos import get_video
-from mediaml.errors import IllegalTransitionError, NotFoundError, ReviewConflictError, ReviewError
+from mediaml.errors import (
+    IllegalTransitionError,
+    NotFoundError,
+    ReviewConflictError,
+    ReviewError,
+    required,
+)
 from mediaml.review import claims
 from mediaml.review.claims import ReviewClip
 from mediaml.review.plan import (
@@ -138,9 +144,9 @@ def act(
         clip, video = _lock_clip(conn, clip_id)
         last = _last_record(conn, clip_id)
         if is_repeat(clip, last, action, reviewer):
-            assert last is not None
+            repeated = required(last, "the action being repeated")
             return ReviewResult(
-                claims.claim_next(conn, reviewer), action_id=int(last["id"]), repeated=True
+                claims.claim_next(conn, reviewer), action_id=int(repeated["id"]), repeated=True
             )
         _check_available(conn, clip, reviewer, last)
         previous = clipdb.previous_clip(conn, clip)
@@ -177,11 +183,10 @@ def _apply(
             frame = int(clip["start_frame"])
             applied = clipdb.remove_cut(conn, int(video["id"]), frame, created_by=reviewer)
         else:
-            assert offset_seconds is not None
             frame = split_frame(
                 int(clip["start_frame"]),
                 int(clip["end_frame"]),
-                float(offset_seconds),
+                float(required(offset_seconds, "the split offset")),
                 clipdb.video_fps(video),
             )
             applied = clipdb.add_cut(conn, int(video["id"]), frame, created_by=reviewer)
@@ -192,16 +197,16 @@ def _apply(
             after["offset_seconds"] = float(offset_seconds or 0.0)
         return after, archived + created, created
 
-    assert plan.clip_to is not None
+    clip_to = required(plan.clip_to, "the state the clip moves to")
     fields: dict[str, Any] = {**verdict, **released}
     if plan.link_previous:
-        assert previous is not None
+        previous = required(previous, "the previous clip")
         fields["grouped_with"] = previous["id"]
-    row = transition(conn, "clips", int(clip["id"]), plan.clip_to, expect=PENDING_REVIEW, **fields)
+    row = transition(conn, "clips", int(clip["id"]), clip_to, expect=PENDING_REVIEW, **fields)
     after = {"clip": snapshot(row)}
     changed = [int(row["id"])]
     if plan.link_previous:
-        assert previous is not None
+        previous = required(previous, "the previous clip")
         # A longer group is a chain: each later clip points at the one before it, and a
         # clip keeps the partner it already had.
         link = previous["grouped_with"] if previous["grouped_with"] is not None else clip["id"]
@@ -288,7 +293,7 @@ def _apply_undo(
     cleared = {"reviewed_by": None, "reviewed_at": None}
     label = f"{plan.action} of clip {plan.clip_id}"
     if plan.cut is not None:
-        assert plan.frame is not None
+        frame = required(plan.frame, "the frame of the cut being undone")
         for cid in plan.expect_pending:
             row = conn.execute("SELECT state FROM clips WHERE id = %s", (cid,)).fetchone()
             if row is None or row["state"] != PENDING_REVIEW:
@@ -298,25 +303,23 @@ def _apply_undo(
                 )
         video_id = int(target["video_id"])
         if plan.cut == "add":
-            applied = clipdb.add_cut(conn, video_id, plan.frame, created_by="undo")
+            applied = clipdb.add_cut(conn, video_id, frame, created_by="undo")
         else:
-            applied = clipdb.remove_cut(conn, video_id, plan.frame, created_by="undo")
+            applied = clipdb.remove_cut(conn, video_id, frame, created_by="undo")
         created = tuple(int(c["id"]) for c in applied.created)
         archived = tuple(int(c["id"]) for c in applied.archived)
         # Show the clip that now covers the frames the reviewer acted on: after undoing a
         # merge that is the right-hand half (the clip that was merged into its previous).
         focus = created[-1] if plan.cut == "add" else created[0]
-        cut_after = {"cut": plan.frame, "archived": list(archived), "created": list(created)}
+        cut_after = {"cut": frame, "archived": list(archived), "created": list(created)}
         return cut_after, archived + created, focus
 
-    assert plan.clip_from is not None
+    clip_from = required(plan.clip_from, "the state the clip returns from")
     try:
         fields: dict[str, Any] = {**cleared, **released}
         if plan.action == GROUP:
             fields["grouped_with"] = None
-        row = transition(
-            conn, "clips", plan.clip_id, PENDING_REVIEW, expect=plan.clip_from, **fields
-        )
+        row = transition(conn, "clips", plan.clip_id, PENDING_REVIEW, expect=clip_from, **fields)
         after: dict[str, Any] = {"clip": snapshot(row)}
         changed = [plan.clip_id]
         if plan.previous_id is not None:
@@ -360,8 +363,7 @@ def history(
 
 
 def _now(conn: Connection) -> dt.datetime:
-    row = conn.execute("SELECT now() AS now").fetchone()
-    assert row is not None
+    row = required(conn.execute("SELECT now() AS now").fetchone(), "the database clock")
     now: dt.datetime = row["now"]
     return now
 
@@ -453,6 +455,5 @@ def _record_row(
         " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (clip_id, video_id, action, reviewer, Jsonb(before), Jsonb(after), undoes),
     )
-    found = row.fetchone()
-    assert found is not None
+    found = required(row.fetchone(), "the id of the recorded action")
     return int(found["id"])

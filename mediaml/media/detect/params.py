@@ -30,6 +30,14 @@ class DetectorParams:
             level: the median score of the ``window`` frames on the busier side (so
             steady fast motion, grain or animation does not cut).
         cut_margin: ... plus this absolute margin.
+        cut_dominance: a hard cut's step must be this many times larger than the steps
+            right before and after it (by the combined score, or by colour alone): a
+            dissolve or a camera move spreads its change over several steps.
+        sharp_dominance: a step at least this many times larger than its neighbours is a
+            cut with less margin over the local level (``sharp_ratio`` times it plus
+            ``sharp_margin``): a cut into a shot that opens with fast motion.
+        sharp_ratio: see ``sharp_dominance``.
+        sharp_margin: see ``sharp_dominance``.
         window: frames on each side used for the local level.
         max_shift: motion compensation search range, in pixels of the half-size (32x18)
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
@@ -53,6 +61,10 @@ class DetectorParams:
     flat_cut_colour: float = 0.9
     cut_ratio: float = 1.5
     cut_margin: float = 0.10
+    cut_dominance: float = 1.3
+    sharp_dominance: float = 1.8
+    sharp_ratio: float = 1.1
+    sharp_margin: float = 0.05
     window: int = 12
     max_shift: int = 2
     flash_frames: int = 2
