@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from pgvector.psycopg import register_vector  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
 
 from mediaml.db.embedded import embedded_url  # noqa: E402
 from mediaml.db.migrate import upgrade  # noqa: E402
@@ -125,7 +126,7 @@ def server_url(database: str = "postgres") -> str:
     return embedded_url(CACHE / "catalogues", database)
 
 
-def _meta(conn: psycopg.Connection) -> dict[str, float]:
+def _meta(conn: psycopg.Connection) -> dict[str, float]:  # type: ignore[type-arg]
     conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value float8)")
     return {k: v for k, v in conn.execute("SELECT key, value FROM bench_meta")}
 
@@ -191,8 +192,8 @@ def build_index(url: str) -> float | None:
         Seconds the build took, or None when the index was already there.
     """
     name = index_name(MODEL, STRATEGY, DIM)
-    with psycopg.connect(url) as conn:
-        if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None:  # type: ignore[index]
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"]:  # type: ignore[index]
             return None
         progress("building the search index ...")
         start = time.perf_counter()

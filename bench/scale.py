@@ -125,7 +125,7 @@ def search_index(cat: Catalogue) -> Row:
     """The search index: build time (when the catalogue was built) and size."""
     return {
         "search index build time": cat.built_note("index_build_s"),
-        "search index size": f"{index_mib(cat):,.0f} MiB",
+        "search index size": f"{index_mib(cat):,.1f} MiB",
         "load (SQL + binary COPY of vectors)": cat.built_note("load_s"),
     }
 

@@ -17,8 +17,10 @@ BEGIN
     END LOOP;
     PERFORM set_config('maintenance_work_mem', '1GB', true)
     WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('1GB');
-    FOR variant IN
-        SELECT DISTINCT model_name, generation_strategy, dim FROM embeddings
+    -- Listed first: an index cannot be built on a table a loop is still reading.
+    CREATE TEMPORARY TABLE mediaml_variants ON COMMIT DROP AS
+        SELECT DISTINCT model_name, generation_strategy, dim FROM embeddings;
+    FOR variant IN SELECT * FROM mediaml_variants
     LOOP
         slug := coalesce(nullif(left(btrim(regexp_replace(lower(variant.model_name),
                                     '[^a-z0-9]+', '_', 'g'), '_'), 24), ''), 'model');
