@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "probe": "mediaml.media",
     "detect_cuts": "mediaml.media",
+    "detect_scores": "mediaml.media",
     "cut_clip": "mediaml.media",
     "keyframes": "mediaml.media",
     "embed_images": "mediaml.embed",
@@ -57,6 +58,7 @@ __all__ = [
     "cut_clip",
     "cuts",
     "detect_cuts",
+    "detect_scores",
     "embed_images",
     "embed_texts",
     "embeddings",

@@ -31,11 +31,11 @@ class Queue:
 
 
 QUEUES: tuple[Queue, ...] = (
-    Queue("default", 10, "light jobs; its consumer also runs the scheduler"),
-    Queue("media_processing", 5, "download, encode, detect, export, keyframes, embeddings"),
-    Queue("background_jobs", 2, "the dispatcher, archive and persist jobs"),
-    Queue("temp_clips", 3, "temp clip generation and prefetch for review"),
-    Queue("maintenance", 1, "playback cache cleanup, monitoring"),
+    Queue("default", 10, "ingest; the scheduler runs where this queue is consumed"),
+    Queue("media_processing", 5, "download, encode + detect, export, keyframes, embeddings"),
+    Queue("background_jobs", 2, "the dispatcher"),
+    Queue("temp_clips", 3, "temp clip prefetch for review playback"),
+    Queue("maintenance", 1, "playback cache cleanup"),
 )
 QUEUE_NAMES: tuple[str, ...] = tuple(q.name for q in QUEUES)
 QUEUE_CONCURRENCY: dict[str, int] = {q.name: q.concurrency for q in QUEUES}
@@ -48,8 +48,8 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
         value: the raw variable, or None when unset.
 
     Returns:
-        The selected queue names in the order first given; ``("default",)`` when unset
-        or empty.
+        The selected queue names in the order first given; empty when unset or empty
+        (:func:`load_settings` then applies the run mode's rule, see ``MEDIAML_QUEUES``).
 
     Raises:
         ConfigError: a name is not one of :data:`QUEUE_NAMES`; the message lists them.
@@ -65,7 +65,18 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
             f"MEDIAML_QUEUES has unknown queue name(s) {', '.join(unknown)}; "
             f"allowed names are: {', '.join(QUEUE_NAMES)}"
         )
-    return tuple(names) or ("default",)
+    return tuple(names)
+
+
+def default_queues(production: bool) -> tuple[str, ...]:
+    """The queues a process consumes when ``MEDIAML_QUEUES`` is unset.
+
+    In development every queue, so one machine does all the work (as the seed does
+    outside production). In production none: the operator chooses per service (web:
+    ``default``; workers: the others), and :class:`mediaml.jobs.worker.Worker` refuses
+    to start without a choice.
+    """
+    return () if production else QUEUE_NAMES
 
 
 def parse_scheduler(value: str | None, queues: tuple[str, ...]) -> bool:
@@ -199,9 +210,9 @@ class Settings:
     )
     queues: tuple[str, ...] = setting(
         "MEDIAML_QUEUES",
-        "Comma-separated queues this process consumes (the seed's `OBAN_QUEUES`). Unknown "
-        "names fail at boot.",
-        default="default",
+        "Comma-separated queues this process consumes (the seed's `OBAN_QUEUES`). Unset: "
+        "every queue in development; in production a worker refuses to start until it is "
+        "set (web: `default`; workers: the others). Unknown names fail at boot.",
         kind="queues",
     )
     scheduler: bool = setting(
@@ -262,8 +273,10 @@ class Settings:
     lease_seconds: float = setting(
         "MEDIAML_LEASE_SECONDS",
         "How long an in-flight item may go without a heartbeat before the dispatcher "
-        "takes it up again.",
-        default="900",
+        "takes it up again. A running step renews it every third of this, so a short "
+        "lease loses nothing: a killed worker's item is back within this plus "
+        "`MEDIAML_DISPATCH_INTERVAL` (under 2 minutes by default).",
+        default="45",
         kind="float",
     )
     playback_cache_max_age: float = setting(
@@ -397,7 +410,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             # Keep going with the default so every other problem is reported too.
             values[target] = _convert(setting, setting.default, values) if setting.default else None
 
-    values["queues"] = values.get("queues") or ("default",)
+    values["queues"] = values.get("queues") or default_queues(values.get("env") == "production")
     if values.get("scheduler") is None:
         values["scheduler"] = parse_scheduler(None, values["queues"])
     values["data_dir"] = values.get("data_dir") or _default_data_dir()
@@ -421,7 +434,8 @@ def _convert(setting: Setting, value: str, so_far: Mapping[str, Any]) -> Any:
     if setting.kind == "queues":
         return parse_queues(value)
     if setting.kind == "scheduler":
-        return parse_scheduler(value, so_far.get("queues", ("default",)))
+        queues = so_far.get("queues") or default_queues(so_far.get("env") == "production")
+        return parse_scheduler(value, queues)
     if setting.kind == "path":
         return Path(value).expanduser()
     if setting.kind in ("int", "float"):

@@ -7,6 +7,7 @@ from mediaml.config import (
     QUEUE_NAMES,
     SETTINGS,
     Settings,
+    default_queues,
     load_settings,
     parse_queues,
     parse_scheduler,
@@ -48,9 +49,9 @@ def test_queue_table_is_canonical():
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        (None, ("default",)),
-        ("", ("default",)),
-        (" , ,", ("default",)),
+        (None, ()),  # unset: load_settings applies default_queues
+        ("", ()),
+        (" , ,", ()),
         ("media_processing", ("media_processing",)),
         (" media_processing , default,media_processing,, ", ("media_processing", "default")),
         (
@@ -61,6 +62,15 @@ def test_queue_table_is_canonical():
 )
 def test_parse_queues(raw, expected):
     assert parse_queues(raw) == expected
+
+
+def test_unset_queues_mean_every_queue_in_development_and_a_choice_in_production(tmp_path):
+    assert default_queues(production=False) == QUEUE_NAMES
+    assert default_queues(production=True) == ()
+    prod = load_settings(PROD_MINIMUM)
+    assert prod.queues == () and prod.scheduler is False  # a worker refuses to start
+    chosen = load_settings({**PROD_MINIMUM, "MEDIAML_QUEUES": "default"})
+    assert chosen.queues == ("default",) and chosen.scheduler is True
 
 
 def test_unknown_queue_lists_allowed_names():
@@ -101,7 +111,8 @@ def test_defaults_are_the_embedded_setup(tmp_path):
     s = load_settings({"MEDIAML_DATA_DIR": str(tmp_path)})
     assert isinstance(s, Settings)
     assert s.database_url is None and s.s3_bucket is None
-    assert s.queues == ("default",) and s.scheduler is True
+    # One machine does all the work in development (the seed outside production).
+    assert s.queues == QUEUE_NAMES and s.scheduler is True
     assert s.data_dir == tmp_path
     assert s.media_dir == tmp_path / "media"
     assert s.dispatch_interval == 60 and s.cleanup_interval == 300

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,8 @@ from mediaml.errors import NotFoundError
 from mediaml.media.ffmpeg import ffmpeg_exe
 from mediaml.reels import plan_reel
 from tests.support.media import Shot, make_multishot_video
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 
 
 def decoded(path) -> tuple[int, bool]:
@@ -80,6 +83,26 @@ def test_reel_frames_are_the_clips_minus_crossfades_with_sound(clips, tmp_path):
     assert frames == sum(clips[i] for i in ids) - 2 * 5  # 0.2 s at 25 fps = 5 frames
     assert audio
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    # Stills for a look: the middle of the first clip (caption) and the first crossfade.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    first = clips[ids[0]]
+    for name, frame in (("reel-caption", first // 2), ("reel-crossfade", first - 3)):
+        subprocess.run(
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(out),
+                "-vf",
+                f"select=eq(n\\,{frame}),scale=iw*3:ih*3:flags=neighbor",
+                "-frames:v",
+                "1",
+                str(SCREENSHOTS / f"{name}.png"),
+            ],
+            check=True,
+        )
 
 
 def test_reel_with_title_card_and_hard_cuts_from_the_cli(clips, tmp_path):

@@ -6,7 +6,6 @@ from typing import Any
 
 import panel as pn
 
-from dashboards.auth import default_reviewer
 from dashboards.components.player import ReviewPlayer
 from dashboards.context import get_context
 from dashboards.pages.layout import shell, user
@@ -147,7 +146,7 @@ def page() -> pn.viewable.Viewable:
         if "reviewer" in values:
             notes.append("ignored ?reviewer: you review under your login name")
     else:
-        name, editable = values.get("reviewer", default_reviewer()), True
+        name, editable = values.get("reviewer", review.default_reviewer()), True
     session = ReviewSession(name, editable=editable)
     session.load()
     return shell("review", session.view, notes=notes)

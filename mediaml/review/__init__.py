@@ -59,11 +59,12 @@ class _CallableReview(types.ModuleType):
 
 
 def default_reviewer() -> str:
-    """The name recorded for notebook reviews when none is given: the OS user."""
+    """The reviewer name when nobody logged in or gave one (notebooks, the development
+    dashboard): the OS user, else ``reviewer``."""
     try:
-        return getpass.getuser()
+        return getpass.getuser() or "reviewer"
     except (KeyError, OSError):
-        return "notebook"
+        return "reviewer"
 
 
 sys.modules[__name__].__class__ = _CallableReview

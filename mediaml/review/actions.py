@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 
 from mediaml.cutmath import split_frame
 from mediaml.db import clips as clipdb
+from mediaml.db import leases
+from mediaml.db.audit import record_review_action
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.db.transitions import transition
 from mediaml.db.videos import get_video
@@ -33,6 +34,7 @@ from mediaml.errors import (
 from mediaml.review import claims
 from mediaml.review.claims import ReviewClip
 from mediaml.review.plan import (
+    APPROVE,
     GROUP,
     MERGE,
     SPLIT,
@@ -46,7 +48,7 @@ from mediaml.review.plan import (
     plan_undo,
     snapshot,
 )
-from mediaml.states import PENDING_REVIEW
+from mediaml.states import PENDING_REVIEW, REVIEW_APPROVED
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,47 @@ def pending_count(*, db: Database | None = None) -> int:
             "SELECT count(*) AS n FROM clips WHERE state = %s", (PENDING_REVIEW,)
         ).fetchone()
     return int(row["n"]) if row else 0
+
+
+def approve_all(
+    reviewer: str, *, videos: list[int] | None = None, db: Database | None = None
+) -> list[int]:
+    """Approve every pending clip (of ``videos``) nobody is reviewing right now.
+
+    Used for automatic approval (``run_pipeline(auto_approve=True)``): each clip is
+    recorded in the audit log like a reviewer's approval. Clips on a reviewer's screen
+    (a live claim) are theirs to decide and are left alone.
+
+    Returns:
+        The ids of the approved clips.
+    """
+    reviewer = check_reviewer(reviewer)
+    approved = []
+    with _db(db).transaction() as conn:
+        rows = conn.execute(
+            f"SELECT * FROM clips AS t WHERE t.state = %(pending)s AND {leases.free('t')}"
+            + (" AND t.video_id = ANY(%(videos)s)" if videos is not None else "")
+            + " ORDER BY t.id FOR UPDATE SKIP LOCKED",
+            {"pending": PENDING_REVIEW, "videos": videos},
+        ).fetchall()
+        now = _now(conn)
+        for clip in rows:
+            after = transition(
+                conn,
+                "clips",
+                int(clip["id"]),
+                REVIEW_APPROVED,
+                expect=PENDING_REVIEW,
+                reviewed_by=reviewer,
+                reviewed_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            _record(
+                conn, clip, APPROVE, reviewer, {"clip": snapshot(clip)}, {"clip": snapshot(after)}
+            )
+            approved.append(int(clip["id"]))
+    return approved
 
 
 def act(
@@ -176,7 +219,7 @@ def _apply(
     offset_seconds: float | None,
 ) -> tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]:
     """Carry out ``plan``; returns (after JSON, changed clip ids, created clip ids)."""
-    verdict = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
+    verdict: dict[str, Any] = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
     released = {"lease_owner": None, "lease_expires_at": None}
     if plan.cut is not None:
         if plan.cut == "remove":
@@ -450,10 +493,13 @@ def _record_row(
     *,
     undoes: int | None = None,
 ) -> int:
-    row = conn.execute(
-        "INSERT INTO review_actions (clip_id, video_id, action, actor, before, after, undoes)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (clip_id, video_id, action, reviewer, Jsonb(before), Jsonb(after), undoes),
+    return record_review_action(
+        conn,
+        clip_id=clip_id,
+        video_id=video_id,
+        action=action,
+        actor=reviewer,
+        before=before,
+        after=after,
+        undoes=undoes,
     )
-    found = required(row.fetchone(), "the id of the recorded action")
-    return int(found["id"])

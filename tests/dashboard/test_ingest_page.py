@@ -81,7 +81,7 @@ class Site:
     media: SlowMedia
     upload: Path
     worker_log: Path
-    db_url: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def site(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
             stderr=subprocess.STDOUT,
         )
     try:
-        yield Site(base, media, files["upload"], log, env["DATABASE_URL"])
+        yield Site(base, media, files["upload"], log, env)
     finally:
         worker.terminate()
         worker.wait(20)
@@ -230,3 +230,15 @@ def test_uploads_are_held_to_the_download_limit(site: Site) -> None:
     assert requests.post(f"{url}?name=a.mp4", data=b"x", timeout=30).status_code == 405
     leftovers = list((Path(site.worker_log).parent / "data" / "cache" / "uploads").glob("*"))
     assert leftovers == []
+
+
+def test_upload_and_reel_routes_need_the_login(site: Site) -> None:
+    proc, base = start_server({**site.env, "MEDIAML_AUTH_USERS": "ana:secret-pass"})
+    try:
+        upload = requests.put(f"{base}/upload?name=a.mp4", data=b"x" * 10, timeout=30)
+        assert upload.status_code == 401
+        reel = requests.get(f"{base}/reels/reel-{'0' * 32}.mp4", timeout=30)
+        assert reel.status_code == 401
+        assert not list((Path(site.env["MEDIAML_DATA_DIR"]) / "cache" / "uploads").glob("*"))
+    finally:
+        stop_server(proc)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import mediaml
 from mediaml.media import detect_cuts
+from mediaml.media.detect import SCORE_COLUMNS
 from tests.media.test_detect import assert_matches
 from tests.support.footage import BIKES_CUTS, Edit, Take, edit_video, original_bikes
 
@@ -41,10 +43,33 @@ def test_real_footage_edit_every_transition_on_its_frame(edited):
     assert_matches(detect_cuts(path), truth)
 
 
-def test_cuts_labelled_by_eye_in_real_footage(media_dir):
+@pytest.fixture(scope="module")
+def bikes(media_dir):
     path = media_dir / "bikes.mp4"
-    truth = original_bikes(path, size=(320, 180))
+    return path, original_bikes(path, size=(320, 180))
+
+
+def test_cuts_labelled_by_eye_in_real_footage(bikes):
+    path, truth = bikes
     found = detect_cuts(path)
     assert list(found["frame"]) == list(BIKES_CUTS)
     assert set(found["kind"]) == {"cut"}
     assert [t.frame for t in truth] == list(BIKES_CUTS)
+
+
+def test_per_frame_scores_explain_the_cuts(bikes):
+    path, _ = bikes
+    scores = mediaml.detect_scores(path)
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert list(scores["frame"]) == list(range(250))
+    assert list(scores.loc[scores["kind"] == "cut", "frame"]) == list(BIKES_CUTS)
+    assert set(scores["kind"]) == {"", "cut"}
+    cuts = scores.set_index("frame").loc[list(BIKES_CUTS)]
+    # every cut clears its bar and dominates its neighbouring steps
+    assert (cuts["candidate"] & (cuts["score"] >= cuts["cut_bar"])).all()
+    assert (cuts["dominance"] >= 1.3).all()
+    # the car crossing right in front of the camera (frames 96-107) changes the picture
+    # a lot, frame after frame, but no single step dominates: no candidate
+    crossing = scores[scores["frame"].between(96, 107)]
+    assert crossing["structure"].max() > 0.2
+    assert not crossing["candidate"].any()

@@ -240,17 +240,29 @@ def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
         if enter == "cut" and extra < 0.2 and zoom > 1.2:
             opening = rng.choice(["whip", "push"])
         flash = strobe = whip_at = None
-        if frames >= 24 and not opening:
+        first = d + 6  # effects happen inside the take, after its own transition
+        if frames >= first + 18 and not opening:
             roll = rng.random()
             if roll < 0.12:
-                flash = rng.randint(6, frames - 8)
-            elif roll < 0.18 and frames >= 30:
-                strobe = rng.randint(6, frames - 16)
-            elif roll < 0.26 and zoom > 1.2 and frames >= 30:
-                whip_at = rng.randint(6, frames - 14)
+                flash = rng.randint(first, frames - 8)
+            elif roll < 0.18 and frames >= first + 24:
+                strobe = rng.randint(first, frames - 16)
+            elif roll < 0.26 and zoom > 1.2 and frames >= first + 24:
+                whip_at = rng.randint(first, frames - 14)
         take = Take(clip, start, frames, zoom, cx, cy, opening, "", flash, strobe, whip_at, reverse)
         edits.append(Edit(take, enter, d))
         prev, prev_frames = (clip, shot, zoom), frames - d  # frames free of its own entry
+    # ... and before the next take's transition
+    for i in range(len(edits) - 1):
+        t, d = edits[i].take, edits[i + 1].enter_frames
+        strobe_end = None if t.strobe is None else t.strobe + 8
+        effects = [x for x in (t.flash, strobe_end, t.whip_at) if x is not None]
+        if d and effects and max(effects) >= t.frames - d - 8:
+            edits[i] = Edit(
+                Take(t.clip, t.start, t.frames, t.zoom, t.cx, t.cy, t.opening, t.closing),
+                edits[i].enter,
+                edits[i].enter_frames,
+            )
     # whip-pan cuts: a take opening with a whip after a take closing with one
     for i in range(1, len(edits)):
         a, b = edits[i - 1], edits[i]
