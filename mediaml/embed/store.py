@@ -24,7 +24,7 @@ another dimension for that model, behind the clear check in :func:`upsert_many`.
 
 One index per variant rather than per model: a search always asks for one strategy,
 and an index holding only that strategy's rows never wastes visits on the others.
-Migration 0006 replaced the earlier full-vector HNSW indexes with these.
+Migration 0007 replaced the earlier full-vector HNSW indexes with these.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class ModelIdentity(Protocol):
 def index_name(model_name: str, strategy: str, dim: int) -> str:
     """The deterministic name of a variant's search index (at most 63 characters).
 
-    Migration 0006 computes the same name in SQL for the variants it re-indexes.
+    Migration 0007 computes the same name in SQL for the variants it re-indexes.
     """
     slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")[:24] or "model"
     digest = hashlib.md5(

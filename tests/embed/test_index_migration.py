@@ -1,4 +1,4 @@
-"""Migration 0006 replaces an existing database's full-vector HNSW indexes with the
+"""Migration 0007 replaces an existing database's full-vector HNSW indexes with the
 quantised ones, under the names mediaml.embed.store gives them, so searches use them
 and later writes do not build a second index."""
 
@@ -31,8 +31,8 @@ def test_migration_reindexes_existing_variants_under_mediamls_names(db_url, db, 
                 "((embedding::vector(16)) vector_cosine_ops) WHERE model_name = "
                 + sql.Literal(name).as_string(conn)
             )
-        conn.execute("DELETE FROM schema_migrations WHERE version = 6")
-    assert upgrade(db_url) == [6]
+        conn.execute("DELETE FROM schema_migrations WHERE version = 7")
+    assert upgrade(db_url) == [7]
     with psycopg.connect(db_url) as conn:
         found = {
             row[0]: row[1]
