@@ -33,9 +33,13 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
+# Runs bench/*.py (or BENCH="search scale") and writes their tables to docs/benchmarks.md;
+# BENCH_SIZES=10000,100000,1000000 sets the catalogue sizes of bench/search.py and scale.py.
+BENCH ?=
+BENCH_SIZES ?=
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	$(PY) bench/_report.py $(if $(BENCH_SIZES),--sizes $(BENCH_SIZES)) $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -18,9 +18,9 @@ from dashboards.components.grid import ClipGrid
 from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.pages.layout import shell
-from dashboards.pages.review import playback_url
 from dashboards.projection import methods, project
 from dashboards.query import QueryParam, read_query
+from dashboards.urls import playback_url, preview_urls
 from mediaml import embed
 from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
@@ -313,6 +313,7 @@ class ExploreView:
     def _draw_grid(self, results: pd.DataFrame) -> None:
         ids = [int(i) for i in results.get("clip_id", [])]
         thumbs = thumbnail_urls(ids)
+        previews = preview_urls(ids)
         self.grid.items = [
             {
                 "clip_id": int(r["clip_id"]),
@@ -321,6 +322,7 @@ class ExploreView:
                 "end_frame": int(r["end_frame"]),
                 "similarity": float(r["similarity"]),
                 "thumb": thumbs.get(int(r["clip_id"])),
+                "preview": previews.get(int(r["clip_id"])),
             }
             for _, r in results.iterrows()
         ]

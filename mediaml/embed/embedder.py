@@ -35,6 +35,9 @@ class Embedder(ABC):
         dim: length of every vector.
         has_text: whether :meth:`embed_texts` works.
         batch_size: how many images :meth:`infer` takes at once on the batch path.
+        decode_edge: the shortest edge :meth:`prepare` needs from an image file; JPEG
+            files are then decoded at a reduced size that keeps at least this much
+            (see :func:`~mediaml.embed.images.load_image`). None: full size.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Embedder(ABC):
     dim: int
     has_text: bool = False
     batch_size: int = 32
+    decode_edge: int | None = None
 
     @abstractmethod
     def prepare(self, image: Image.Image) -> np.ndarray:

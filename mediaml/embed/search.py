@@ -223,7 +223,7 @@ def _similar_in_one_trip(
             exclude=True,
             from_clip=True,
         )
-        rows = run_nearest(conn, query, params, limit)
+        rows = run_nearest(conn, query, params, limit, dim)
         if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
             break
         limit *= 2
@@ -296,7 +296,7 @@ def _search_vectors(
                 "video": source_video,
                 "exclude": exclude,
             }
-            found = run_nearest(conn, query, params, limit)
+            found = run_nearest(conn, query, params, limit, int(queries.shape[1]))
             full = full or len(found) == limit
             hits.extend(found)
         distinct = len({h["clip_id"] for h in hits})

@@ -33,7 +33,9 @@ from mediaml.errors import NotFoundError
 from mediaml.review.actions import (
     ReviewResult,
     act,
+    describe,
     history,
+    move_cut,
     next_clip,
     pending_count,
     release,
@@ -41,17 +43,22 @@ from mediaml.review.actions import (
     upcoming,
 )
 from mediaml.review.claims import CLAIM_SECONDS, ReviewClip
+from mediaml.review.context import ClipContext, clip_context
 from mediaml.review.plan import ACTIONS, UNDO
 
 __all__ = [
     "ACTIONS",
     "CLAIM_SECONDS",
     "UNDO",
+    "ClipContext",
     "ReviewClip",
     "ReviewResult",
     "act",
+    "clip_context",
     "default_reviewer",
+    "describe",
     "history",
+    "move_cut",
     "next_clip",
     "pending_count",
     "release",
