@@ -21,6 +21,7 @@ from typing import Any
 from mediaml.config import Settings
 from mediaml.db import Database
 from mediaml.db.transitions import plus_one, transition_all
+from mediaml.embed.policy import default_model
 from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.stages import STAGES, Stage, release_states
 
@@ -120,7 +121,7 @@ def select_ready(
         "ready": stage.ready,
         "window": requeue_window(settings),
         "limit": limit,
-        "model": settings.embed_model,
+        "model": default_model(settings),
         "strategy": settings.embed_strategy,
         **(params or {}),
     }

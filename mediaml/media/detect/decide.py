@@ -320,8 +320,11 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
         h = max(x[2] for x in group)
         first = min(x[0] for x in group if x[2] == h)
         last = max(x[1] for x in group if x[2] == h)
+        peak = max(x[3] for x in group)
+        if peak < p.gradual_confirm:
+            continue  # a weak run: camera or subject motion more likely than a dissolve
         frame = _balance_point(f, first, last, h)
-        events.append(Event(frame, "dissolve", max(x[3] for x in group)))
+        events.append(Event(frame, "dissolve", peak))
     return sorted(events, key=lambda e: e.frame), best
 
 

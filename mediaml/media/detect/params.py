@@ -51,6 +51,9 @@ class DetectorParams:
             length L is found at scales of about L/2 and up; 24 covers 2 s at 25 fps).
         gradual_threshold: minimum contrast for a gradual transition (also the minimum
             change across a black run for it to be a fade).
+        gradual_confirm: a dissolve is reported only when its contrast peaks at least
+            this high somewhere (runs that only just pass ``gradual_threshold`` were,
+            on real footage, fast subject or camera motion).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -71,6 +74,7 @@ class DetectorParams:
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
+    gradual_confirm: float = 0.37
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
