@@ -8,6 +8,7 @@ import pytest
 
 from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediaError
 from mediaml.pipeline import runner
 from mediaml.pipeline.dispatcher import DispatchStats, dispatch, select_ready
@@ -89,7 +90,7 @@ def test_backfill_only_queues_clips_missing_the_default_variant(db, settings):
         conn.execute(
             "INSERT INTO embeddings (clip_id, model_name, model_version, generation_strategy, dim, embedding)"
             " VALUES (%s, %s, '1', %s, 3, '[1,0,0]')",
-            (clips[0], settings.embed_model, settings.embed_strategy),
+            (clips[0], default_model(settings), settings.embed_strategy),
         )
     stats = DispatchStats()
     assert select_ready(db, STAGES_BY_NAME["backfill"], settings, stats) == [clips[1]]
