@@ -18,14 +18,15 @@ from dashboards.components.grid import ClipGrid
 from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.pages.layout import shell
-from dashboards.pages.review import playback_url
 from dashboards.projection import methods, project
 from dashboards.query import QueryParam, read_query
+from dashboards.urls import playback_url, preview_urls
 from mediaml import embed
 from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
 from mediaml.db import get_db
 from mediaml.db.artifacts import middle_keyframes
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
 from mediaml.storage import get_store
 
@@ -100,7 +101,7 @@ class ExploreView:
         self.notes = notes
         self.ctx = get_context()
         found = variants()
-        models = list(found) or [self.ctx.settings.embed_model]
+        models = list(found) or [default_model(self.ctx.settings)]
         model = values.get("model")
         if model is not None and model not in models:
             notes.append(f"ignored ?model={model}: no clips are embedded with it")
@@ -312,6 +313,7 @@ class ExploreView:
     def _draw_grid(self, results: pd.DataFrame) -> None:
         ids = [int(i) for i in results.get("clip_id", [])]
         thumbs = thumbnail_urls(ids)
+        previews = preview_urls(ids)
         self.grid.items = [
             {
                 "clip_id": int(r["clip_id"]),
@@ -320,6 +322,7 @@ class ExploreView:
                 "end_frame": int(r["end_frame"]),
                 "similarity": float(r["similarity"]),
                 "thumb": thumbs.get(int(r["clip_id"])),
+                "preview": previews.get(int(r["clip_id"])),
             }
             for _, r in results.iterrows()
         ]

@@ -37,11 +37,14 @@ from mediaml.review.plan import (
     APPROVE,
     GROUP,
     MERGE,
+    MOVE,
     SPLIT,
     UNDO,
     Plan,
     UndoPlan,
     check_action,
+    check_move,
+    check_move_neighbour,
     check_reviewer,
     is_repeat,
     plan_action,
@@ -75,17 +78,23 @@ def _db(db: Database | None) -> Database:
     return db if db is not None else get_db()
 
 
-def next_clip(reviewer: str, *, db: Database | None = None) -> ReviewClip | None:
+def next_clip(
+    reviewer: str, *, prefer: int | None = None, db: Database | None = None
+) -> ReviewClip | None:
     """Claim and return the clip ``reviewer`` should review now (None: queue empty).
 
     Calling it again before acting returns the same clip, so a reload is harmless.
+
+    Args:
+        prefer: a clip to claim instead when it is pending review and nobody else holds
+            it (a deep link); otherwise the usual next clip is claimed.
 
     Raises:
         ReviewError: the reviewer name is empty or unusable.
     """
     reviewer = check_reviewer(reviewer)
     with _db(db).transaction() as conn:
-        return claims.claim_next(conn, reviewer)
+        return claims.claim_next(conn, reviewer, prefer=prefer)
 
 
 def release(reviewer: str, *, db: Database | None = None) -> int:
@@ -98,6 +107,14 @@ def upcoming(reviewer: str, limit: int = 3, *, db: Database | None = None) -> li
     """Ids of the next ``limit`` clips ``reviewer`` will probably see (to prefetch)."""
     with _db(db).transaction() as conn:
         return claims.upcoming(conn, check_reviewer(reviewer), limit)
+
+
+def describe(clip_ids: list[int], *, db: Database | None = None) -> list[ReviewClip]:
+    """The review view of each of ``clip_ids`` that still exists, in the given order,
+    without claiming them (to show the clips a reviewer will probably see next)."""
+    with _db(db).transaction() as conn:
+        found = [claims.describe(conn, int(i)) for i in clip_ids]
+    return [c for c in found if c is not None]
 
 
 def pending_count(*, db: Database | None = None) -> int:
@@ -207,6 +224,67 @@ def act(
         action_id = _record(conn, clip, plan.action, reviewer, before, after)
         nxt = claims.claim_next(conn, reviewer, prefer=created[0] if created else None)
         return ReviewResult(nxt, changed, action_id, created_clips=created)
+
+
+def move_cut(
+    clip_id: int,
+    frame: int,
+    to: int,
+    reviewer: str,
+    *,
+    db: Database | None = None,
+) -> ReviewResult:
+    """Move the cut at ``frame`` (the start or end of clip ``clip_id``) to frame ``to``.
+
+    Both clips that meet at the cut must still be pending review; they are archived and
+    replaced by the two clips the moved cut makes. Recorded as a ``move`` and undone by
+    moving the cut back.
+
+    Returns:
+        The result; its next clip is the new clip covering most of ``clip_id``'s frames
+        (the one on the same side of the cut), already claimed.
+
+    Raises:
+        ReviewError: ``frame`` is not a cut of the clip, or ``to`` is not a frame number.
+        InvalidCutError: ``to`` would empty a clip or cross another cut.
+        ReviewConflictError: either clip was reviewed or is held by another reviewer.
+        NotFoundError: the clip no longer exists.
+    """
+    reviewer = check_reviewer(reviewer)
+    with _db(db).transaction() as conn:
+        clip, video = _lock_clip(conn, clip_id)
+        last = _last_record(conn, clip_id)
+        if (
+            is_repeat(clip, last, MOVE, reviewer)
+            and last is not None
+            and (last["after"].get("from"), last["after"].get("cut")) == (frame, to)
+        ):
+            return ReviewResult(
+                claims.claim_next(conn, reviewer), action_id=int(last["id"]), repeated=True
+            )
+        _check_available(conn, clip, reviewer, last)
+        edge = check_move(clip, frame, to)
+        other = conn.execute(
+            "SELECT * FROM clips WHERE video_id = %s AND state <> 'archived' AND "
+            + ("end_frame = %s" if edge == "start" else "start_frame = %s")
+            + " FOR UPDATE",
+            (clip["video_id"], frame),
+        ).fetchone()
+        if other is None:
+            raise ReviewConflictError(
+                f"the clips of video {clip['video_id']} changed; reload the clip and try again"
+            )
+        check_move_neighbour(other["state"], int(other["id"]))
+        _check_not_held(conn, other, reviewer, f"clip {other['id']} on the other side")
+        before = {"clip": snapshot(clip), "other": snapshot(other)}
+        applied = clipdb.move_cut(conn, int(video["id"]), frame, to, created_by=reviewer)
+        archived = tuple(int(c["id"]) for c in applied.archived)
+        created = tuple(int(c["id"]) for c in applied.created)
+        after = {"cut": to, "from": frame, "archived": list(archived), "created": list(created)}
+        action_id = _record(conn, clip, MOVE, reviewer, before, after)
+        focus = created[1] if edge == "start" else created[0]
+        nxt = claims.claim_next(conn, reviewer, prefer=focus)
+        return ReviewResult(nxt, archived + created, action_id, created_clips=created)
 
 
 def _apply(
@@ -347,6 +425,9 @@ def _apply_undo(
         video_id = int(target["video_id"])
         if plan.cut == "add":
             applied = clipdb.add_cut(conn, video_id, frame, created_by="undo")
+        elif plan.cut == "move":
+            to = required(plan.move_to, "where the moved cut goes back to")
+            applied = clipdb.move_cut(conn, video_id, frame, to, created_by="undo")
         else:
             applied = clipdb.remove_cut(conn, video_id, frame, created_by="undo")
         created = tuple(int(c["id"]) for c in applied.created)
@@ -354,6 +435,8 @@ def _apply_undo(
         # Show the clip that now covers the frames the reviewer acted on: after undoing a
         # merge that is the right-hand half (the clip that was merged into its previous).
         focus = created[-1] if plan.cut == "add" else created[0]
+        if plan.cut == "move":
+            focus = _covering(applied.created, target)
         cut_after = {"cut": frame, "archived": list(archived), "created": list(created)}
         return cut_after, archived + created, focus
 
@@ -384,6 +467,15 @@ def _apply_undo(
     except (IllegalTransitionError, NotFoundError) as exc:
         raise ReviewConflictError(f"cannot undo the {label}: {exc}") from None
     return after, tuple(changed), plan.clip_id
+
+
+def _covering(rows: tuple[dict[str, Any], ...], target: dict[str, Any]) -> int:
+    """Of the clips an undone move recreated, the one with the acted clip's frames."""
+    start = int(target["before"]["clip"]["start_frame"])
+    for row in rows:
+        if int(row["start_frame"]) == start:
+            return int(row["id"])
+    return int(rows[0]["id"])
 
 
 def history(
