@@ -32,7 +32,11 @@ class ReelMaker:
     def __init__(self, clip_ids: Callable[[], tuple[list[int], str]]) -> None:
         self._clip_ids = clip_ids
         self.button = pn.widgets.Button(
-            name="Make reel", button_type="success", width=120, css_classes=["mm-make-reel"]
+            name="Make reel",
+            button_type="success",
+            width=120,
+            align="end",
+            css_classes=["mm-make-reel"],
         )
         self.crossfade = pn.widgets.FloatInput(
             name="Crossfade (s)", value=0.5, start=0, end=5, step=0.1, width=110
