@@ -59,6 +59,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mediaml", prog_name="mediaml")
 @click.option("-v", "--verbose", is_flag=True, help="Log more (INFO from mediaml).")
 def cli(verbose: bool) -> None:
     """mediaml: turn raw video into reviewed, searchable clips.
