@@ -263,6 +263,13 @@ SETTINGS: tuple[Setting, ...] = (
         kind="float",
     ),
     Setting(
+        "MEDIAML_MAP_INTERVAL",
+        "map_interval",
+        "Seconds between updates of the explore maps (new clips placed on them).",
+        default="300",
+        kind="float",
+    ),
+    Setting(
         "MEDIAML_LEASE_SECONDS",
         "lease_seconds",
         "How long an in-flight item may go without a heartbeat "
@@ -348,6 +355,7 @@ class Settings:
     shutdown_grace: float
     dispatch_interval: float
     cleanup_interval: float
+    map_interval: float
     lease_seconds: float
     playback_cache_max_age: float
     playback_cache_max_bytes: int

@@ -88,7 +88,7 @@ class Scheduler(threading.Thread):
 
 
 def default_jobs(settings: Settings) -> list[PeriodicJob]:
-    """The dispatcher every minute and the cleanup every five (by default)."""
+    """The dispatcher every minute, the cleanup and the explore maps every five (by default)."""
     from mediaml.jobs import tasks
 
     return [
@@ -96,4 +96,5 @@ def default_jobs(settings: Settings) -> list[PeriodicJob]:
         PeriodicJob(
             "playback_cache_cleanup", settings.cleanup_interval, tasks.playback_cache_cleanup
         ),
+        PeriodicJob("update_maps", settings.map_interval, tasks.update_maps),
     ]
