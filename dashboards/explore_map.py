@@ -2,9 +2,11 @@
 no more than a thousand.
 
 The points come from the stored map (:func:`mediaml.projections.read_map`, one query,
-shared by every session of the process). The server rasterises them with datashader
-into one RGBA image per view (a fixed-size picture, whatever the number of clips) and
-draws it again when the reader pans or zooms. Once the view holds at most
+shared by every session of the process). The server rasterises them, the way datashader
+does, into one RGBA image per view (a fixed-size picture, whatever the number of clips)
+and draws it again when the reader pans or zooms. The raster is two numpy passes (a
+count per pixel, then histogram-equalised shading); datashader itself was measured and
+left out, see ``docs/dashboard-scale.md``. Once the view holds at most
 :data:`POINTS_SHOWN` clips they are also sent as points, with a thumbnail on hover. A
 box or lasso selection is resolved on the server against every point of the map and
 listed a page of :data:`SELECTION_PAGE` cards at a time, with the total count.
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ from mediaml.projections import MapPoints
 log = logging.getLogger(__name__)
 
 PALETTE = list(Category10[10])
-DENSITY = ["#9ecae1", "#08306b"]  # few clips -> many clips in a pixel
+DENSITY = ("#6baed6", "#08306b")  # few clips -> many clips in a pixel
 RASTER = (720, 420)  # pixels of the map image (width, height)
 POINTS_SHOWN = 2_000  # clips in view at or below which they are drawn as points
 SELECTION_PAGE = 24
@@ -53,22 +54,48 @@ def colours(video_ids: np.ndarray) -> list[str]:
 
 # -- rasterising -----------------------------------------------------------------------
 
-_frames: dict[str, Any] = {}
-_frames_lock = threading.Lock()
+
+def _rgba(hex_colour: str, alpha: int = 255) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)] + [alpha], np.float32)
 
 
-def _frame(points: MapPoints) -> Any:
-    """The points as the DataFrame datashader reads (built once per map version)."""
-    import pandas as pd
+LIGHT, DARK = _rgba(DENSITY[0], 110), _rgba(DENSITY[1])
 
-    with _frames_lock:
-        frame = _frames.get(points.version)
-    if frame is None:
-        frame = pd.DataFrame({"x": points.x, "y": points.y})
-        with _frames_lock:
-            _frames.clear()  # one map version at a time per process is plenty
-            _frames[points.version] = frame
-    return frame
+
+def counts_per_pixel(
+    points: MapPoints,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    size: tuple[int, int] = RASTER,
+) -> np.ndarray:
+    """How many clips fall in each pixel (``height x width``, row 0 at the bottom)."""
+    width, height = size
+    x0, x1 = x_range
+    y0, y1 = y_range
+    ix = np.floor((points.x - x0) * (width / (x1 - x0))).astype(np.int64)
+    iy = np.floor((points.y - y0) * (height / (y1 - y0))).astype(np.int64)
+    ok = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)
+    flat = np.bincount(iy[ok] * width + ix[ok], minlength=width * height)
+    return flat.reshape(height, width)
+
+
+def shade(counts: np.ndarray) -> np.ndarray:
+    """Counts as RGBA (``uint32``): empty pixels transparent, the rest from light to dark
+    blue by histogram equalisation (each shade covers as many pixels as the next), every
+    pixel grown by one so lone clips stay visible."""
+    padded = np.pad(counts, 1)
+    h, w = counts.shape
+    grown = np.max(
+        [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0
+    )
+    filled = grown > 0
+    levels, rank = np.unique(grown[filled], return_inverse=True)
+    cdf = np.cumsum(np.bincount(rank, minlength=len(levels))) / max(1, rank.size)
+    t = cdf[rank][:, None].astype(np.float32)
+    colours = np.rint(LIGHT + (DARK - LIGHT) * t).astype(np.uint32)
+    out = np.zeros(counts.shape, np.uint32)
+    out[filled] = colours[:, 0] | colours[:, 1] << 8 | colours[:, 2] << 16 | colours[:, 3] << 24
+    return out
 
 
 def rasterise(
@@ -77,40 +104,9 @@ def rasterise(
     y_range: tuple[float, float],
     size: tuple[int, int] = RASTER,
 ) -> np.ndarray:
-    """The points inside the ranges as an RGBA image (``uint32``, rows from the bottom):
-    clips per pixel shaded light to dark blue by histogram equalisation, so dense and
-    sparse regions both show, lone points spread to be seen. (Colours per source video
-    appear on the individual points once zoomed in; at a million clips from ten thousand
-    videos they would be noise, and counting by category costs five times as much.)"""
-    import datashader as ds
-    import datashader.transfer_functions as tf
-
-    canvas = ds.Canvas(plot_width=size[0], plot_height=size[1], x_range=x_range, y_range=y_range)
-    agg = canvas.points(_frame(points), "x", "y", agg=ds.count())
-    image = tf.shade(agg, cmap=DENSITY, how="eq_hist", min_alpha=90)
-    image = tf.dynspread(image, threshold=0.5, max_px=3)
-    return np.asarray(image.data, dtype=np.uint32)
-
-
-def warm_up() -> None:
-    """Compile datashader's kernels in the background at startup, so the first map a
-    reader opens does not wait for them (they are compiled once per process)."""
-
-    def run() -> None:
-        rng = np.random.default_rng(0)
-        points = MapPoints(
-            np.arange(100),
-            np.arange(100),
-            rng.random(100, np.float32),
-            rng.random(100, np.float32),
-            "warm-up",
-        )
-        try:
-            rasterise(points, (0.0, 1.0), (0.0, 1.0), (8, 8))
-        except Exception as exc:  # a broken install shows up on the page, not here
-            log.warning("datashader warm-up failed: %s", exc)
-
-    threading.Thread(target=run, name="mediaml-datashader-warmup", daemon=True).start()
+    """The points inside the ranges as one RGBA image (see :func:`shade`), the way
+    datashader draws big scatters, in two numpy passes (a million points: ~50 ms)."""
+    return shade(counts_per_pixel(points, x_range, y_range, size))
 
 
 def bounds(points: MapPoints) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -60,9 +60,6 @@ def make_server(
     """
     ctx = configure(settings, prefetch=prefetch)
     use_local_resources()
-    from dashboards.explore_map import warm_up
-
-    warm_up()  # compile the map rasteriser now, in a thread, not on a reader's first visit
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}", *allow_origins}
     if settings.public_host:
         origins.add(settings.public_host)
