@@ -85,9 +85,7 @@ def shade(counts: np.ndarray) -> np.ndarray:
     pixel grown by one so lone clips stay visible."""
     padded = np.pad(counts, 1)
     h, w = counts.shape
-    grown = np.max(
-        [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0
-    )
+    grown = np.max([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
     filled = grown > 0
     levels, rank = np.unique(grown[filled], return_inverse=True)
     cdf = np.cumsum(np.bincount(rank, minlength=len(levels))) / max(1, rank.size)

@@ -151,6 +151,7 @@ class ExploreView:
         self.doc = pn.state.curdoc
         self.found: dict[str, list[str]] = {}
         self._quiet = True  # widgets are being filled in: their watchers do nothing
+        self._refreshes = self._maps = 0  # the latest request wins when answers cross
         default_model = self.ctx.settings.embed_model
         self.model = pn.widgets.Select(name="Model", options=[default_model], value=default_model)
         self.strategy = pn.widgets.Select(name="Strategy", options=list(EMBED_STRATEGIES))
@@ -353,7 +354,11 @@ class ExploreView:
         """Redraw the main clip and the grid for the current state."""
         filters, order = self.filters, self.order.value
         main_id, query, page = self.main_id, self.query, self.page
+        self._refreshes += 1
+        mine = self._refreshes
         found = await asyncio.to_thread(self._gather, filters, order, main_id, query, page)
+        if mine != self._refreshes:
+            return  # the reader asked for something else meanwhile; that refresh draws
         self.main_id = found.main_id
         self._say(found.error, error=True)
         self._draw_main(found)
@@ -437,13 +442,16 @@ class ExploreView:
 
     async def refresh_map(self) -> None:
         """Show the stored map of this variant (computing a small one if missing)."""
+        self._maps += 1
+        mine = self._maps
         try:
             points, note = await asyncio.to_thread(
                 load_map, self.model.value, self.strategy.value, self.method.value
             )
         except MediamlError as exc:
             points, note = None, f"Map unavailable: {exc}"
-        await self.map.show(points, note)
+        if mine == self._maps:
+            await self.map.show(points, note)
 
 
 @dataclass
