@@ -9,7 +9,6 @@ field, defaulting to ``$USER``.
 
 from __future__ import annotations
 
-import getpass
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -93,11 +92,3 @@ def auth_config(settings: Settings) -> AuthConfig | None:
     # then end when the server restarts, which is fine on a laptop.
     secret = settings.secret_key_base or secrets.token_urlsafe(48)
     return AuthConfig(parse_users(settings.auth_users), secret)
-
-
-def default_reviewer() -> str:
-    """The development reviewer name: the OS user, else ``reviewer``."""
-    try:
-        return getpass.getuser() or "reviewer"
-    except (KeyError, OSError):
-        return "reviewer"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from bokeh.plotting import figure
 from panel.io.state import set_curdoc
 
 from dashboards.components.grid import ClipGrid
+from dashboards.urls import preview_urls
 from mediaml.catalog import clip_details
 from mediaml.projections import MapPoints
 
@@ -212,8 +213,8 @@ class ExploreMap:
 
     def _figure(self) -> Any:
         fig = figure(
-            x_range=Range1d(0, 1),
-            y_range=Range1d(0, 1),
+            x_range=Range1d(start=0, end=1),
+            y_range=Range1d(start=0, end=1),
             height=RASTER[1],
             sizing_mode="stretch_width",
             tools="pan,wheel_zoom,box_select,lasso_select,reset",
@@ -234,7 +235,7 @@ class ExploreMap:
 
     # -- running work off the event loop ----------------------------------------------
 
-    def _spawn(self, job: Callable[[], Awaitable[None]]) -> None:
+    def _spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``job`` (a coroutine function) as a Panel async callback of this session."""
         with set_curdoc(self.doc):
             pn.state.execute(job)
@@ -336,9 +337,10 @@ class ExploreMap:
     # -- events ----------------------------------------------------------------------
 
     def _on_ranges(self, event: RangesUpdate) -> None:
-        if None in (event.x0, event.x1, event.y0, event.y1):
+        x0, x1, y0, y1 = event.x0, event.x1, event.y0, event.y1
+        if x0 is None or x1 is None or y0 is None or y1 is None:
             return
-        x_range, y_range = (float(event.x0), float(event.x1)), (float(event.y0), float(event.y1))
+        x_range, y_range = (float(x0), float(x1)), (float(y0), float(y1))
 
         async def job() -> None:
             await self._draw(x_range, y_range, reset_ranges=False)
@@ -346,9 +348,9 @@ class ExploreMap:
         self._spawn(job)
 
     def _on_geometry(self, event: SelectionGeometry) -> None:
-        if not event.final or self.points is None:
+        if not event.final or self.points is None or event.geometry is None:
             return
-        geometry = dict(event.geometry)
+        geometry: dict[str, Any] = dict(event.geometry)
         points = self.points
 
         async def job() -> None:
@@ -392,6 +394,7 @@ class ExploreMap:
     def _cards(self, ids: list[int]) -> list[dict[str, Any]]:
         details = clip_details(ids)
         thumbs = self.thumbnails(ids)
+        previews = preview_urls(ids)
         return [
             {
                 "clip_id": c,
@@ -400,6 +403,7 @@ class ExploreMap:
                 "end_frame": int(details[c]["end_frame"]),
                 "similarity": None,
                 "thumb": thumbs.get(c) or None,
+                "preview": previews.get(c),
             }
             for c in ids
             if c in details

@@ -139,4 +139,7 @@ ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
 
 def routes(*, index: bool = True) -> list[tuple[str, Any, dict[str, Any]]]:
     """Every extra route of the dashboard server (``index`` adds ``/`` -> ``/review``)."""
-    return [*ROUTES, *(_to_review() if index else [])]
+    from dashboards.reels import reel_routes
+    from dashboards.uploads import upload_routes
+
+    return [*ROUTES, *upload_routes(), *reel_routes(), *(_to_review() if index else [])]

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from mediaml.db import Database, get_db
+from mediaml.errors import QueryError
 from mediaml.states import CLIP_STATES, VIDEO_STATES
 
 VIDEO_COLUMNS = [
@@ -108,8 +109,22 @@ def _thumbnail_html(key: Any) -> str:
     )
 
 
+def _check_states(kind: str, given: list[str] | None, known: tuple[str, ...]) -> None:
+    unknown = [s for s in given or [] if s not in known]
+    if unknown:
+        raise QueryError(
+            f"unknown {kind} state {', '.join(map(repr, unknown))}; {kind} states are: "
+            + ", ".join(known)
+        )
+
+
 def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFrame:
-    """Source videos with their state and live clip count. See the module doc for columns."""
+    """Source videos with their state and live clip count. See the module doc for columns.
+
+    Raises:
+        QueryError: ``state`` is not a video state (the message lists them).
+    """
+    _check_states("video", [state] if state is not None else None, VIDEO_STATES)
     db = db or get_db()
     with db.transaction() as conn:
         rows = conn.execute(
@@ -151,14 +166,14 @@ def clips(
     :func:`iter_clips` walks every page lazily.
 
     Raises:
-        QueryError: ``limit`` below 1, or ``after`` is not a clip id.
+        QueryError: a state is not a clip state (the message lists them), ``limit`` is
+            below 1, or ``after`` is not a clip id.
     """
-    from mediaml.errors import QueryError
-
     if limit is not None and limit < 1:
         raise QueryError(f"clips(limit={limit}): use a positive page size, or None for every clip")
     db = db or get_db()
     states = [state] if isinstance(state, str) else state
+    _check_states("clip", states, CLIP_STATES)
     params = {
         "states": states,
         "video": video,
@@ -272,7 +287,11 @@ def cuts(video: int, *, db: Database | None = None) -> pd.DataFrame:
 
 
 def status(*, db: Database | None = None) -> dict[str, Any]:
-    """Counts per state for videos and clips, failed items, queue depths, last job runs."""
+    """Counts per state for videos and clips, failed items, queue depths, last job runs.
+
+    Each failed item has ``error_kind``: ``transient`` ones are retried automatically at
+    ``next_retry_at``; ``permanent`` ones wait for a person (``mediaml retry``).
+    """
     db = db or get_db()
     with db.transaction() as conn:
         v = {
@@ -283,11 +302,11 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             r["state"]: r["n"]
             for r in conn.execute("SELECT state, count(*) AS n FROM clips GROUP BY state")
         }
+        columns = "id, state, error_kind, retry_count, next_retry_at, last_error, updated_at"
         failed = conn.execute(
-            "SELECT 'video' AS kind, id, state, last_error, retry_count, updated_at"
-            " FROM source_videos WHERE state LIKE '%%failed'"
-            " UNION ALL SELECT 'clip', id, state, last_error, retry_count, updated_at"
-            " FROM clips WHERE state LIKE '%%failed' ORDER BY updated_at DESC LIMIT 100"
+            f"SELECT 'video' AS kind, {columns} FROM source_videos WHERE state LIKE '%%failed'"
+            f" UNION ALL SELECT 'clip', {columns} FROM clips WHERE state LIKE '%%failed'"
+            " ORDER BY updated_at DESC LIMIT 100"
         ).fetchall()
         queues = {
             r["queue"]: r["n"]
@@ -305,7 +324,14 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
     return {
         "videos": {s: v.get(s, 0) for s in VIDEO_STATES},
         "clips": {s: c.get(s, 0) for s in CLIP_STATES},
-        "failed": [{**f, "updated_at": f["updated_at"].isoformat()} for f in failed],
+        "failed": [
+            {
+                **f,
+                "updated_at": f["updated_at"].isoformat(),
+                "next_retry_at": f["next_retry_at"].isoformat() if f["next_retry_at"] else None,
+            }
+            for f in failed
+        ],
         "queues": {q: queues.get(q, 0) for q in QUEUE_NAMES},
         "last_runs": {
             job: {

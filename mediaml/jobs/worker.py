@@ -17,9 +17,11 @@ from types import FrameType
 import psutil
 from huey.consumer import Consumer
 
-from mediaml.config import QUEUE_CONCURRENCY, Settings, set_settings
+from mediaml.config import QUEUE_CONCURRENCY, QUEUE_NAMES, Settings, set_settings
 from mediaml.db import connect
 from mediaml.db.database import resolve_url
+from mediaml.embed.policy import require_model
+from mediaml.errors import ConfigError
 
 log = logging.getLogger("mediaml.worker")
 
@@ -30,6 +32,11 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         from mediaml.jobs import HUEYS
 
+        if not settings.queues:
+            raise ConfigError(
+                "MEDIAML_QUEUES is not set: in production choose the queues this process "
+                f"consumes (web: default; workers: {','.join(QUEUE_NAMES[1:])})"
+            )
         self.settings = settings
         set_settings(settings)
         self.url, self.source = resolve_url(settings)
@@ -61,7 +68,15 @@ class Worker:
         self.stop_event.set()
 
     def start(self) -> None:
-        """Start consumers (and the scheduler) without blocking."""
+        """Start consumers (and the scheduler) without blocking.
+
+        Raises:
+            ConfigError: the embedding model cannot be loaded (no work is taken then).
+        """
+        # The model is decided and loaded before any message is taken, so a missing model
+        # stops the boot with one line instead of failing every clip.
+        model = require_model(self.settings)
+        log.info("embedding model: %s", model.reason)
         for queue, consumer in self.consumers.items():
             consumer.start()
             log.info("consuming %s with %d workers", queue, consumer.workers)
@@ -71,8 +86,9 @@ class Worker:
         if self.scheduler is not None:
             self.scheduler.start()
         log.info(
-            "worker up: queues %s, scheduler %s, database %s",
-            ",".join(self.settings.queues),
+            "worker up: consuming %s%s; scheduler %s; database %s",
+            ", ".join(self.settings.queues),
+            " (every queue)" if set(self.settings.queues) == set(QUEUE_NAMES) else "",
             "on" if self.scheduler else "off",
             self.source,
         )
