@@ -104,17 +104,19 @@ _ENCODE_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 4))
 
 def encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     """Make the master and the all-intra proxy; shot detection runs inside the encode."""
+    # Progress 0 from the claim on, also while waiting for an encode slot (the stored
+    # value is otherwise still the download's 100 %).
+    progress = StageProgress(ctx.db, video["id"], "encode", ctx.node)
+    progress.start()
     with _ENCODE_SLOTS:
         ctx.check_shutdown()
-        return _encode(ctx, video)
+        return _encode(ctx, video, progress)
 
 
-def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
+def _encode(ctx: StageContext, video: dict[str, Any], progress: StageProgress) -> dict[str, Any]:
     original = ctx.store.local_path(video["original_key"])
     master_key = keys.master_key(video["id"], video["title"])
     proxy_key = keys.proxy_key(video["id"], video["title"])
-    progress = StageProgress(ctx.db, video["id"], "encode", ctx.node)
-    progress.start()
     with workdir(ctx, f"encode-{video['id']}") as tmp:
         # The built-in detector runs inside the encode (one decode); a plugin detector
         # runs in the detect stage instead.
