@@ -285,6 +285,22 @@ SETTINGS: tuple[Setting, ...] = (
         kind="int",
     ),
     Setting(
+        "MEDIAML_OBJECT_CACHE_MAX_AGE",
+        "object_cache_max_age",
+        "Seconds an unused local copy of a stored object (original, master, proxy, "
+        "keyframe) may stay in `<data dir>/cache/objects` when the store is S3.",
+        default=str(24 * 3600),
+        kind="float",
+    ),
+    Setting(
+        "MEDIAML_OBJECT_CACHE_MAX_BYTES",
+        "object_cache_max_bytes",
+        "Size above which the local object cache evicts least recently used copies "
+        "(files a running step holds are never evicted).",
+        default=str(10 * 1024**3),
+        kind="int",
+    ),
+    Setting(
         "MEDIAML_MIN_FREE_DISK_BYTES",
         "min_free_disk_bytes",
         "Free disk below which cleanup logs a warning.",
@@ -305,6 +321,21 @@ SETTINGS: tuple[Setting, ...] = (
         "commas, or a path to a JSON file of `{user: password}`. Required for the web "
         "role in production.",
         secret=True,
+    ),
+    Setting(
+        "MEDIAML_LOGIN_FREE_ATTEMPTS",
+        "login_free_attempts",
+        "Failed dashboard logins allowed per user name and per client address before "
+        "each further failure locks that name or address out.",
+        default="5",
+        kind="int",
+    ),
+    Setting(
+        "MEDIAML_LOGIN_LOCKOUT_SECONDS",
+        "login_lockout_seconds",
+        "First login lockout in seconds; it doubles with every further failure, up to 15 minutes.",
+        default="30",
+        kind="float",
     ),
     Setting(
         "MEDIAML_LOG_LEVEL",
@@ -351,9 +382,13 @@ class Settings:
     lease_seconds: float
     playback_cache_max_age: float
     playback_cache_max_bytes: int
+    object_cache_max_age: float
+    object_cache_max_bytes: int
     min_free_disk_bytes: int
     max_download_bytes: int
     auth_users: str | None = field(repr=False)
+    login_free_attempts: int
+    login_lockout_seconds: float
     log_level: str
     port: int
 

@@ -8,7 +8,7 @@ import panel as pn
 
 from dashboards.auth import default_reviewer
 from dashboards.components.player import ReviewPlayer
-from dashboards.context import get_context
+from dashboards.context import get_context, session_identity
 from dashboards.pages.layout import shell, user
 from dashboards.query import QueryParam, read_query
 from mediaml import review
@@ -59,6 +59,7 @@ class ReviewSession:
 
     def __init__(self, reviewer: str, *, editable: bool) -> None:
         self.ctx = get_context()
+        self.identity = session_identity()
         self.player = ReviewPlayer(on_action=self.on_action, sizing_mode="stretch_width")
         self.reviewer = pn.widgets.TextInput(
             name="Reviewer",
@@ -72,8 +73,9 @@ class ReviewSession:
 
     @property
     def name(self) -> str:
-        """The reviewer's name as typed (validated by mediaml.review)."""
-        return self.reviewer.value or ""
+        """Who acts: the login when logins are on, else the name as typed (validated by
+        mediaml.review). The widget is only a display when logins are on."""
+        return self.identity.actor(self.reviewer.value or "")
 
     # -- showing ----------------------------------------------------------------
 

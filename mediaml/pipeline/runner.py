@@ -191,7 +191,8 @@ def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outco
     heartbeat = _Heartbeat(ctx, stage, item_id)
     heartbeat.start()
     try:
-        fields = step(ctx, row) or {}
+        with ctx.store.pinned():  # cached inputs stay on disk while the step runs
+            fields = step(ctx, row) or {}
     except Exception as exc:
         if isinstance(exc, ShutdownRequested) or shutting_down.is_set():
             # Stopped on purpose (or its FFmpeg was killed at shutdown): not the item's fault.

@@ -100,6 +100,29 @@ def test_ytdlp_fetches_a_media_url(http_media, video_bytes, tmp_path):
     assert out.read_bytes() == video_bytes
 
 
+def test_s3_size_limit(s3_endpoint, s3_bucket, video_bytes, tmp_path):
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).put_object(Bucket=s3_bucket, Key="incoming/big.mp4", Body=video_bytes)
+    s3 = {
+        "MEDIAML_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    uri = f"s3://{s3_bucket}/incoming/big.mp4"
+    small = dataclasses.replace(load_settings(s3), max_download_bytes=len(video_bytes) - 1)
+    with pytest.raises(MediaError, match=r"over the .*MEDIAML_MAX_DOWNLOAD_BYTES"):
+        fetch(uri, tmp_path / "big.mp4", small)
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*part"))
+    exact = dataclasses.replace(small, max_download_bytes=len(video_bytes))
+    assert fetch(uri, tmp_path / "ok.mp4", exact).read_bytes() == video_bytes
+
+
 def test_http_and_s3_sources_through_the_pipeline(
     db, store, settings, http_media, video_bytes, s3_endpoint, s3_bucket
 ):

@@ -70,3 +70,12 @@ def test_scheduler_gating(db_url, tmp_path, queues, scheduler, expected):
         }[q]
         for q in queues.split(",")
     }
+
+
+def test_unreachable_database_names_database_url(tmp_path):
+    result = boot(
+        {"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x", "MEDIAML_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr and "url argument" not in result.stderr
+    assert "Traceback" not in result.stderr
