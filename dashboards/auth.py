@@ -333,10 +333,10 @@ class MediamlAuthProvider(BasicAuthProvider):
     working when their user is removed from ``MEDIAML_AUTH_USERS``."""
 
     def __init__(self, auth: AuthConfig, limiter: LoginLimiter) -> None:
-        super().__init__(login_endpoint=LOGIN_URL, logout_endpoint=LOGOUT_URL)
         self._auth = auth
         self._login = login_handler(auth, limiter)
         self._logout = logout_handler()
+        super().__init__(login_endpoint=LOGIN_URL, logout_endpoint=LOGOUT_URL)
 
     @property
     def get_user(self) -> Any:
