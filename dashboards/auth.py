@@ -13,7 +13,6 @@ widget holds: widget values come from the browser and can be set by any script t
 
 from __future__ import annotations
 
-import getpass
 import hmac
 import json
 import logging
@@ -149,14 +148,6 @@ class Identity:
                 raise AuthError("log in first: this session has no login")
             return self.login
         return typed
-
-
-def default_reviewer() -> str:
-    """The development reviewer name: the OS user, else ``reviewer``."""
-    try:
-        return getpass.getuser() or "reviewer"
-    except (KeyError, OSError):
-        return "reviewer"
 
 
 # -- login attempts ---------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import panel as pn
 
@@ -49,21 +51,36 @@ class DashboardContext:
             QUEUE_CONCURRENCY["temp_clips"], thread_name_prefix="mediaml-prefetch"
         )
 
-    def prefetch_ahead(self, reviewer: str, current: int) -> None:
+    def prefetch_ahead(
+        self,
+        reviewer: str,
+        current: int,
+        on_ready: Callable[[list[int]], None] | None = None,
+    ) -> None:
         """Cut the temp clips ``reviewer`` will see after ``current``, in the background
-        (no-op when prefetch is 0). Choosing them reads the database too, so all of it
-        runs off the request path."""
+        (no-op when prefetch is 0), then call ``on_ready`` with their ids (from the
+        prefetch thread). Choosing them reads the database too, so all of it runs off the
+        request path."""
         if self.prefetch:
-            future = self._pool.submit(self._prefetch_ahead, reviewer, current)
+            future = self._pool.submit(self._prefetch_ahead, reviewer, current, on_ready)
             future.add_done_callback(_log_failure)
 
-    def _prefetch_ahead(self, reviewer: str, current: int) -> int:
+    def background(self, work: Callable[[], object]) -> None:
+        """Run ``work`` on the dashboard's worker threads (never on the event loop)."""
+        self._pool.submit(work).add_done_callback(_log_failure)
+
+    def _prefetch_ahead(
+        self, reviewer: str, current: int, on_ready: Callable[[list[int]], None] | None
+    ) -> int:
         ahead = review.upcoming(reviewer, self.prefetch + 1)
         ids = [i for i in ahead if i != current][: self.prefetch]
-        return playback.prefetch(ids, db=get_db(), settings=self.settings)
+        made = playback.prefetch(ids, db=get_db(), settings=self.settings)
+        if on_ready is not None:
+            on_ready(ids)
+        return made
 
 
-def _log_failure(future: Future[int]) -> None:
+def _log_failure(future: Future[Any]) -> None:
     exc = future.exception()
     if exc is not None:
         log.warning("prefetch failed: %s", exc)

@@ -148,7 +148,15 @@ _ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
 
 def routes(*, index: bool = True) -> list[tuple[str, Any, dict[str, Any]]]:
     """Every extra route of the dashboard server (``index`` adds ``/`` -> ``/review``)."""
-    return [*_ROUTES, *(_to_review() if index else [])]
+    return [*_ROUTES, *_feature_routes(), *(_to_review() if index else [])]
+
+
+def _feature_routes() -> list[tuple[str, Any, dict[str, Any]]]:
+    """Routes of dashboard features living in their own modules (uploads, reels)."""
+    from dashboards.reels import reel_routes
+    from dashboards.uploads import upload_routes
+
+    return [*upload_routes(), *reel_routes()]
 
 
 plugged_in = False  # set when `panel serve --plugins dashboards.routes` loaded us
@@ -184,7 +192,7 @@ def panel_serve_routes() -> list[tuple[str, Any, dict[str, Any]]]:
             (LOGOUT_URL, logout_handler(), {}),
         ]
     plugged_in = True
-    return [*_ROUTES, *extra]
+    return [*_ROUTES, *_feature_routes(), *extra]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,14 +21,20 @@ TITLES = {
     "review": "mediaml · review",
     "explore": "mediaml · explore",
     "status": "mediaml · status",
+    "ingest": "mediaml · add videos",
 }
 
 
 def pages() -> dict[str, Callable[[], Any]]:
     """Page slug -> function building that page for one session."""
-    from dashboards.pages import explore, review, status
+    from dashboards.pages import explore, ingest, review, status
 
-    return {"review": review.page, "explore": explore.page, "status": status.page}
+    return {
+        "review": review.page,
+        "explore": explore.page,
+        "ingest": ingest.page,
+        "status": status.page,
+    }
 
 
 def use_local_resources() -> None:

@@ -7,6 +7,7 @@ Everything a notebook needs is importable from here; nothing has to be started f
     mediaml.run_pipeline("footage/*.mp4", until="review")   # ingest, encode, detect shots
     mediaml.clips(state="pending_review")                    # DataFrame with thumbnails
     mediaml.similar(clip_id=3, k=12)                         # nearest clips by embedding
+    mediaml.reel([3, 7, 9], "reel.mp4", crossfade=0.5)         # clips joined into one MP4
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "probe": "mediaml.media",
     "detect_cuts": "mediaml.media",
+    "detect_scores": "mediaml.media",
     "cut_clip": "mediaml.media",
     "keyframes": "mediaml.media",
     "embed_images": "mediaml.embed",
@@ -35,6 +37,7 @@ _LAZY = {
     "search_text": "mediaml.embed",
     "random_clip": "mediaml.embed",
     "embeddings": "mediaml.embed",
+    "reel": "mediaml.reels",
 }
 
 
@@ -55,6 +58,7 @@ __all__ = [
     "cut_clip",
     "cuts",
     "detect_cuts",
+    "detect_scores",
     "embed_images",
     "embed_texts",
     "embeddings",
@@ -64,6 +68,7 @@ __all__ = [
     "keyframes",
     "probe",
     "random_clip",
+    "reel",
     "retry",
     "review",
     "run_pipeline",

@@ -188,7 +188,11 @@ def cuts(video: int, *, db: Database | None = None) -> pd.DataFrame:
 
 
 def status(*, db: Database | None = None) -> dict[str, Any]:
-    """Counts per state for videos and clips, failed items, queue depths, last job runs."""
+    """Counts per state for videos and clips, failed items, queue depths, last job runs.
+
+    Each failed item has ``error_kind``: ``transient`` ones are retried automatically at
+    ``next_retry_at``; ``permanent`` ones wait for a person (``mediaml retry``).
+    """
     db = db or get_db()
     with db.transaction() as conn:
         v = {
@@ -199,11 +203,11 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             r["state"]: r["n"]
             for r in conn.execute("SELECT state, count(*) AS n FROM clips GROUP BY state")
         }
+        columns = "id, state, error_kind, retry_count, next_retry_at, last_error, updated_at"
         failed = conn.execute(
-            "SELECT 'video' AS kind, id, state, last_error, retry_count, updated_at"
-            " FROM source_videos WHERE state LIKE '%%failed'"
-            " UNION ALL SELECT 'clip', id, state, last_error, retry_count, updated_at"
-            " FROM clips WHERE state LIKE '%%failed' ORDER BY updated_at DESC LIMIT 100"
+            f"SELECT 'video' AS kind, {columns} FROM source_videos WHERE state LIKE '%%failed'"
+            f" UNION ALL SELECT 'clip', {columns} FROM clips WHERE state LIKE '%%failed'"
+            " ORDER BY updated_at DESC LIMIT 100"
         ).fetchall()
         queues = {
             r["queue"]: r["n"]
@@ -221,7 +225,14 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
     return {
         "videos": {s: v.get(s, 0) for s in VIDEO_STATES},
         "clips": {s: c.get(s, 0) for s in CLIP_STATES},
-        "failed": [{**f, "updated_at": f["updated_at"].isoformat()} for f in failed],
+        "failed": [
+            {
+                **f,
+                "updated_at": f["updated_at"].isoformat(),
+                "next_retry_at": f["next_retry_at"].isoformat() if f["next_retry_at"] else None,
+            }
+            for f in failed
+        ],
         "queues": {q: queues.get(q, 0) for q in QUEUE_NAMES},
         "last_runs": {
             job: {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,11 @@ class Queue:
 
 
 QUEUES: tuple[Queue, ...] = (
-    Queue("default", 10, "light jobs; its consumer also runs the scheduler"),
-    Queue("media_processing", 5, "download, encode, detect, export, keyframes, embeddings"),
-    Queue("background_jobs", 2, "the dispatcher, archive and persist jobs"),
-    Queue("temp_clips", 3, "temp clip generation and prefetch for review"),
-    Queue("maintenance", 1, "playback cache cleanup, monitoring"),
+    Queue("default", 10, "ingest; the scheduler runs where this queue is consumed"),
+    Queue("media_processing", 5, "download, encode + detect, export, keyframes, embeddings"),
+    Queue("background_jobs", 2, "the dispatcher"),
+    Queue("temp_clips", 3, "temp clip prefetch for review playback"),
+    Queue("maintenance", 1, "playback cache cleanup"),
 )
 QUEUE_NAMES: tuple[str, ...] = tuple(q.name for q in QUEUES)
 QUEUE_CONCURRENCY: dict[str, int] = {q.name: q.concurrency for q in QUEUES}
@@ -48,8 +48,8 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
         value: the raw variable, or None when unset.
 
     Returns:
-        The selected queue names in the order first given; ``("default",)`` when unset
-        or empty.
+        The selected queue names in the order first given; empty when unset or empty
+        (:func:`load_settings` then applies the run mode's rule, see ``MEDIAML_QUEUES``).
 
     Raises:
         ConfigError: a name is not one of :data:`QUEUE_NAMES`; the message lists them.
@@ -65,7 +65,18 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
             f"MEDIAML_QUEUES has unknown queue name(s) {', '.join(unknown)}; "
             f"allowed names are: {', '.join(QUEUE_NAMES)}"
         )
-    return tuple(names) or ("default",)
+    return tuple(names)
+
+
+def default_queues(production: bool) -> tuple[str, ...]:
+    """The queues a process consumes when ``MEDIAML_QUEUES`` is unset.
+
+    In development every queue, so one machine does all the work (as the seed does
+    outside production). In production none: the operator chooses per service (web:
+    ``default``; workers: the others), and :class:`mediaml.jobs.worker.Worker` refuses
+    to start without a choice.
+    """
+    return () if production else QUEUE_NAMES
 
 
 def parse_scheduler(value: str | None, queues: tuple[str, ...]) -> bool:
@@ -95,302 +106,254 @@ class Setting:
     """One environment variable: where it is read from, its default and its meaning."""
 
     name: str
-    attr: str  # the Settings field it fills
     help: str
     default: str | None = None
     fallbacks: tuple[str, ...] = ()
     required_in_production: bool = False
-    secret: bool = False
+    secret: bool = False  # kept out of reprs and logs
     kind: str = "str"  # str | int | float | bool | path | queues | scheduler | env
+    attr: str = ""  # the Settings field it fills; set from the field it declares
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.fallbacks)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "MEDIAML_ENV",
-        "env",
-        "Run mode: `development` (default) or `production`. "
-        "`APP_ENV` is read as a fallback. Production fails fast at boot naming every "
-        "missing required variable.",
-        default="development",
-        fallbacks=("APP_ENV",),
-        kind="env",
-    ),
-    Setting(
-        "DATABASE_URL",
-        "database_url",
-        "PostgreSQL connection URL. Unset: an embedded PostgreSQL with "
-        "pgvector is started in the data dir and shared by every process on the "
-        "machine.",
-        fallbacks=("PROD_DATABASE_URL",),
-        required_in_production=True,
-        secret=True,
-    ),
-    Setting(
-        "SECRET_KEY_BASE",
-        "secret_key_base",
-        "Secret that signs dashboard cookies and sessions (at least 32 characters in production).",
-        required_in_production=True,
-        secret=True,
-    ),
-    Setting(
-        "PUBLIC_HOST",
-        "public_host",
-        "Public hostname used to build absolute URLs (the seed called it `PHX_HOST`).",
-        fallbacks=("PHX_HOST",),
-        required_in_production=True,
-    ),
-    Setting(
-        "PROD_S3_BUCKET_NAME",
-        "s3_bucket",
-        "S3 bucket holding all media. Unset: media live in `<data dir>/media`.",
-        required_in_production=True,
-    ),
-    Setting(
-        "PROD_CLOUDFRONT_DOMAIN",
-        "cloudfront_domain",
-        "CloudFront domain in front of the bucket; media URLs "
-        "are then CloudFront signed URLs instead of S3 presigned URLs.",
-        required_in_production=True,
-    ),
-    Setting(
-        "CLOUDFRONT_KEY_PAIR_ID",
-        "cloudfront_key_pair_id",
-        "CloudFront public key (key pair) id used to sign "
-        "media URLs; needed when `PROD_CLOUDFRONT_DOMAIN` is set.",
-    ),
-    Setting(
-        "CLOUDFRONT_PRIVATE_KEY",
-        "cloudfront_private_key",
-        "PEM private key matching `CLOUDFRONT_KEY_PAIR_ID`, "
-        "either the PEM text itself or a path to a PEM file.",
-        secret=True,
-    ),
-    Setting(
-        "AWS_ACCESS_KEY_ID",
-        "aws_access_key_id",
-        "AWS access key for S3.",
-        required_in_production=True,
-        secret=True,
-    ),
-    Setting(
-        "AWS_SECRET_ACCESS_KEY",
-        "aws_secret_access_key",
-        "AWS secret key for S3.",
-        required_in_production=True,
-        secret=True,
-    ),
-    Setting("AWS_REGION", "aws_region", "AWS region of the bucket.", required_in_production=True),
-    Setting(
-        "MEDIAML_S3_ENDPOINT_URL",
-        "s3_endpoint_url",
-        "Endpoint of an S3-compatible server (MinIO, moto, R2). Unset: AWS S3.",
-    ),
-    Setting(
-        "MEDIAML_QUEUES",
-        "queues",
-        "Comma-separated queues this process consumes (the seed's "
-        "`OBAN_QUEUES`). Unknown names fail at boot.",
-        default="default",
-        kind="queues",
-    ),
-    Setting(
-        "MEDIAML_SCHEDULER",
-        "scheduler",
-        "`true`/`false`: schedule the periodic jobs here (the seed's "
-        "`OBAN_SCHEDULER`). Unset: on exactly when `default` is consumed.",
-        kind="scheduler",
-    ),
-    Setting(
-        "MEDIAML_DATA_DIR",
-        "data_dir",
-        "Where the embedded database, local media and caches live. "
-        "Default: the per-user data dir (`~/.local/share/mediaml` on Linux).",
-        kind="path",
-    ),
-    Setting(
-        "MEDIAML_MODEL_DIR",
-        "model_dir",
-        "Where embedding models are looked up "
-        "(`<dir>/<model name>/`). Unset: `<data dir>/models`, then the Hugging Face "
-        "cache.",
-        kind="path",
-    ),
-    Setting(
-        "MEDIAML_EMBED_MODEL",
-        "embed_model",
-        "Default embedding model name; its vectors are the ones "
-        "the backfill stage makes sure every embedded clip has.",
-        default="clip-vit-base-patch32",
-    ),
-    Setting(
-        "MEDIAML_EMBED_STRATEGY",
-        "embed_strategy",
-        "Default embedding generation strategy: "
-        "`keyframe_multi_avg`, `keyframe_single` or `keyframe_multi`.",
-        default="keyframe_multi_avg",
-    ),
-    Setting(
-        "MEDIAML_EXPORT_PROFILE",
-        "export_profile",
-        "How approved clips are exported: `proxy_copy` (stream copy from the review "
-        "proxy: fast, frame-exact) or `master_quality` (re-encode from the master).",
-        default="proxy_copy",
-    ),
-    Setting(
-        "MEDIAML_SHUTDOWN_GRACE",
-        "shutdown_grace",
-        "Seconds a worker gives running tasks after SIGTERM/SIGINT before it releases "
-        "their items for another worker.",
-        default="25",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_DISPATCH_INTERVAL",
-        "dispatch_interval",
-        "Seconds between dispatcher runs.",
-        default="60",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_CLEANUP_INTERVAL",
-        "cleanup_interval",
-        "Seconds between playback cache cleanups.",
-        default="300",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_LEASE_SECONDS",
-        "lease_seconds",
-        "How long an in-flight item may go without a heartbeat "
-        "before the dispatcher takes it up again.",
-        default="900",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_PLAYBACK_CACHE_MAX_AGE",
-        "playback_cache_max_age",
-        "Seconds a temp clip may stay in the playback cache.",
-        default="900",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_PLAYBACK_CACHE_MAX_BYTES",
-        "playback_cache_max_bytes",
-        "Size above which the playback cache evicts least recently used files.",
-        default=str(1024**3),
-        kind="int",
-    ),
-    Setting(
-        "MEDIAML_OBJECT_CACHE_MAX_AGE",
-        "object_cache_max_age",
-        "Seconds an unused local copy of a stored object (original, master, proxy, "
-        "keyframe) may stay in `<data dir>/cache/objects` when the store is S3.",
-        default=str(24 * 3600),
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_OBJECT_CACHE_MAX_BYTES",
-        "object_cache_max_bytes",
-        "Size above which the local object cache evicts least recently used copies "
-        "(files a running step holds are never evicted).",
-        default=str(10 * 1024**3),
-        kind="int",
-    ),
-    Setting(
-        "MEDIAML_MIN_FREE_DISK_BYTES",
-        "min_free_disk_bytes",
-        "Free disk below which cleanup logs a warning.",
-        default=str(500 * 1024**2),
-        kind="int",
-    ),
-    Setting(
-        "MEDIAML_MAX_DOWNLOAD_BYTES",
-        "max_download_bytes",
-        "Largest download accepted by ingest.",
-        default=str(20 * 1024**3),
-        kind="int",
-    ),
-    Setting(
-        "MEDIAML_AUTH_USERS",
-        "auth_users",
-        "Dashboard logins as `user:password` pairs separated by "
-        "commas, or a path to a JSON file of `{user: password}`. Required for the web "
-        "role in production.",
-        secret=True,
-    ),
-    Setting(
-        "MEDIAML_LOGIN_FREE_ATTEMPTS",
-        "login_free_attempts",
-        "Failed dashboard logins allowed per user name and per client address before "
-        "each further failure locks that name or address out.",
-        default="5",
-        kind="int",
-    ),
-    Setting(
-        "MEDIAML_LOGIN_LOCKOUT_SECONDS",
-        "login_lockout_seconds",
-        "First login lockout in seconds; it doubles with every further failure, up to 15 minutes.",
-        default="30",
-        kind="float",
-    ),
-    Setting(
-        "MEDIAML_LOG_LEVEL",
-        "log_level",
-        "Log level: DEBUG, INFO, WARNING or ERROR.",
-        default="INFO",
-    ),
-    Setting(
-        "PORT", "port", "Port the web role listens on (Render sets it).", default="5006", kind="int"
-    ),
-)
-SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+def setting(name: str, help: str, **options: Any) -> Any:
+    """Declare a :class:`Settings` field and the environment variable that fills it.
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+    The field and the variable are one declaration: :data:`SETTINGS` is derived from the
+    fields, so a setting cannot exist in one place and not the other. Secret settings are
+    left out of the dataclass ``repr``.
+    """
+    spec = Setting(name, help, **options)
+    return field(repr=not spec.secret, metadata={"setting": spec})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The validated configuration of one process. Build it with :func:`load_settings`."""
+    """The validated configuration of one process. Build it with :func:`load_settings`.
 
-    env: str
-    database_url: str | None = field(repr=False)
-    secret_key_base: str | None = field(repr=False)
-    public_host: str | None
-    s3_bucket: str | None
-    cloudfront_domain: str | None
-    cloudfront_key_pair_id: str | None
-    cloudfront_private_key: str | None = field(repr=False)
-    aws_access_key_id: str | None = field(repr=False)
-    aws_secret_access_key: str | None = field(repr=False)
-    aws_region: str | None
-    s3_endpoint_url: str | None
-    queues: tuple[str, ...]
-    scheduler: bool
-    data_dir: Path
-    model_dir: Path | None
-    embed_model: str
-    embed_strategy: str
-    export_profile: str
-    shutdown_grace: float
-    dispatch_interval: float
-    cleanup_interval: float
-    lease_seconds: float
-    playback_cache_max_age: float
-    playback_cache_max_bytes: int
-    object_cache_max_age: float
-    object_cache_max_bytes: int
-    min_free_disk_bytes: int
-    max_download_bytes: int
-    auth_users: str | None = field(repr=False)
-    login_free_attempts: int
-    login_lockout_seconds: float
-    log_level: str
-    port: int
+    Each field declares its environment variable with :func:`setting`.
+    """
+
+    env: str = setting(
+        "MEDIAML_ENV",
+        "Run mode: `development` (default) or `production`. `APP_ENV` is read as a "
+        "fallback. Production fails fast at boot naming every missing required variable.",
+        default="development",
+        fallbacks=("APP_ENV",),
+        kind="env",
+    )
+    database_url: str | None = setting(
+        "DATABASE_URL",
+        "PostgreSQL connection URL. Unset: an embedded PostgreSQL with pgvector is "
+        "started in the data dir and shared by every process on the machine.",
+        fallbacks=("PROD_DATABASE_URL",),
+        required_in_production=True,
+        secret=True,
+    )
+    secret_key_base: str | None = setting(
+        "SECRET_KEY_BASE",
+        "Secret that signs dashboard cookies and sessions (at least 32 characters in production).",
+        required_in_production=True,
+        secret=True,
+    )
+    public_host: str | None = setting(
+        "PUBLIC_HOST",
+        "Public hostname used to build absolute URLs (the seed called it `PHX_HOST`).",
+        fallbacks=("PHX_HOST",),
+        required_in_production=True,
+    )
+    s3_bucket: str | None = setting(
+        "PROD_S3_BUCKET_NAME",
+        "S3 bucket holding all media. Unset: media live in `<data dir>/media`.",
+        required_in_production=True,
+    )
+    cloudfront_domain: str | None = setting(
+        "PROD_CLOUDFRONT_DOMAIN",
+        "CloudFront domain in front of the bucket; media URLs are then CloudFront signed "
+        "URLs instead of S3 presigned URLs.",
+        required_in_production=True,
+    )
+    cloudfront_key_pair_id: str | None = setting(
+        "CLOUDFRONT_KEY_PAIR_ID",
+        "CloudFront public key (key pair) id used to sign media URLs; needed when "
+        "`PROD_CLOUDFRONT_DOMAIN` is set.",
+    )
+    cloudfront_private_key: str | None = setting(
+        "CLOUDFRONT_PRIVATE_KEY",
+        "PEM private key matching `CLOUDFRONT_KEY_PAIR_ID`, either the PEM text itself or "
+        "a path to a PEM file.",
+        secret=True,
+    )
+    aws_access_key_id: str | None = setting(
+        "AWS_ACCESS_KEY_ID",
+        "AWS access key for S3.",
+        required_in_production=True,
+        secret=True,
+    )
+    aws_secret_access_key: str | None = setting(
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS secret key for S3.",
+        required_in_production=True,
+        secret=True,
+    )
+    aws_region: str | None = setting(
+        "AWS_REGION",
+        "AWS region of the bucket.",
+        required_in_production=True,
+    )
+    s3_endpoint_url: str | None = setting(
+        "MEDIAML_S3_ENDPOINT_URL",
+        "Endpoint of an S3-compatible server (MinIO, moto, R2). Unset: AWS S3.",
+    )
+    queues: tuple[str, ...] = setting(
+        "MEDIAML_QUEUES",
+        "Comma-separated queues this process consumes (the seed's `OBAN_QUEUES`). Unset: "
+        "every queue in development; in production a worker refuses to start until it is "
+        "set (web: `default`; workers: the others). Unknown names fail at boot.",
+        kind="queues",
+    )
+    scheduler: bool = setting(
+        "MEDIAML_SCHEDULER",
+        "`true`/`false`: schedule the periodic jobs here (the seed's `OBAN_SCHEDULER`). "
+        "Unset: on exactly when `default` is consumed.",
+        kind="scheduler",
+    )
+    data_dir: Path = setting(
+        "MEDIAML_DATA_DIR",
+        "Where the embedded database, local media and caches live. Default: the per-user "
+        "data dir (`~/.local/share/mediaml` on Linux).",
+        kind="path",
+    )
+    model_dir: Path | None = setting(
+        "MEDIAML_MODEL_DIR",
+        "Where embedding models are looked up (`<dir>/<model name>/`). Unset: `<data "
+        "dir>/models`, then the Hugging Face cache.",
+        kind="path",
+    )
+    embed_model: str = setting(
+        "MEDIAML_EMBED_MODEL",
+        "Default embedding model name; its vectors are the ones the backfill stage makes "
+        "sure every embedded clip has.",
+        default="clip-vit-base-patch32",
+    )
+    embed_strategy: str = setting(
+        "MEDIAML_EMBED_STRATEGY",
+        "Default embedding generation strategy: `keyframe_multi_avg`, `keyframe_single` "
+        "or `keyframe_multi`.",
+        default="keyframe_multi_avg",
+    )
+    export_profile: str = setting(
+        "MEDIAML_EXPORT_PROFILE",
+        "How approved clips are exported: `proxy_copy` (stream copy from the review "
+        "proxy: fast, frame-exact) or `master_quality` (re-encode from the master).",
+        default="proxy_copy",
+    )
+    shutdown_grace: float = setting(
+        "MEDIAML_SHUTDOWN_GRACE",
+        "Seconds a worker gives running tasks after SIGTERM/SIGINT before it releases "
+        "their items for another worker.",
+        default="25",
+        kind="float",
+    )
+    dispatch_interval: float = setting(
+        "MEDIAML_DISPATCH_INTERVAL",
+        "Seconds between dispatcher runs.",
+        default="60",
+        kind="float",
+    )
+    cleanup_interval: float = setting(
+        "MEDIAML_CLEANUP_INTERVAL",
+        "Seconds between playback cache cleanups.",
+        default="300",
+        kind="float",
+    )
+    lease_seconds: float = setting(
+        "MEDIAML_LEASE_SECONDS",
+        "How long an in-flight item may go without a heartbeat before the dispatcher "
+        "takes it up again. A running step renews it every third of this, so a short "
+        "lease loses nothing: a killed worker's item is back within this plus "
+        "`MEDIAML_DISPATCH_INTERVAL` (under 2 minutes by default).",
+        default="45",
+        kind="float",
+    )
+    playback_cache_max_age: float = setting(
+        "MEDIAML_PLAYBACK_CACHE_MAX_AGE",
+        "Seconds a temp clip may stay in the playback cache.",
+        default="900",
+        kind="float",
+    )
+    playback_cache_max_bytes: int = setting(
+        "MEDIAML_PLAYBACK_CACHE_MAX_BYTES",
+        "Size above which the playback cache evicts least recently used files.",
+        default="1073741824",
+        kind="int",
+    )
+    object_cache_max_age: float = setting(
+        "MEDIAML_OBJECT_CACHE_MAX_AGE",
+        "Seconds an unused local copy of a stored object (original, master, proxy, "
+        "keyframe) may stay in `<data dir>/cache/objects` when the store is S3.",
+        default="86400",
+        kind="float",
+    )
+    object_cache_max_bytes: int = setting(
+        "MEDIAML_OBJECT_CACHE_MAX_BYTES",
+        "Size above which the local object cache evicts least recently used copies "
+        "(files a running step holds are never evicted).",
+        default="10737418240",
+        kind="int",
+    )
+    min_free_disk_bytes: int = setting(
+        "MEDIAML_MIN_FREE_DISK_BYTES",
+        "Free disk below which cleanup logs a warning.",
+        default="524288000",
+        kind="int",
+    )
+    max_download_bytes: int = setting(
+        "MEDIAML_MAX_DOWNLOAD_BYTES",
+        "Largest download accepted by ingest (and largest upload through the dashboard).",
+        default="21474836480",
+        kind="int",
+    )
+    ytdl_max_height: int | None = setting(
+        "MEDIAML_YTDL_MAX_HEIGHT",
+        "Preferred largest video height for pages fetched with yt-dlp, e.g. `1080` (taller "
+        "formats are taken only when nothing else exists). Unset: the best quality "
+        "available, uncapped.",
+        kind="int",
+    )
+    auth_users: str | None = setting(
+        "MEDIAML_AUTH_USERS",
+        "Dashboard logins as `user:password` pairs separated by commas, or a path to a "
+        "JSON file of `{user: password}`. Required for the web role in production.",
+        secret=True,
+    )
+    login_free_attempts: int = setting(
+        "MEDIAML_LOGIN_FREE_ATTEMPTS",
+        "Failed dashboard logins allowed per user name and per client address before "
+        "each further failure locks that name or address out.",
+        default="5",
+        kind="int",
+    )
+    login_lockout_seconds: float = setting(
+        "MEDIAML_LOGIN_LOCKOUT_SECONDS",
+        "First login lockout in seconds; it doubles with every further failure, up to 15 minutes.",
+        default="30",
+        kind="float",
+    )
+    log_level: str = setting(
+        "MEDIAML_LOG_LEVEL",
+        "Log level: DEBUG, INFO, WARNING or ERROR.",
+        default="INFO",
+    )
+    port: int = setting(
+        "PORT",
+        "Port the web role listens on (Render sets it).",
+        default="5006",
+        kind="int",
+    )
 
     @property
     def production(self) -> bool:
@@ -415,6 +378,16 @@ class Settings:
     def models_dir(self) -> Path:
         """Where models are looked up first."""
         return self.model_dir or self.data_dir / "models"
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    replace(f.metadata["setting"], attr=f.name) for f in fields(Settings)
+)
+"""Every environment variable mediaml reads, in declaration order."""
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
 
 
 def _default_data_dir() -> Path:
@@ -464,7 +437,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             # Keep going with the default so every other problem is reported too.
             values[target] = _convert(setting, setting.default, values) if setting.default else None
 
-    values["queues"] = values.get("queues") or ("default",)
+    values["queues"] = values.get("queues") or default_queues(values.get("env") == "production")
     if values.get("scheduler") is None:
         values["scheduler"] = parse_scheduler(None, values["queues"])
     values["data_dir"] = values.get("data_dir") or _default_data_dir()
@@ -488,7 +461,8 @@ def _convert(setting: Setting, value: str, so_far: Mapping[str, Any]) -> Any:
     if setting.kind == "queues":
         return parse_queues(value)
     if setting.kind == "scheduler":
-        return parse_scheduler(value, so_far.get("queues", ("default",)))
+        queues = so_far.get("queues") or default_queues(so_far.get("env") == "production")
+        return parse_scheduler(value, queues)
     if setting.kind == "path":
         return Path(value).expanduser()
     if setting.kind in ("int", "float"):

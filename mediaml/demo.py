@@ -144,7 +144,7 @@ def run_demo(
 
 
 def _render(path: Path, shots: tuple[tuple[str, float], ...], tone: int) -> None:
-    from mediaml.media import run_ffmpeg
+    from mediaml.media import atomic_output, run_ffmpeg
 
     w, h = SIZE
     args = ["-y", "-v", "error"]
@@ -156,7 +156,6 @@ def _render(path: Path, shots: tuple[tuple[str, float], ...], tone: int) -> None
         f"[{i}:v]scale={w}:{h},setsar=1,format=yuv420p[v{i}];" for i in range(len(shots))
     )
     joined = "".join(f"[v{i}]" for i in range(len(shots)))
-    part = path.with_name(f".{path.name}.part.mp4")
     args += [
         "-filter_complex",
         f"{scaled}{joined}concat=n={len(shots)}:v=1:a=0[v]",
@@ -178,8 +177,6 @@ def _render(path: Path, shots: tuple[tuple[str, float], ...], tone: int) -> None
         "96k",
         "-movflags",
         "+faststart",
-        str(part),
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(args, timeout=300)
-    part.replace(path)
+    with atomic_output(path) as part:
+        run_ffmpeg([*args, str(part)], timeout=300)

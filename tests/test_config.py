@@ -7,6 +7,7 @@ from mediaml.config import (
     QUEUE_NAMES,
     SETTINGS,
     Settings,
+    default_queues,
     load_settings,
     parse_queues,
     parse_scheduler,
@@ -48,9 +49,9 @@ def test_queue_table_is_canonical():
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        (None, ("default",)),
-        ("", ("default",)),
-        (" , ,", ("default",)),
+        (None, ()),  # unset: load_settings applies default_queues
+        ("", ()),
+        (" , ,", ()),
         ("media_processing", ("media_processing",)),
         (" media_processing , default,media_processing,, ", ("media_processing", "default")),
         (
@@ -61,6 +62,15 @@ def test_queue_table_is_canonical():
 )
 def test_parse_queues(raw, expected):
     assert parse_queues(raw) == expected
+
+
+def test_unset_queues_mean_every_queue_in_development_and_a_choice_in_production(tmp_path):
+    assert default_queues(production=False) == QUEUE_NAMES
+    assert default_queues(production=True) == ()
+    prod = load_settings(PROD_MINIMUM)
+    assert prod.queues == () and prod.scheduler is False  # a worker refuses to start
+    chosen = load_settings({**PROD_MINIMUM, "MEDIAML_QUEUES": "default"})
+    assert chosen.queues == ("default",) and chosen.scheduler is True
 
 
 def test_unknown_queue_lists_allowed_names():
@@ -101,7 +111,8 @@ def test_defaults_are_the_embedded_setup(tmp_path):
     s = load_settings({"MEDIAML_DATA_DIR": str(tmp_path)})
     assert isinstance(s, Settings)
     assert s.database_url is None and s.s3_bucket is None
-    assert s.queues == ("default",) and s.scheduler is True
+    # One machine does all the work in development (the seed outside production).
+    assert s.queues == QUEUE_NAMES and s.scheduler is True
     assert s.data_dir == tmp_path
     assert s.media_dir == tmp_path / "media"
     assert s.dispatch_interval == 60 and s.cleanup_interval == 300
@@ -190,15 +201,21 @@ def test_all_problems_reported_together():
 
 
 def test_secrets_stay_out_of_repr():
-    s = load_settings(
-        {"DATABASE_URL": "postgresql://u:hunter2@h/db", "SECRET_KEY_BASE": "s3cr3t-value"}
-    )
-    assert "hunter2" not in repr(s) and "s3cr3t-value" not in repr(s)
+    env = {"DATABASE_URL": "postgresql://u:hunter2@h/db", "SECRET_KEY_BASE": "s3cr3t-value"}
+    secrets = [s for s in SETTINGS if s.secret]
+    assert {"DATABASE_URL", "SECRET_KEY_BASE", "MEDIAML_AUTH_USERS"} <= {s.name for s in secrets}
+    for spec in secrets:
+        env.setdefault(spec.name, f"secret-of-{spec.name.lower()}")
+    env.pop("CLOUDFRONT_PRIVATE_KEY")  # needs a key pair id; covered by its own test
+    text = repr(load_settings(env))
+    for value in env.values():
+        assert value not in text
 
 
-def test_every_setting_fills_a_field():
-    fields = set(Settings.__dataclass_fields__)
-    assert {s.attr for s in SETTINGS} == fields
+def test_every_field_is_one_variable():
+    names = [s.name for s in SETTINGS]
+    assert len(names) == len(set(names))
+    assert [s.attr for s in SETTINGS] == list(Settings.__dataclass_fields__)
 
 
 def test_data_dir_expands_user(monkeypatch):

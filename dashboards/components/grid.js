@@ -1,10 +1,14 @@
 // A grid of clip cards (thumbnail, title, similarity). Clicking a card reports its clip id.
+// Hovering a card plays its clip over the thumbnail (muted, looped): the exported file or
+// the temp clip, fetched with Range requests by the media element; leaving stops it.
 
 function card(item) {
   const node = document.createElement("button");
   node.type = "button";
   node.className = "mm-card";
   node.dataset.clipId = String(item.clip_id);
+  const frame = document.createElement("div");
+  frame.className = "mm-frame";
   const thumb = document.createElement(item.thumb ? "img" : "div");
   thumb.className = "mm-thumb";
   if (item.thumb) {
@@ -14,6 +18,7 @@ function card(item) {
   } else {
     thumb.textContent = "no keyframe";
   }
+  frame.append(thumb);
   const score = document.createElement("span");
   score.className = "mm-score";
   score.textContent = item.similarity == null ? "" : `${item.similarity.toFixed(1)}%`;
@@ -23,7 +28,7 @@ function card(item) {
   const frames = document.createElement("span");
   frames.className = "mm-frames";
   frames.textContent = `frames ${item.start_frame}–${item.end_frame - 1}`;
-  node.append(thumb, score, label, frames);
+  node.append(frame, score, label, frames);
   return node;
 }
 
@@ -32,14 +37,66 @@ export function render({ model, el }) {
   grid.className = "mm-grid";
   const empty = document.createElement("div");
   empty.className = "mm-empty";
+  let byId = new Map();
+  let hovered = null; // {card, video}
+
   function draw() {
+    stopPreview();
     const items = model.items || [];
+    byId = new Map(items.map((item) => [item.clip_id, item]));
     grid.replaceChildren(...items.map(card));
     empty.textContent = items.length ? "" : model.empty_text;
   }
+
+  function startPreview(target) {
+    if (hovered && hovered.card === target) return;
+    stopPreview();
+    const id = Number(target.dataset.clipId);
+    const item = byId.get(id);
+    if (!item) return;
+    const started = performance.now();
+    const video = document.createElement("video");
+    video.className = "mm-preview";
+    video.muted = true;
+    video.loop = true;
+    video.playsInline = true;
+    video.preload = "auto";
+    video.src = item.preview || `/playback/${id}.mp4`;
+    video.addEventListener(
+      "playing",
+      () => {
+        target.classList.add("mm-playing");
+        const detail = { clip_id: id, ms: performance.now() - started };
+        window.dispatchEvent(new CustomEvent("mediaml:preview-playing", { detail }));
+      },
+      { once: true }
+    );
+    target.querySelector(".mm-frame").append(video);
+    hovered = { card: target, video };
+    video.play().catch(() => {}); // a clip that cannot play leaves the thumbnail showing
+  }
+
+  function stopPreview() {
+    if (!hovered) return;
+    const { card: target, video } = hovered;
+    hovered = null;
+    target.classList.remove("mm-playing");
+    video.pause();
+    video.removeAttribute("src");
+    video.load();
+    video.remove();
+  }
+
   grid.addEventListener("click", (event) => {
     const target = event.target.closest(".mm-card");
     if (target) model.send_msg({ clip_id: Number(target.dataset.clipId) });
+  });
+  grid.addEventListener("pointerover", (event) => {
+    const target = event.target.closest(".mm-card");
+    if (target) startPreview(target);
+  });
+  grid.addEventListener("pointerout", (event) => {
+    if (hovered && !hovered.card.contains(event.relatedTarget)) stopPreview();
   });
   model.on("items", draw);
   model.on("empty_text", draw);

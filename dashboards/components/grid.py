@@ -14,7 +14,9 @@ HERE = Path(__file__).parent
 
 class ClipGrid(JSComponent):
     """Cards of ``items`` (dicts: clip_id, title, start_frame, end_frame, similarity,
-    thumb); a click calls ``on_pick(clip_id)``."""
+    thumb, and optionally preview: the URL played while the card is hovered, see
+    :func:`dashboards.urls.preview_urls`; without it the clip's temp clip plays); a click
+    calls ``on_pick(clip_id)``."""
 
     items = param.List(default=[], doc="The cards, in order.")
     empty_text = param.String(default="No clips.", doc="Shown when there are no items.")

@@ -1,6 +1,13 @@
 // The review player: shows the claimed clip, plays its temp clip through a plain <video>
 // (the browser fetches /playback/<id>.mp4 with Range requests), and sends actions with
 // the id of the clip on screen, so a late or repeated click can never act on another clip.
+// The next clips' temp clips wait preloaded in hidden <video> elements; when one of them
+// becomes the clip on screen its element is swapped in instead of loading a new source.
+// After a verdict (approve / skip / archive) the clip the server will most likely claim
+// next (the first upcoming one, already preloaded) starts playing at once, before the
+// answer arrives; the buttons stay disabled until it does, and if the server claimed
+// another clip that one replaces it. Actions always carry the server-confirmed clip id.
+// (timeline.js is prepended to this file: neighbourCard, previews, drawTimeline.)
 
 const ACTIONS = [
   ["approve", "Approve", "a"],
@@ -12,12 +19,31 @@ const ACTIONS = [
   ["undo", "Undo", "u"],
 ];
 const KEYS = Object.fromEntries(ACTIONS.map(([action, , key]) => [key, action]));
+const HELP = [
+  ["A", "approve"],
+  ["S", "skip"],
+  ["X", "archive"],
+  ["M", "merge with the previous clip"],
+  ["G", "group with the previous clip"],
+  ["C or ← / →", "split mode at the current frame; ← / → step 1 frame, held or repeated 2, 4, 8, 16"],
+  ["Enter / Esc", "split here / leave split mode"],
+  ["[ / ]", "pick the clip's start / end cut to move"],
+  [", / .  (< / > ×5)", "move the picked cut one frame earlier / later; Enter applies"],
+  ["U or Ctrl/⌘-Z", "undo your last action"],
+  ["Space", "play / pause"],
+  ["?", "this help"],
+];
+// Held or quickly repeated arrows step further each time (as the seed's frame navigator).
+const STEPS = [1, 2, 4, 8, 16];
+const REPEAT_MS = 300;
+const POOL_SIZE = 3;
+const VERDICTS = new Set(["approve", "skip", "archive"]);
 
 function el(tag, attrs = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text;
-  return node;
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+  if (text) n.textContent = text;
+  return n;
 }
 
 function typingInto(event) {
@@ -27,55 +53,94 @@ function typingInto(event) {
   return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
 }
 
+function makeVideo(url) {
+  const v = el("video", { muted: "", loop: "", playsinline: "", preload: "auto" });
+  v.muted = true;
+  if (url) v.src = url;
+  return v;
+}
+
+function darkPage() {
+  // Video tools are dark; the page behind Panel's root is outside this component.
+  document.documentElement.classList.add("mm-dark-page");
+  if (!document.getElementById("mm-dark-page-style")) {
+    const style = el("style", { id: "mm-dark-page-style" });
+    style.textContent =
+      "html.mm-dark-page, html.mm-dark-page body { background: #101113; color: #dee2e6; }";
+    document.head.append(style);
+  }
+}
+
 export function render({ model, el: root }) {
+  darkPage();
   const box = el("div", { class: "mm-review" });
+  const main = el("div", { class: "mm-main" });
+  const side = el("aside", { class: "mm-side" });
+  const head = el("div", { class: "mm-head" });
   const title = el("h2", { class: "mm-title" });
   const facts = el("div", { class: "mm-facts" });
+  const helpButton = el("button", { type: "button", class: "mm-help-btn", title: "Keyboard help (?)" }, "?");
+  head.append(title, facts, helpButton);
+  const stage = el("div", { class: "mm-stage" });
+  const pool = el("div", { class: "mm-pool", "aria-hidden": "true" });
+  let video = makeVideo(null);
+  video.className = "mm-video";
+  video.controls = true;
+  video.autoplay = true;
+  stage.append(video, pool);
   const message = el("div", { class: "mm-message", role: "status", "aria-live": "polite" });
-  const video = el("video", {
-    class: "mm-video",
-    controls: "",
-    autoplay: "",
-    muted: "",
-    loop: "",
-    playsinline: "",
-    preload: "auto",
-  });
-  video.muted = true;
   const splitBar = el("div", { class: "mm-split", hidden: "" });
+  const timelines = el("div", { class: "mm-timelines" });
+  const wholeLabel = el("div", { class: "mm-timeline-label" });
+  const whole = el("div", { class: "mm-timeline", "data-zoom": "video" });
+  const nearLabel = el("div", { class: "mm-timeline-label" }, "around this clip");
+  const near = el("div", { class: "mm-timeline mm-near", "data-zoom": "near" });
+  const moveBar = el("div", { class: "mm-move" });
+  timelines.append(wholeLabel, whole, nearLabel, near, moveBar);
   const buttons = el("div", { class: "mm-buttons" });
-  const help = el(
-    "div",
-    { class: "mm-help" },
-    "Keys: A approve · S skip · X archive · M merge · G group · C split (←/→ one frame, " +
-      "Enter split here, Esc cancel) · U undo · Space play/pause"
-  );
+  const strip = el("div", { class: "mm-strip" });
+  const previewList = el("ul", { class: "mm-previews" });
+  side.append(el("h3", {}, "Same video"), strip, el("h3", {}, "What each decision makes"), previewList);
+  const help = el("div", { class: "mm-help", hidden: "", role: "dialog", "aria-label": "Keyboard help" });
+  const helpTable = el("table");
+  for (const [keys, what] of HELP) {
+    const row = el("tr");
+    row.append(el("td", {}, ""), el("td", {}, what));
+    row.firstChild.append(el("kbd", {}, keys));
+    helpTable.append(row);
+  }
+  help.append(el("h3", {}, "Keyboard"), helpTable, el("p", {}, "Esc or ? closes this."));
   const byAction = {};
   for (const [action, label, key] of ACTIONS) {
     const b = el("button", { type: "button", "data-action": action, class: "mm-btn" });
     b.append(label + " ", el("kbd", {}, key.toUpperCase()));
     b.addEventListener("click", () => (action === "split" ? enterSplit() : send(action)));
+    b.addEventListener("mouseenter", () => highlight(action));
+    b.addEventListener("mouseleave", () => highlight(null));
     buttons.append(b);
     byAction[action] = b;
   }
-  box.append(title, facts, message, video, splitBar, buttons, help);
+  main.append(head, stage, message, splitBar, timelines, buttons);
+  box.append(main, side, help);
   root.append(box);
 
   let waiting = false;
   let splitting = false;
   let splitFrame = 1;
-  let shownId = null;
+  let move = null; // {from, to, left, right} while a cut is picked
+  let shownId = null; // the clip playing: the confirmed one, or a speculative next one
   let playedId = null;
   let sentAt = null;
+  let lastStep = { dir: 0, at: 0, level: 0 };
+  const preloaded = new Map(); // clip id -> hidden <video> with its temp clip loading
 
-  function clip() {
-    return model.clip;
-  }
+  const clip = () => model.clip;
+  const ctx = () => (model.context && clip() && model.context.clip_id === clip().clip_id ? model.context : null);
 
   function refreshButtons() {
     const c = clip();
     for (const [action, b] of Object.entries(byAction)) {
-      let enabled = !waiting && !splitting;
+      let enabled = !waiting && !splitting && !move;
       if (action !== "undo") enabled = enabled && !!c;
       if (action === "merge" || action === "group") enabled = enabled && c && c.previous_clip_id != null;
       b.disabled = !enabled;
@@ -91,9 +156,227 @@ export function render({ model, el: root }) {
     message.className = "mm-message mm-" + (model.message_kind || "info");
   }
 
+  // ---------------------------------------------------------------- context
+
+  function highlight(action) {
+    for (const li of previewList.children) li.classList.toggle("mm-hot", li.dataset.action === action);
+  }
+
+  function drawContext() {
+    const c = clip();
+    const x = ctx();
+    if (!c || !x) {
+      strip.replaceChildren();
+      previewList.replaceChildren();
+      whole.replaceChildren();
+      near.replaceChildren();
+      timelines.hidden = true;
+      return;
+    }
+    timelines.hidden = false;
+    strip.replaceChildren(neighbourCard(x.previous, "previous", x.fps), neighbourCard(x.next, "next", x.fps));
+    const split = splitting ? splitFrame : null;
+    previewList.replaceChildren(
+      ...previews(c, x, split, move).map(([action, text]) => {
+        const li = el("li", { "data-action": action }, text);
+        return li;
+      })
+    );
+    const count = x.segments.length;
+    wholeLabel.textContent =
+      `whole video · ${x.frame_count} frames · ${count} clip${count === 1 ? "" : "s"}` +
+      (x.truncated ? " (the nearest 2000 shown)" : "");
+    drawTimeline(whole, c, x, split, move);
+    const lo = x.previous ? x.previous.start_frame : c.start_frame;
+    const hi = x.next ? x.next.end_frame : c.end_frame;
+    drawTimeline(near, c, x, split, move, lo, hi);
+    drawMoveBar();
+  }
+
+  function drawMoveBar() {
+    const c = clip();
+    const x = ctx();
+    const parts = [];
+    if (move) {
+      parts.push(el("span", {}, `cut ${move.from} → ${move.to}`));
+      for (const [label, delta] of [["−5", -5], ["−1", -1], ["+1", 1], ["+5", 5]]) {
+        const b = el("button", { type: "button", class: "mm-btn mm-small", "data-nudge": String(delta) }, label);
+        b.addEventListener("click", () => nudge(delta));
+        parts.push(b);
+      }
+      const apply = el("button", { type: "button", class: "mm-btn mm-small mm-apply", "data-move": "apply" }, "Move cut");
+      apply.disabled = waiting || move.to === move.from;
+      apply.addEventListener("click", applyMove);
+      const cancel = el("button", { type: "button", class: "mm-btn mm-small", "data-move": "cancel" }, "Cancel");
+      cancel.addEventListener("click", () => leaveMove());
+      parts.push(apply, cancel);
+    } else if (c && x) {
+      parts.push(el("span", { class: "mm-dim" }, "Move a cut:"));
+      for (const [edge, label, key] of [["start", "start cut", "["], ["end", "end cut", "]"]]) {
+        const b = el("button", { type: "button", class: "mm-btn mm-small", "data-pick": edge });
+        b.append(label + " ", el("kbd", {}, key));
+        b.disabled = waiting || splitting || !(edge === "start" ? x.previous : x.next);
+        b.addEventListener("click", () => pickCut(edge));
+        parts.push(b);
+      }
+    }
+    moveBar.replaceChildren(...parts);
+  }
+
+  function pickCut(edge) {
+    const c = clip();
+    const x = ctx();
+    if (!c || !x || waiting) return;
+    const left = edge === "start" ? x.previous : c;
+    const right = edge === "start" ? c : x.next;
+    if (!left || !right) return;
+    const other = edge === "start" ? x.previous : x.next;
+    if (other.state !== "pending_review") {
+      setLocalMessage(
+        `That cut cannot move: clip ${other.clip_id} on its other side is ` +
+          `${other.state.replace("_", " ")}, not pending review.`
+      );
+      return;
+    }
+    leaveSplit(false);
+    const from = edge === "start" ? c.start_frame : c.end_frame;
+    move = { from, to: from, left, right };
+    refreshButtons();
+    drawContext();
+  }
+
+  function nudge(delta) {
+    if (!move) return;
+    move.to = Math.min(Math.max(move.to + delta, move.left.start_frame + 1), move.right.end_frame - 1);
+    drawContext();
+  }
+
+  function applyMove() {
+    if (!move || move.to === move.from || waiting) return;
+    const { from, to } = move;
+    move = null;
+    send("move", { frame: from, to });
+    drawContext();
+  }
+
+  function leaveMove() {
+    if (!move) return;
+    move = null;
+    refreshButtons();
+    drawContext();
+  }
+
+  function setLocalMessage(text) {
+    message.textContent = text;
+    message.className = "mm-message mm-error";
+  }
+
+  // ---------------------------------------------------------------- playback
+
+  function attach(v) {
+    v.addEventListener("playing", () => {
+      if (v !== video || shownId == null || playedId === shownId) return;
+      playedId = shownId;
+      const detail = { clip_id: shownId, ms: sentAt == null ? null : performance.now() - sentAt };
+      window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
+    });
+    v.addEventListener("error", async () => {
+      const c = clip();
+      if (v !== video || !c || !c.url || !v.getAttribute("src")) return;
+      let reason = "";
+      try {
+        const response = await fetch(c.url, { headers: { Range: "bytes=0-0" } });
+        reason = response.ok ? "the browser cannot decode it" : (await response.text()).trim();
+      } catch (err) {
+        reason = String(err);
+      }
+      setLocalMessage(`Clip ${c.clip_id} cannot be played: ${reason}`);
+    });
+  }
+  attach(video);
+
+  // Swap ``next`` in as the player (keeping the player's attributes), dropping the old one.
+  function swapIn(next) {
+    next.className = "mm-video";
+    next.controls = true;
+    next.autoplay = true;
+    video.replaceWith(next);
+    video.pause();
+    video.removeAttribute("src");
+    video.load();
+    video = next;
+  }
+
+  function play(c) {
+    const ready = preloaded.get(c.clip_id);
+    if (ready && ready.getAttribute("src") === c.url) {
+      preloaded.delete(c.clip_id);
+      swapIn(ready);
+      video.currentTime = 0;
+    } else if (c.url) {
+      video.src = c.url;
+    }
+    video.play().catch(() => {});
+  }
+
+  function preload() {
+    const wanted = new Map((model.upcoming || []).slice(0, POOL_SIZE).map((u) => [u.clip_id, u.url]));
+    const c = clip();
+    if (c) wanted.delete(c.clip_id);
+    wanted.delete(shownId);
+    for (const [id, v] of preloaded) {
+      if (wanted.get(id) !== v.getAttribute("src")) {
+        v.removeAttribute("src");
+        v.load();
+        v.remove();
+        preloaded.delete(id);
+      }
+    }
+    for (const [id, url] of wanted) {
+      if (preloaded.has(id) || !url) continue;
+      const v = makeVideo(url);
+      attach(v);
+      v.load();
+      pool.append(v);
+      preloaded.set(id, v);
+    }
+  }
+
+  function syncAddress(c) {
+    // The address bar names the clip on screen, so a reload or a shared link opens it.
+    const url = new URL(window.location.href);
+    if (c) url.searchParams.set("clip", String(c.clip_id));
+    else url.searchParams.delete("clip");
+    window.history.replaceState(window.history.state, "", url);
+  }
+
+  function showFacts(c, pending = c.pending_count) {
+    title.textContent = c.title;
+    facts.replaceChildren(
+      el("span", { class: "mm-fact", "data-fact": "clip" }, `clip ${c.clip_id}`),
+      el("span", { class: "mm-fact", "data-fact": "frames" }, `frames ${c.start_frame}–${c.end_frame - 1}`),
+      el("span", { class: "mm-fact", "data-fact": "duration" }, `${c.duration.toFixed(2)} s`),
+      el("span", { class: "mm-fact", "data-fact": "fps" }, `${+c.fps.toFixed(3)} fps`),
+      el("span", { class: "mm-fact", "data-fact": "pending" }, `${pending} pending`)
+    );
+  }
+
+  // Start the likely next clip while the server answers a verdict (see the top).
+  function speculate() {
+    const c = clip();
+    const next = (model.upcoming || [])[0];
+    if (!c || !next || !next.clip || !next.clip.url || next.clip_id === shownId) return;
+    const ready = preloaded.get(next.clip_id);
+    if (!ready || ready.readyState < 2) return;
+    shownId = next.clip_id;
+    showFacts(next.clip, Math.max(c.pending_count - 1, 0));
+    play(next.clip);
+  }
+
   function showClip() {
     const c = clip();
     leaveSplit(false);
+    move = null;
     if (!c) {
       title.textContent = "Nothing left to review";
       facts.textContent = "Every clip has been reviewed. New clips appear here when videos are processed.";
@@ -102,27 +385,22 @@ export function render({ model, el: root }) {
       video.hidden = true;
       shownId = null;
     } else {
-      title.textContent = c.title;
-      facts.replaceChildren(
-        el("span", { class: "mm-fact", "data-fact": "clip" }, `clip ${c.clip_id}`),
-        el("span", { class: "mm-fact", "data-fact": "frames" }, `frames ${c.start_frame}–${c.end_frame - 1}`),
-        el("span", { class: "mm-fact", "data-fact": "duration" }, `${c.duration.toFixed(2)} s`),
-        el("span", { class: "mm-fact", "data-fact": "fps" }, `${+c.fps.toFixed(3)} fps`),
-        el("span", { class: "mm-fact", "data-fact": "pending" }, `${c.pending_count} pending`)
-      );
+      showFacts(c);
       video.hidden = !c.url; // a clip that cannot be played says why in the message line
       if (shownId !== c.clip_id) {
         shownId = c.clip_id;
-        if (c.url) {
-          video.src = c.url;
-          video.play().catch(() => {});
-        } else {
+        if (c.url) play(c);
+        else {
           video.removeAttribute("src");
           video.load();
         }
       }
     }
+    box.dataset.confirmed = c ? String(c.clip_id) : "";
+    syncAddress(c);
     refreshButtons();
+    drawContext();
+    preload();
   }
 
   function send(action, extra = {}) {
@@ -131,8 +409,12 @@ export function render({ model, el: root }) {
     waiting = true;
     sentAt = performance.now();
     refreshButtons();
+    drawMoveBar();
     model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
+    if (VERDICTS.has(action)) speculate();
   }
+
+  // ---------------------------------------------------------------- split mode
 
   function frameCount() {
     const c = clip();
@@ -145,21 +427,27 @@ export function render({ model, el: root }) {
     video.currentTime = (splitFrame + 0.5) / fps; // the middle of the frame shows that frame
     splitBar.textContent =
       `Split before frame ${c.start_frame + splitFrame} (${splitFrame} of ${frameCount()} in this clip, ` +
-      `${(splitFrame / fps).toFixed(3)} s) — ←/→ one frame · Enter split here · Esc cancel`;
+      `${(splitFrame / fps).toFixed(3)} s) — ←/→ step (hold to speed up) · Enter split here · Esc cancel`;
     splitBar.dataset.frame = String(c.start_frame + splitFrame);
+    drawContext();
+    highlight("split");
   }
 
   function enterSplit() {
     const c = clip();
-    if (!c || waiting || frameCount() < 2) return;
+    if (!c || waiting || frameCount() < 2) return false;
+    if (splitting) return true;
+    move = null;
     splitting = true;
     video.pause();
     const current = Math.floor(video.currentTime * c.fps + 1e-3);
     splitFrame = Math.min(Math.max(current, 1), frameCount() - 1);
     splitBar.hidden = false;
     box.classList.add("mm-splitting");
+    lastStep = { dir: 0, at: 0, level: 0 };
     showSplitFrame();
     refreshButtons();
+    return true;
   }
 
   function leaveSplit(resume = true) {
@@ -168,17 +456,66 @@ export function render({ model, el: root }) {
     splitBar.hidden = true;
     box.classList.remove("mm-splitting");
     refreshButtons();
+    drawContext();
+    highlight(null);
     if (resume) video.play().catch(() => {});
   }
 
+  // One arrow press: 1 frame, or further when it repeats the last press quickly.
+  function step(dir, repeat) {
+    const now = performance.now();
+    const again = lastStep.dir === dir && (repeat || now - lastStep.at <= REPEAT_MS);
+    const level = again ? Math.min(lastStep.level + 1, STEPS.length - 1) : 0;
+    lastStep = { dir, at: now, level };
+    splitFrame = Math.min(Math.max(splitFrame + dir * STEPS[level], 1), frameCount() - 1);
+    splitBar.dataset.step = String(STEPS[level]);
+    showSplitFrame();
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  function toggleHelp(show = help.hidden) {
+    help.hidden = !show;
+  }
+  helpButton.addEventListener("click", () => toggleHelp());
+
   function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typingInto(event)) return;
+    if (typingInto(event)) return;
     const key = event.key;
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && key.toLowerCase() === "z") {
+      event.preventDefault();
+      if (!splitting && !move && !byAction.undo.disabled) send("undo");
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (key === "?") {
+      toggleHelp();
+      event.preventDefault();
+      return;
+    }
+    if (!help.hidden && key === "Escape") {
+      toggleHelp(false);
+      event.preventDefault();
+      return;
+    }
+    if (move) {
+      const deltas = { ",": -1, ".": 1, "<": -5, ">": 5, ArrowLeft: -1, ArrowRight: 1 };
+      if (key in deltas) nudge(deltas[key]);
+      else if (key === "Enter") applyMove();
+      else if (key === "Escape") leaveMove();
+      else if (key === "[" || key === "]") pickCut(key === "[" ? "start" : "end");
+      else return;
+      event.preventDefault();
+      return;
+    }
+    if (key === "ArrowLeft" || key === "ArrowRight") {
+      const dir = key === "ArrowRight" ? 1 : -1;
+      if (enterSplit()) step(dir, event.repeat);
+      event.preventDefault();
+      return;
+    }
     if (splitting) {
-      if (key === "ArrowLeft" || key === "ArrowRight") {
-        splitFrame = Math.min(Math.max(splitFrame + (key === "ArrowRight" ? 1 : -1), 1), frameCount() - 1);
-        showSplitFrame();
-      } else if (key === "Enter") {
+      if (key === "Enter") {
         const offset = splitFrame / clip().fps;
         leaveSplit(false);
         send("split", { offset_seconds: offset });
@@ -187,6 +524,11 @@ export function render({ model, el: root }) {
       } else {
         return;
       }
+      event.preventDefault();
+      return;
+    }
+    if (key === "[" || key === "]") {
+      pickCut(key === "[" ? "start" : "end");
       event.preventDefault();
       return;
     }
@@ -204,32 +546,14 @@ export function render({ model, el: root }) {
   }
   document.addEventListener("keydown", onKey);
 
-  video.addEventListener("playing", () => {
-    const c = clip();
-    if (!c || playedId === c.clip_id) return;
-    playedId = c.clip_id;
-    const detail = { clip_id: c.clip_id, ms: sentAt == null ? null : performance.now() - sentAt };
-    window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
-  });
-  video.addEventListener("error", async () => {
-    const c = clip();
-    if (!c || !c.url || !video.getAttribute("src")) return;
-    let reason = "";
-    try {
-      const response = await fetch(c.url, { headers: { Range: "bytes=0-0" } });
-      reason = response.ok ? "the browser cannot decode it" : (await response.text()).trim();
-    } catch (err) {
-      reason = String(err);
-    }
-    message.textContent = `Clip ${c.clip_id} cannot be played: ${reason}`;
-    message.className = "mm-message mm-error";
-  });
-
   model.on("clip", showClip);
+  model.on("context", drawContext);
+  model.on("upcoming", preload);
   model.on("message", showMessage);
   model.on("revision", () => {
     waiting = false;
     refreshButtons();
+    drawMoveBar();
   });
   model.on("remove", () => document.removeEventListener("keydown", onKey));
   showClip();

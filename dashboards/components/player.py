@@ -1,4 +1,4 @@
-"""The review player component (its browser half is ``player.js``)."""
+"""The review player component (its browser half is ``timeline.js`` + ``player.js``)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,25 @@ HERE = Path(__file__).parent
 
 
 class ReviewPlayer(JSComponent):
-    """Shows one clip, plays it, and reports the reviewer's actions.
+    """Shows one clip, plays it, its place in its video, and reports the reviewer's actions.
 
-    Set ``clip`` (a dict from :meth:`mediaml.review.ReviewClip.to_dict` plus ``url``) and
-    ``message``; bump ``revision`` after handling an action so the buttons come back.
-    Each action arrives at ``on_action`` as ``{"action", "clip_id", "offset_seconds"?}``.
+    Set ``clip`` (a dict from :meth:`mediaml.review.ReviewClip.to_dict` plus ``url``),
+    ``context`` (a dict from :meth:`mediaml.review.ClipContext.to_dict` whose neighbours
+    carry ``url`` and ``poster``), ``upcoming`` (``[{"clip_id", "url"}]``, preloaded in the
+    browser) and ``message``; bump ``revision`` after handling an action so the buttons
+    come back. Each action arrives at ``on_action`` as ``{"action", "clip_id"}`` plus
+    ``offset_seconds`` (split) or ``frame`` and ``to`` (move a cut).
     """
 
     clip = param.Dict(default=None, allow_None=True, doc="The clip on screen, or None.")
+    context = param.Dict(default=None, allow_None=True, doc="Its neighbours and timeline.")
+    upcoming = param.List(default=[], doc="Clips likely next, to preload.")
     message = param.String(default="", doc="A line for the reviewer.")
     message_kind: param.Selector = param.Selector(default="info", objects=["info", "error"])
     revision = param.Integer(default=0, doc="Incremented after each handled action.")
 
-    _esm = HERE / "player.js"
+    # One ES module from two files: the context drawing, then the player using it.
+    _esm = "\n".join((HERE / name).read_text() for name in ("timeline.js", "player.js"))
     _stylesheets: ClassVar[list[str]] = [(HERE / "player.css").read_text()]
 
     def __init__(self, on_action: Callable[[dict[str, Any]], None], **params: Any) -> None:

@@ -15,11 +15,12 @@ from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
 from dashboards.components.grid import ClipGrid
+from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.pages.layout import shell
-from dashboards.pages.review import playback_url
 from dashboards.projection import methods, project
 from dashboards.query import QueryParam, read_query
+from dashboards.urls import playback_url, preview_urls
 from mediaml import embed
 from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
@@ -138,6 +139,7 @@ class ExploreView:
             on_pick=self.set_main, empty_text="", sizing_mode="stretch_width"
         )
         self.plot = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
+        self.reel = ReelMaker(self.reel_clips)
 
         self.main_id: int | None = values.get("clip")
         self.page = values.get("p", 1)
@@ -166,6 +168,7 @@ class ExploreView:
             self.message,
             self.main,
             pn.Row(self.prev, self.page_label, self.next),
+            self.reel.view,
             self.grid,
             pn.pane.HTML(
                 "<h3>Map of embeddings</h3><p>Hover for thumbnails; drag with the box"
@@ -244,6 +247,13 @@ class ExploreView:
         self.query, self.page = text, 1
         self.refresh()
 
+    def reel_clips(self) -> tuple[list[int], str]:
+        """The clips a reel is made of: the map selection if any, else the result page."""
+        picked = [int(i["clip_id"]) for i in self.selected_grid.items]
+        if picked:
+            return picked, "the map selection"
+        return [int(i["clip_id"]) for i in self.grid.items], f"result page {self.page}"
+
     # -- drawing ----------------------------------------------------------------------
 
     def _say(self, text: str, *, error: bool = False) -> None:
@@ -302,6 +312,7 @@ class ExploreView:
     def _draw_grid(self, results: pd.DataFrame) -> None:
         ids = [int(i) for i in results.get("clip_id", [])]
         thumbs = thumbnail_urls(ids)
+        previews = preview_urls(ids)
         self.grid.items = [
             {
                 "clip_id": int(r["clip_id"]),
@@ -310,6 +321,7 @@ class ExploreView:
                 "end_frame": int(r["end_frame"]),
                 "similarity": float(r["similarity"]),
                 "thumb": thumbs.get(int(r["clip_id"])),
+                "preview": previews.get(int(r["clip_id"])),
             }
             for _, r in results.iterrows()
         ]

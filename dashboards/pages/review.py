@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import panel as pn
 
-from dashboards.auth import default_reviewer
 from dashboards.components.player import ReviewPlayer
 from dashboards.context import get_context, session_identity
-from dashboards.pages.layout import shell, user
+from dashboards.pages.layout import NavBar, shell, user
 from dashboards.query import QueryParam, read_query
+from dashboards.urls import playback_url
 from mediaml import review
+from mediaml.catalog import clip_details
 from mediaml.errors import MediamlError, ReviewError, StorageError
 from mediaml.review import ReviewClip, ReviewResult
+from mediaml.states import PENDING_REVIEW
 from mediaml.storage import get_store
 
 PAST = {
@@ -23,12 +26,15 @@ PAST = {
     "merge": "Merged",
     "group": "Grouped",
     "split": "Split",
+    "move": "Moved the cut of",
 }
 
-
-def playback_url(clip_id: int) -> str:
-    """Where the browser fetches a clip's temp clip (cut on first request)."""
-    return f"/playback/{clip_id}.mp4"
+# Panel's text input on the review page's dark surface.
+_DARK_INPUT = """
+:host { color: #c1c2c5; font-size: 13px; }
+label { color: #909296; }
+input { background: #1a1b1e; color: #dee2e6; border: 1px solid #2c2e33; }
+"""
 
 
 def clip_view(clip: ReviewClip | None) -> tuple[dict[str, Any] | None, str | None]:
@@ -54,12 +60,52 @@ def clip_view(clip: ReviewClip | None) -> tuple[dict[str, Any] | None, str | Non
     return view, problem
 
 
+def context_view(clip_id: int) -> dict[str, Any] | None:
+    """The context strip's and timeline's view of ``clip_id``: its neighbours (with the
+    URLs of their temp clips and keyframe posters) and the live clips of its video."""
+    try:
+        ctx = review.clip_context(clip_id)
+    except MediamlError:
+        return None
+    view = ctx.to_dict()
+    store = get_store()
+    for which in ("previous", "next"):
+        seg = view[which]
+        if seg is None:
+            continue
+        seg["url"] = playback_url(seg["clip_id"])
+        key = seg.pop("poster_key")
+        try:
+            seg["poster"] = store.url(key) if key else None
+        except MediamlError:
+            seg["poster"] = None
+    for seg in view["segments"]:
+        seg.pop("poster_key", None)
+    return view
+
+
+def deep_link_note(wanted: int, shown: ReviewClip | None) -> str:
+    """Why a deep link to clip ``wanted`` shows another clip ('' when it does not)."""
+    if shown is not None and shown.clip_id == wanted:
+        return ""
+    facts = clip_details([wanted]).get(wanted)
+    if facts is None:
+        why = "it does not exist"
+    elif facts["state"] == PENDING_REVIEW:
+        why = "another reviewer has it on screen"
+    else:
+        why = f"it is {facts['state'].replace('_', ' ')}, no longer pending review"
+    return f"Clip {wanted} cannot be reviewed: {why}. Showing the next clip instead."
+
+
 class ReviewSession:
     """One browser tab's review: who reviews, which clip is on screen."""
 
-    def __init__(self, reviewer: str, *, editable: bool) -> None:
+    def __init__(self, reviewer: str, *, editable: bool, nav: NavBar | None = None) -> None:
         self.ctx = get_context()
         self.identity = session_identity()
+        self.nav = nav
+        self.doc = pn.state.curdoc
         self.player = ReviewPlayer(on_action=self.on_action, sizing_mode="stretch_width")
         self.reviewer = pn.widgets.TextInput(
             name="Reviewer",
@@ -67,9 +113,17 @@ class ReviewSession:
             disabled=not editable,
             width=240,
             description="Recorded with every action" if editable else "Your login",
+            stylesheets=[_DARK_INPUT],
+            margin=(6, 12, 0, 12),
         )
         self.reviewer.param.watch(lambda _e: self.load(), "value")
-        self.view = pn.Column(self.reviewer, self.player, sizing_mode="stretch_width")
+        self.view = pn.Column(
+            self.reviewer,
+            self.player,
+            sizing_mode="stretch_width",
+            margin=0,
+            styles={"background": "#101113"},
+        )
 
     @property
     def name(self) -> str:
@@ -85,20 +139,43 @@ class ReviewSession:
             message, kind = (f"{message} " if message else "") + problem, "error"
         self.player.param.update(
             clip=view,
+            context=context_view(clip.clip_id) if clip is not None else None,
             message=message,
             message_kind=kind,
             revision=self.player.revision + 1,
         )
+        if self.nav is not None:
+            self.nav.set_pending(clip.pending_count if clip is not None else 0)
         if clip is not None:
-            self.ctx.prefetch_ahead(self.name, clip.clip_id)
+            self.ctx.prefetch_ahead(self.name, clip.clip_id, on_ready=self._preload)
 
-    def load(self, message: str = "", kind: str = "info") -> None:
-        """Show the reviewer's claimed clip (or claim the next one)."""
+    def _preload(self, clip_ids: list[int]) -> None:
+        """Tell the browser which clips come next, with their views, so it preloads their
+        temp clips and can start the first at once (called from the prefetch thread once
+        they are cut, so the browser's requests hit the cache)."""
+        upcoming = []
+        for clip in review.describe(clip_ids):
+            view, problem = clip_view(clip)
+            if view is not None and not problem:
+                upcoming.append({"clip_id": clip.clip_id, "url": view["url"], "clip": view})
+        if self.doc is None:
+            self.player.upcoming = upcoming
+            return
+        with contextlib.suppress(RuntimeError):  # the tab closed meanwhile
+            self.doc.add_next_tick_callback(lambda: setattr(self.player, "upcoming", upcoming))
+
+    def load(self, message: str = "", kind: str = "info", *, prefer: int | None = None) -> None:
+        """Show the reviewer's claimed clip (or claim the next one; ``prefer``: a deep
+        link's clip, claimed when it is pending and free)."""
         try:
-            clip = review.next_clip(self.name)
+            clip = review.next_clip(self.name, prefer=prefer)
         except ReviewError as exc:
             self.show(None, str(exc), "error")
             return
+        if prefer is not None:
+            note = deep_link_note(prefer, clip)
+            if note:
+                message, kind = note, "error"
         self.show(clip, message, kind)
 
     # -- acting -------------------------------------------------------------------
@@ -111,12 +188,19 @@ class ReviewSession:
         if offset is not None and not isinstance(offset, int | float):
             self.load("That split position was malformed and was ignored.", "error")
             return
+        frame, to = msg.get("frame"), msg.get("to")
+        moved = (frame, to) if isinstance(frame, int) and isinstance(to, int) else None
+        if action == "move" and moved is None:
+            self.load("That cut position was malformed and was ignored.", "error")
+            return
         reviewer = self.name
         try:
             if action == review.UNDO:
                 result = review.undo(reviewer)
             elif clip_id is None:
                 raise ReviewError("no clip is on screen to act on")
+            elif action == "move" and moved is not None:
+                result = review.move_cut(clip_id, *moved, reviewer)
             else:
                 result = review.act(clip_id, action, reviewer, offset_seconds=offset)
         except MediamlError as exc:
@@ -141,15 +225,20 @@ class ReviewSession:
 
 
 def page() -> pn.viewable.Viewable:
-    """Build the review page for one session."""
-    values, notes = read_query(pn.state.session_args, [QueryParam("reviewer", max_length=64)])
+    """Build the review page for one session (``?clip=ID`` opens that clip when it is
+    pending review and nobody else has it)."""
+    values, notes = read_query(
+        pn.state.session_args,
+        [QueryParam("reviewer", max_length=64), QueryParam("clip", "int")],
+    )
     signed_in = user()
     if signed_in:
         name, editable = signed_in, False
         if "reviewer" in values:
             notes.append("ignored ?reviewer: you review under your login name")
     else:
-        name, editable = values.get("reviewer", default_reviewer()), True
-    session = ReviewSession(name, editable=editable)
-    session.load()
-    return shell("review", session.view, notes=notes)
+        name, editable = values.get("reviewer", review.default_reviewer()), True
+    nav = NavBar("review", dark=True)
+    session = ReviewSession(name, editable=editable, nav=nav)
+    session.load(prefer=values.get("clip"))
+    return shell("review", session.view, notes=notes, nav=nav)

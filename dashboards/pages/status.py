@@ -1,4 +1,8 @@
-"""The status page: counts per state, failed items with retry, queues, periodic job runs."""
+"""The status page: counts per state, failed items with retry, queues, periodic job runs.
+
+Failed items show their kind: ``transient`` ones are retried automatically at
+``next_retry_at``; ``permanent`` ones wait for the retry button.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ from dashboards.context import session_identity
 from dashboards.pages.layout import shell
 from mediaml import catalog
 from mediaml.errors import MediamlError
+from mediaml.jobs.scheduler import PERIODIC_JOBS
 from mediaml.pipeline import retry
 from mediaml.storage import get_store
 
 REFRESH_MS = 5000
-PERIODIC_JOBS = ("dispatcher", "playback_cache_cleanup")
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ class StatusView:
                 sizing_mode="stretch_width",
             ),
             "### Failed items",
+            "Transient failures are retried automatically at *next_retry_at*; "
+            "permanent ones wait for you to fix the cause and press retry.",
             self.failed,
             pn.Row(
                 pn.Column("### Queue depths", self.queues, sizing_mode="stretch_width"),
@@ -94,7 +100,16 @@ class StatusView:
         )
         self.failed.value = pd.DataFrame(
             status["failed"],
-            columns=["kind", "id", "state", "last_error", "retry_count", "updated_at"],
+            columns=[
+                "kind",
+                "id",
+                "state",
+                "error_kind",
+                "retry_count",
+                "next_retry_at",
+                "last_error",
+                "updated_at",
+            ],
         )
         self.retry_all.disabled = not status["failed"]
         try:

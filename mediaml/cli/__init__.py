@@ -47,7 +47,7 @@ def cli(verbose: bool) -> None:
       mediaml serve --port 5006        the review / explore / status dashboard
       mediaml status --json            counts per state
       mediaml search 42                clips similar to clip 42
-      mediaml worker                   consume queues (MEDIAML_QUEUES)
+      mediaml worker                   consume every queue (or MEDIAML_QUEUES)
       mediaml db upgrade               apply database migrations
     """
     logging.basicConfig(
@@ -57,7 +57,7 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from mediaml.cli import data, db, pipeline, runtime, search, serve
+    from mediaml.cli import data, db, pipeline, reel, runtime, search, serve
 
     for command in (
         pipeline.ingest,
@@ -68,6 +68,7 @@ def _register() -> None:
         search.search,
         data.export,
         data.import_,
+        reel.reel,
         db.db,
         runtime.worker,
         runtime.demo,

@@ -120,7 +120,11 @@ def status(as_json: bool) -> None:
     for job, run_ in data["last_runs"].items():
         click.echo(f"last {job}: {run_['finished_at']} on {run_['node']}")
     for f in data["failed"][:20]:
-        click.echo(f"failed {f['kind']} {f['id']} ({f['state']}): {f['last_error']}")
+        if f["error_kind"] == "transient" and f["next_retry_at"]:
+            when = f"transient, try {f['retry_count']}, next try at {f['next_retry_at']}"
+        else:
+            when = "permanent, waits for `mediaml retry`"
+        click.echo(f"failed {f['kind']} {f['id']} ({f['state']}; {when}): {f['last_error']}")
 
 
 @click.command()

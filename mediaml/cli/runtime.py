@@ -10,7 +10,10 @@ from mediaml.cli import friendly_errors
 
 
 @click.command()
-@click.option("--queues", help="Comma-separated queues (default: MEDIAML_QUEUES, else default).")
+@click.option(
+    "--queues",
+    help="Comma-separated queues (default: MEDIAML_QUEUES; unset in development: every queue).",
+)
 @click.option(
     "--scheduler/--no-scheduler",
     default=None,
@@ -22,7 +25,7 @@ def worker(queues: str | None, scheduler: bool | None) -> None:
 
     \b
     Examples:
-      mediaml worker                                    # default queue + scheduler
+      mediaml worker                                    # every queue + scheduler (dev)
       MEDIAML_QUEUES=media_processing,background_jobs,temp_clips,maintenance \\
         MEDIAML_SCHEDULER=false mediaml worker          # a worker-only node
     """

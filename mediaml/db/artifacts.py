@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediaml.db.database import Connection
+from mediaml.errors import required
 
 
 def upsert_artifact(
@@ -16,8 +17,7 @@ def upsert_artifact(
         " ON CONFLICT (clip_id, kind, frame) DO UPDATE SET key = EXCLUDED.key RETURNING *",
         (clip_id, kind, frame, key),
     ).fetchone()
-    assert row is not None
-    return row
+    return required(row, "the upserted artifact row")
 
 
 def list_artifacts(conn: Connection, clip_id: int, kind: str = "keyframe") -> list[dict[str, Any]]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from mediaml import cutmath
 from mediaml.db.database import Connection
+from mediaml.db.transitions import transition_all
 from mediaml.db.videos import get_video
-from mediaml.errors import IllegalTransitionError, InvalidCutError, NotFoundError
-from mediaml.states import ARCHIVED, CLIP_IN_FLIGHT, PENDING_REVIEW
+from mediaml.errors import IllegalTransitionError, InvalidCutError, NotFoundError, required
+from mediaml.states import ARCHIVED, CLIP_IN_FLIGHT, PENDING_REVIEW, allowed_sources
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,7 @@ def _insert_clips(
                 extra.get("is_demo", False),
             ),
         ).fetchone()
-        assert row is not None
-        rows.append(row)
+        rows.append(required(row, "the inserted clip row"))
     return rows
 
 
@@ -167,12 +167,15 @@ def apply_cut_change(
                 f"clip {clip['id']} is being processed ({clip['state']}); try again when it is done"
             )
         archived.append(clip)
-    for clip in archived:
-        # Archiving is always allowed outside in-flight states (see mediaml.states).
-        conn.execute(
-            "UPDATE clips SET state = 'archived', grouped_with = NULL WHERE id = %s",
-            (clip["id"],),
-        )
+    # Archiving is always allowed outside in-flight states (see mediaml.states).
+    transition_all(
+        conn,
+        "clips",
+        ARCHIVED,
+        expect=allowed_sources("clips", ARCHIVED),
+        ids=[int(c["id"]) for c in archived],
+        grouped_with=None,
+    )
     old, new = set(current), set(change.cuts)
     for f in old - new:
         conn.execute("DELETE FROM cuts WHERE video_id = %s AND frame = %s", (video_id, f))

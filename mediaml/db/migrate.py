@@ -3,7 +3,9 @@
 Migrations are the files ``mediaml/db/migrations/NNNN_name.sql``. Each is applied in its
 own transaction and recorded in ``schema_migrations``. Two processes upgrading at once
 serialise on an advisory lock, so each migration runs exactly once. A database that has
-a migration this code does not know was upgraded by a newer mediaml and is refused.
+a migration this code does not know was upgraded by a newer mediaml and is refused, and so
+is a database whose applied migration differs from the file of the same version (someone
+edited a migration after it shipped: a new migration is the way to change a schema).
 """
 
 from __future__ import annotations
@@ -55,11 +57,47 @@ def load_migrations() -> list[Migration]:
 
 def applied_versions(conn: psycopg.Connection) -> list[int]:
     """Versions recorded in ``schema_migrations`` (empty when the table does not exist)."""
+    return list(_applied(conn))
+
+
+def _applied(conn: psycopg.Connection) -> dict[int, str]:
+    """Applied version -> the checksum recorded when it was applied."""
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     if not exists or not exists[0]:
-        return []
-    rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    return [r[0] for r in rows]
+        return {}
+    rows = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version")
+    return {version: checksum for version, checksum in rows.fetchall()}
+
+
+# Deliberate edits of a shipped migration whose effect a later migration also applies to
+# databases that ran the old text: version -> checksums of the earlier texts still accepted.
+# 0001 lost its btree_gist dependency (0005 moves existing databases to the same rule).
+SUPERSEDED: dict[int, frozenset[str]] = {
+    1: frozenset({"1000e5f27c320c242aced017c29ed904517d0747c68d765bdcea8ece12fa771f"}),
+}
+
+
+def check_unchanged(migrations: list[Migration], applied: dict[int, str]) -> None:
+    """Refuse a database whose applied migrations differ from the shipped files.
+
+    A checksum listed in :data:`SUPERSEDED` for its version is accepted too.
+
+    Raises:
+        DatabaseError: names each edited migration and what to do instead.
+    """
+    edited = [
+        f"{m.version:04d}_{m.name}"
+        for m in migrations
+        if m.version in applied
+        and applied[m.version] != m.checksum
+        and applied[m.version] not in SUPERSEDED.get(m.version, frozenset())
+    ]
+    if edited:
+        raise DatabaseError(
+            f"migration(s) {', '.join(edited)} changed after they were applied to this "
+            "database (checksum differs); restore the original file(s) and put the change "
+            "in a new migration"
+        )
 
 
 def upgrade(url: str, source: str = "DATABASE_URL") -> list[int]:
@@ -85,13 +123,15 @@ def upgrade(url: str, source: str = "DATABASE_URL") -> list[int]:
                        checksum   text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            done = set(applied_versions(conn))
+            applied = _applied(conn)
+            done = set(applied)
             newest_known = migrations[-1].version if migrations else 0
             if done and max(done) > newest_known:
                 raise SchemaTooNewError(
                     f"the database is at schema version {max(done)} but this mediaml only "
                     f"knows up to {newest_known}; upgrade mediaml before using this database"
                 )
+            check_unchanged(migrations, applied)
             for m in migrations:
                 if m.version in done:
                     continue

@@ -8,7 +8,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from mediaml.db.database import Connection
-from mediaml.errors import NotFoundError
+from mediaml.errors import NotFoundError, required
 
 
 def create_video(
@@ -36,8 +36,7 @@ def create_video(
     existing = conn.execute(
         "SELECT * FROM source_videos WHERE source_uri = %s", (source_uri,)
     ).fetchone()
-    assert existing is not None
-    return existing, False
+    return required(existing, f"the video row for {source_uri}"), False
 
 
 def get_video(conn: Connection, video_id: int, *, lock: bool = False) -> dict[str, Any]:
@@ -82,3 +81,22 @@ def list_videos(conn: Connection, state: str | None = None) -> list[dict[str, An
 def delete_video(conn: Connection, video_id: int) -> None:
     """Delete a video with its cuts, clips, artifacts and embeddings (the audit stays)."""
     conn.execute("DELETE FROM source_videos WHERE id = %s", (video_id,))
+
+
+def recent_videos(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """The ``limit`` newest videos with what an ingest screen shows: state, progress
+    (while downloading or encoding), last error, and clips waiting for review.
+
+    One index scan on the primary key plus a count per returned video, so it stays cheap
+    at any catalogue size; the ingest page polls it.
+    """
+    return conn.execute(
+        "SELECT v.id, v.title, v.source_uri, v.state, v.progress, v.last_error,"
+        " v.retry_count, v.duration_s, v.updated_at,"
+        " (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
+        "   AND c.state = 'pending_review') AS pending_clips,"
+        " (SELECT min(c.id) FROM clips c WHERE c.video_id = v.id"
+        "   AND c.state = 'pending_review') AS first_pending_clip"
+        " FROM source_videos v ORDER BY v.id DESC LIMIT %s",
+        (limit,),
+    ).fetchall()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import psycopg
@@ -22,6 +22,13 @@ from mediaml.config import Settings
 log = logging.getLogger("mediaml.scheduler")
 
 LEADER_LOCK = 0x6D6D_7363_6865_64  # "mmsched"
+
+# The periodic jobs, as data: task name (in mediaml.jobs.tasks) -> the setting holding its
+# interval. The status page lists its "last periodic runs" from this table.
+PERIODIC_JOBS: Mapping[str, str] = {
+    "dispatcher": "dispatch_interval",
+    "playback_cache_cleanup": "cleanup_interval",
+}
 
 
 @dataclass
@@ -92,8 +99,6 @@ def default_jobs(settings: Settings) -> list[PeriodicJob]:
     from mediaml.jobs import tasks
 
     return [
-        PeriodicJob("dispatcher", settings.dispatch_interval, tasks.dispatcher),
-        PeriodicJob(
-            "playback_cache_cleanup", settings.cleanup_interval, tasks.playback_cache_cleanup
-        ),
+        PeriodicJob(name, float(getattr(settings, interval)), getattr(tasks, name))
+        for name, interval in PERIODIC_JOBS.items()
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from mediaml.config import get_settings
@@ -27,14 +28,11 @@ def context() -> runner.StageContext:
     return runner.StageContext(get_db(), get_store(), get_settings())
 
 
-def enqueue(stage: Stage, ids: list[int], *, delay: float | None = None) -> None:
+def enqueue(stage: Stage, ids: list[int]) -> None:
     """Send one message per item to the stage's queue."""
     task = STAGE_TASKS[stage.queue]
     for item_id in ids:
-        if delay:
-            task.schedule(args=(stage.name, item_id), delay=delay)
-        else:
-            task(stage.name, item_id)
+        task(stage.name, item_id)
 
 
 def run_stage(stage_name: str, item_id: int) -> str:
@@ -60,8 +58,8 @@ def run_stage(stage_name: str, item_id: int) -> str:
             enqueue(after, [item_id])
         if stage.name == "detect":
             after_detect(item_id)
-    elif outcome.result == "retry" and outcome.retry_in:
-        enqueue(stage, [item_id], delay=outcome.retry_in)
+    # A transient failure ("retry") waits in its failed state until next_retry_at; the
+    # dispatcher's pass queues it then, so no delayed message is left in a queue.
     elif outcome.result == "released":  # this worker is stopping: hand it to another one
         mark_queued(ctx.db, stage, [item_id])
         enqueue(stage, [item_id])
@@ -70,6 +68,36 @@ def run_stage(stage_name: str, item_id: int) -> str:
         # pass queue the item again right away instead of after the requeue window.
         mark_unqueued(ctx.db, stage, [item_id])
     return outcome.result
+
+
+def discard_stage_messages(items: Iterable[tuple[str, int]]) -> int:
+    """Delete the queued messages that would run ``(stage name, item id)`` pairs.
+
+    Used when those items were processed somewhere else (``run_pipeline`` in-process), so
+    the queues hold real work only. Messages a consumer is taking right now are skipped
+    (they find the item done and exit). Returns how many were deleted.
+    """
+    wanted = set(items)
+    if not wanted:
+        return 0
+    queues = sorted({STAGES_BY_NAME[name].queue for name, _ in wanted})
+    with get_db().transaction() as conn:
+        rows = conn.execute(
+            "SELECT id, queue, data FROM huey_task WHERE queue = ANY(%s) FOR UPDATE SKIP LOCKED",
+            (queues,),
+        ).fetchall()
+        stale = [r["id"] for r in rows if _stage_item(r["queue"], bytes(r["data"])) in wanted]
+        if stale:
+            conn.execute("DELETE FROM huey_task WHERE id = ANY(%s)", (stale,))
+    return len(stale)
+
+
+def _stage_item(queue: str, data: bytes) -> tuple[str, int] | None:
+    """The ``(stage name, item id)`` a stage message runs (None for other messages)."""
+    message = HUEYS[queue].serializer.deserialize(data)
+    if message.name.endswith(f".{STAGE_TASKS[queue].name}") and len(message.args) == 2:
+        return (str(message.args[0]), int(message.args[1]))
+    return None
 
 
 def after_detect(video_id: int) -> None:
@@ -127,10 +155,8 @@ def playback_cache_cleanup() -> dict[str, Any]:
 @HUEYS["temp_clips"].task(name="prefetch_temp_clips")
 def prefetch_temp_clips(clip_ids: list[int]) -> int:
     """Cut temp clips for review playback ahead of time; returns how many were made."""
-    try:
-        from mediaml.review.playback import prefetch
-    except ImportError:  # the review package is optional until the dashboard lands
-        return 0
+    from mediaml.review.playback import prefetch
+
     return int(prefetch(clip_ids))
 
 

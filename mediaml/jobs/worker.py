@@ -17,9 +17,10 @@ from types import FrameType
 import psutil
 from huey.consumer import Consumer
 
-from mediaml.config import QUEUE_CONCURRENCY, Settings, set_settings
+from mediaml.config import QUEUE_CONCURRENCY, QUEUE_NAMES, Settings, set_settings
 from mediaml.db import connect
 from mediaml.db.database import resolve_url
+from mediaml.errors import ConfigError
 
 log = logging.getLogger("mediaml.worker")
 
@@ -30,6 +31,11 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         from mediaml.jobs import HUEYS
 
+        if not settings.queues:
+            raise ConfigError(
+                "MEDIAML_QUEUES is not set: in production choose the queues this process "
+                f"consumes (web: default; workers: {','.join(QUEUE_NAMES[1:])})"
+            )
         self.settings = settings
         set_settings(settings)
         self.url, self.source = resolve_url(settings)
@@ -71,8 +77,9 @@ class Worker:
         if self.scheduler is not None:
             self.scheduler.start()
         log.info(
-            "worker up: queues %s, scheduler %s, database %s",
-            ",".join(self.settings.queues),
+            "worker up: consuming %s%s; scheduler %s; database %s",
+            ", ".join(self.settings.queues),
+            " (every queue)" if set(self.settings.queues) == set(QUEUE_NAMES) else "",
             "on" if self.scheduler else "off",
             self.source,
         )

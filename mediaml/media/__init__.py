@@ -16,7 +16,7 @@ Typical use::
 """
 
 from mediaml.media.clips import cut_clip, cuts_to_detected, export_clip
-from mediaml.media.detect import DetectorParams, ShotDetector, detect_cuts
+from mediaml.media.detect import DetectorParams, ShotDetector, detect_cuts, detect_scores
 from mediaml.media.encode import EncodeResult, encode
 from mediaml.media.ffmpeg import atomic_output, ffmpeg_exe, run_ffmpeg
 from mediaml.media.keyframes import extract_keyframes, keyframe_frames
@@ -34,6 +34,7 @@ __all__ = [
     "cut_clip",
     "cuts_to_detected",
     "detect_cuts",
+    "detect_scores",
     "encode",
     "export_clip",
     "extract_keyframes",

@@ -14,13 +14,13 @@ import os
 import shutil
 import subprocess
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from mediaml.errors import MediaError
+from mediaml.errors import MediaError, required
+from mediaml.files import atomic_path
 
 STDERR_TAIL_LINES = 20
 """How many stderr lines a `MediaError` carries."""
@@ -102,8 +102,7 @@ class FfmpegProcess:
     @property
     def stdout(self) -> IO[bytes]:
         """FFmpeg's stdout (only when started with ``stdout=subprocess.PIPE``)."""
-        assert self.proc.stdout is not None
-        return self.proc.stdout
+        return required(self.proc.stdout, "FFmpeg's stdout pipe")
 
     def _on_timeout(self) -> None:
         self.timed_out = True
@@ -115,8 +114,8 @@ class FfmpegProcess:
             self.proc.kill()
 
     def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
+        stderr = required(self.proc.stderr, "FFmpeg's stderr pipe")
+        for raw in iter(stderr.readline, b""):
             line = raw.decode("utf-8", "replace")
             if line.startswith("out_time_us="):
                 self._report(line)
@@ -196,19 +195,14 @@ def run_ffmpeg(
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
+    """Yield a temporary path beside ``path`` for FFmpeg to write; rename it on success.
 
-    The temporary name keeps the suffix so FFmpeg picks the right muxer. If the block
-    raises (FFmpeg failed, timed out, was interrupted), the temporary file is removed and
-    ``path`` is left untouched: nothing half-written ever carries the final name.
+    :func:`mediaml.files.atomic_path`, plus a check that FFmpeg wrote something: if the
+    block raises (FFmpeg failed, timed out, was interrupted) or the output is empty,
+    ``path`` is left untouched.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
-    try:
+    with atomic_path(final) as temp:
         yield temp
         if not temp.exists() or temp.stat().st_size == 0:
             raise MediaError(f"ffmpeg produced no output for {final.name}")
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)

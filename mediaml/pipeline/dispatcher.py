@@ -1,8 +1,10 @@
 """The dispatcher: find, per stage, the items needing work and queue them once.
 
-Each pass runs two set-based statements per stage: one returns abandoned in-flight items
-(lease expired: worker killed, machine lost) to their ready state, one marks a batch of
-ready items as queued (``enqueued_at``) and returns them. Rows are taken with
+Each pass runs set-based statements only: one per in-flight state returns abandoned items
+(lease expired: worker killed, machine lost) to their ready state, one per failed state
+returns transiently failed items whose next try is due (:mod:`mediaml.pipeline.retry`),
+and one per stage marks a batch of ready items as queued (``enqueued_at``) and returns
+them. State changes go through :mod:`mediaml.db.transitions`. Rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and only when not queued within the requeue window, so two
 dispatchers running at once never queue an item twice. With nothing to do a pass is a
 handful of index-only queries.
@@ -18,11 +20,16 @@ from typing import Any
 
 from mediaml.config import Settings
 from mediaml.db import Database
+from mediaml.db.transitions import plus_one, transition_all
+from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.stages import STAGES, Stage, release_states
+from mediaml.states import CLIP_RETRY, VIDEO_RETRY
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+LOST_WORKER = "the worker running this step stopped answering (killed or lost); retried"
+RETRY_STATEMENTS = len(VIDEO_RETRY) + len(CLIP_RETRY)
 
 Enqueue = Callable[[Stage, list[int]], None]
 # Same expression as the *_dispatch_idx indexes of migration 0002: never queued sorts first.
@@ -35,6 +42,7 @@ class DispatchStats:
 
     queued: dict[str, int] = field(default_factory=dict)
     recovered: dict[str, int] = field(default_factory=dict)
+    retried: dict[str, int] = field(default_factory=dict)
     statements: int = 0
     seconds: float = 0.0
 
@@ -46,8 +54,10 @@ class DispatchStats:
         """The one log line per run that operators look for."""
         queued = ", ".join(f"{k}={v}" for k, v in self.queued.items() if v) or "nothing"
         recovered = ", ".join(f"{k}={v}" for k, v in self.recovered.items() if v) or "none"
+        retried = ", ".join(f"{k}={v}" for k, v in self.retried.items() if v) or "none"
         return (
             f"dispatcher: queued {queued}; recovered expired leases: {recovered}; "
+            f"retried transient failures: {retried}; "
             f"{self.statements} statements in {self.seconds * 1000:.1f} ms"
         )
 
@@ -61,18 +71,31 @@ def recover_expired(db: Database, stats: DispatchStats) -> None:
     """Return in-flight items whose lease ran out to the state they were claimed from."""
     with db.transaction() as conn:
         for (table, in_flight), to in release_states().items():
-            rows = conn.execute(
-                f"UPDATE {table} SET state = %s, lease_owner = NULL, lease_expires_at = NULL,"
-                " enqueued_at = NULL, retry_count = retry_count + 1"
-                " WHERE state = %s AND lease_expires_at < now() RETURNING id",
-                (to, in_flight),
-            ).fetchall()
+            rows = transition_all(
+                conn,
+                table,
+                to,
+                expect=in_flight,
+                lease_expired=True,
+                lease_owner=None,
+                lease_expires_at=None,
+                enqueued_at=None,
+                retry_count=plus_one("retry_count"),
+                last_error=LOST_WORKER,
+            )
             stats.statements += 1
             if rows:
                 stats.recovered[f"{table}:{in_flight}"] = len(rows)
                 log.warning(
                     "lease expired on %d %s in %s; back to %s", len(rows), table, in_flight, to
                 )
+
+
+def retry_failed(db: Database, stats: DispatchStats) -> None:
+    """Put transiently failed items whose next try is due back in their ready state."""
+    with db.transaction() as conn:
+        stats.retried = retry_due(conn)
+    stats.statements += RETRY_STATEMENTS
 
 
 def select_ready(
@@ -117,6 +140,7 @@ def dispatch(db: Database, settings: Settings, enqueue: Enqueue) -> DispatchStat
     started = time.monotonic()
     stats = DispatchStats()
     recover_expired(db, stats)
+    retry_failed(db, stats)
     for stage in STAGES:
         ids = select_ready(db, stage, settings, stats)
         stats.queued[stage.name] = len(ids)

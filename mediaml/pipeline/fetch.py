@@ -2,18 +2,24 @@
 
 HTTP downloads stream to disk with a size limit, a content-type check and retries on
 transient errors (connection drops, 429, 5xx). Web video pages (HTML) go through
-``yt-dlp`` when the ``web`` extra is installed. Every download lands under a temporary
-name and is renamed only when complete.
+``yt-dlp`` when the ``web`` extra is installed: it picks the best quality available
+(``bv*+ba/b``, optionally capped by ``MEDIAML_YTDL_MAX_HEIGHT``) and its info JSON gives
+the video's real title. Every download lands under a temporary name and is renamed only
+when complete. ``upload://`` sources were streamed into the object store by the
+dashboard and need no fetching (see `upload_key_of`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import requests
@@ -22,6 +28,9 @@ from urllib3.util.retry import Retry
 
 from mediaml.config import Settings
 from mediaml.errors import MediaError, StorageError
+from mediaml.files import atomic_path
+from mediaml.media.ffmpeg import ffmpeg_exe
+from mediaml.storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +48,20 @@ MEDIA_TYPES = (
 )
 
 Progress = Callable[[int, int | None], None]
+UPLOAD_SCHEME = "upload://"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched source: the local file and, when the source said so, its real title."""
+
+    path: Path
+    title: str | None = None
 
 
 def source_kind(uri: str) -> str:
-    """``local``, ``s3``, ``http`` or ``ytdl`` (``ytdl+https://`` forces yt-dlp)."""
+    """``local``, ``s3``, ``http``, ``ytdl`` (``ytdl+https://`` forces yt-dlp) or
+    ``upload`` (a file uploaded through the dashboard, already in the object store)."""
     scheme = urlparse(uri).scheme.lower()
     if scheme in ("", "file"):
         return "local"
@@ -52,10 +71,29 @@ def source_kind(uri: str) -> str:
         return "http"
     if scheme in ("ytdl+http", "ytdl+https"):
         return "ytdl"
+    if scheme == "upload":
+        return "upload"
     raise MediaError(
         f"unsupported source {uri!r}: use a local path, file://, s3://, http(s)://, or "
         "ytdl+https:// to fetch a web video page with yt-dlp"
     )
+
+
+def upload_uri(key: str) -> str:
+    """The source URI of an upload stored under ``key`` (an ``uploads/`` key)."""
+    return UPLOAD_SCHEME + keys.validate_key(key)
+
+
+def upload_key_of(uri: str) -> str:
+    """The object-store key an ``upload://`` source names.
+
+    Raises:
+        StorageError: the key is not a valid ``uploads/`` key.
+    """
+    key = keys.validate_key(uri.removeprefix(UPLOAD_SCHEME))
+    if not key.startswith(keys.UPLOADS + "/"):
+        raise StorageError(f"{uri!r} does not name an upload (expected upload://uploads/...)")
+    return key
 
 
 def local_source_path(uri: str) -> Path:
@@ -87,11 +125,6 @@ def _session(settings: Settings) -> requests.Session:
     return session
 
 
-def _atomic_target(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-
-
 def fetch(
     uri: str,
     dest: Path,
@@ -100,7 +133,20 @@ def fetch(
     progress: Progress | None = None,
     cancelled: Callable[[], None] | None = None,
 ) -> Path:
-    """Download or copy the source at ``uri`` to ``dest`` and return ``dest``.
+    """Download or copy the source at ``uri`` to ``dest`` and return ``dest``
+    (`fetch_source` also returns the title a web page gave)."""
+    return fetch_source(uri, dest, settings, progress=progress, cancelled=cancelled).path
+
+
+def fetch_source(
+    uri: str,
+    dest: Path,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], None] | None = None,
+) -> Fetched:
+    """Download or copy the source at ``uri`` to ``dest``.
 
     Args:
         uri: the source (local path, file://, s3://, http(s)://, ytdl+http(s)://).
@@ -109,31 +155,33 @@ def fetch(
         progress: called with (bytes so far, total or None).
         cancelled: called between chunks; raises to abandon the download.
 
+    Returns:
+        The file and, for pages fetched by yt-dlp, the title from their info JSON.
+
     Raises:
         MediaError: the source is missing, empty, too large or not media.
         requests.ConnectionError / requests.Timeout: transient network failures.
     """
     kind = source_kind(uri)
+    title = None
+    if kind == "upload":
+        raise MediaError(f"{uri} is an upload already in the object store; nothing to fetch")
     if kind == "local":
         path = local_source_path(uri)
         if not path.is_file():
             raise MediaError(f"source file {path} does not exist")
-        part = _atomic_target(dest)
-        try:
+        with atomic_path(dest) as part:
             shutil.copyfile(path, part)
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
     elif kind == "s3":
         _fetch_s3(uri, dest, settings)
     elif kind == "ytdl":
-        _fetch_ytdl(uri.removeprefix("ytdl+"), dest, settings)
+        title = _fetch_ytdl(uri.removeprefix("ytdl+"), dest, settings, progress, cancelled)
     else:
-        _fetch_http(uri, dest, settings, progress, cancelled)
+        title = _fetch_http(uri, dest, settings, progress, cancelled)
     if dest.stat().st_size == 0:
         dest.unlink()
         raise MediaError(f"source {uri} is empty (0 bytes)")
-    return dest
+    return Fetched(dest, title)
 
 
 def _fetch_http(
@@ -142,7 +190,8 @@ def _fetch_http(
     settings: Settings,
     progress: Progress | None,
     cancelled: Callable[[], None] | None,
-) -> None:
+) -> str | None:
+    """Stream ``uri`` to ``dest``; an HTML page goes to yt-dlp (whose title is returned)."""
     limit = settings.max_download_bytes
     with _session(settings) as session, session.get(uri, stream=True, timeout=(10, 60)) as resp:
         if resp.status_code in (429,) or resp.status_code >= 500:
@@ -152,8 +201,7 @@ def _fetch_http(
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype == "text/html":
             resp.close()
-            _fetch_ytdl(uri, dest, settings)
-            return
+            return _fetch_ytdl(uri, dest, settings, progress, cancelled)
         if ctype and not ctype.startswith(MEDIA_TYPES):
             raise MediaError(f"{uri} is {ctype}, not a video")
         total = int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length") else None
@@ -161,9 +209,8 @@ def _fetch_http(
             raise MediaError(
                 f"{uri} is {total} bytes, over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
             )
-        part = _atomic_target(dest)
         done = 0
-        try:
+        with atomic_path(dest) as part:
             with part.open("wb") as out:
                 for chunk in resp.iter_content(CHUNK):
                     done += len(chunk)
@@ -178,9 +225,7 @@ def _fetch_http(
                         cancelled()
             if total is not None and done != total:
                 raise requests.ConnectionError(f"{uri} ended after {done} of {total} bytes")
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
+    return None
 
 
 def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
@@ -195,7 +240,6 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
         },
     )
     limit = settings.max_download_bytes
-    part = _atomic_target(dest)
     try:
         size = int(fs.size(uri))
         if size > limit:
@@ -204,7 +248,11 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
             )
         done = 0
         # Stream with a count too: the object may be replaced between HEAD and GET.
-        with fs.open(uri, "rb", block_size=CHUNK) as src, part.open("wb") as out:
+        with (
+            atomic_path(dest) as part,
+            fs.open(uri, "rb", block_size=CHUNK) as src,
+            part.open("wb") as out,
+        ):
             while chunk := src.read(CHUNK):
                 done += len(chunk)
                 if done > limit:
@@ -212,16 +260,31 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
                         f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
                     )
                 out.write(chunk)
-        os.replace(part, dest)
     except FileNotFoundError:
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:
         raise StorageError(f"cannot read {uri}: {exc}; check the AWS credentials") from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
-def _fetch_ytdl(url: str, dest: Path, settings: Settings) -> None:
+def ytdl_format(max_height: int | None = None) -> str:
+    """The yt-dlp format selector: the best video and audio (merged), else the best single
+    file; with ``max_height``, formats up to that height are preferred and taller ones
+    are taken only when nothing else exists."""
+    best = "bv*+ba/b"
+    if not max_height:
+        return best
+    capped = f"bv*[height<={max_height}]+ba/b[height<={max_height}]"
+    return f"{capped}/{best}"
+
+
+def _fetch_ytdl(
+    url: str,
+    dest: Path,
+    settings: Settings,
+    progress: Progress | None = None,
+    cancelled: Callable[[], None] | None = None,
+) -> str | None:
+    """Download the video a page holds; returns the title from yt-dlp's info JSON."""
     try:
         import yt_dlp
     except ImportError:
@@ -229,6 +292,15 @@ def _fetch_ytdl(url: str, dest: Path, settings: Settings) -> None:
             f"{url} is a web page, not a video file; install the web extra "
             "(pip install 'mediaml[web]') to fetch videos from pages with yt-dlp"
         ) from None
+    limit = settings.max_download_bytes
+
+    def hook(status: dict[str, Any]) -> None:
+        if cancelled:
+            cancelled()
+        if progress and status.get("status") == "downloading":
+            total = status.get("total_bytes") or status.get("total_bytes_estimate")
+            progress(int(status.get("downloaded_bytes") or 0), int(total) if total else None)
+
     workdir = dest.parent / f".ytdl-{uuid.uuid4().hex}"
     workdir.mkdir(parents=True)
     try:
@@ -237,19 +309,39 @@ def _fetch_ytdl(url: str, dest: Path, settings: Settings) -> None:
             "quiet": True,
             "no_warnings": True,
             "noprogress": True,
-            "max_filesize": settings.max_download_bytes,
-            "format": "bv*[height<=1080]+ba/b[height<=1080]/bv*+ba/b",
+            "max_filesize": limit,
+            "format": ytdl_format(settings.ytdl_max_height),
+            # Merging separate video and audio streams needs FFmpeg: use ours.
+            "ffmpeg_location": ffmpeg_exe(),
+            "merge_output_format": "mp4/mkv",
             "retries": 3,
             "noplaylist": True,
+            "progress_hooks": [hook],
         }
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
-                ydl.download([url])
+                info = ydl.extract_info(url, download=True)
         except yt_dlp.utils.DownloadError as exc:
             raise MediaError(f"yt-dlp could not fetch {url}: {exc}") from None
         files = [p for p in workdir.iterdir() if p.is_file() and not p.name.endswith(".part")]
         if not files:
-            raise MediaError(f"yt-dlp found no video at {url}")
+            raise MediaError(
+                f"yt-dlp downloaded nothing from {url}: it found no video, or every format "
+                f"is over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
+            )
         os.replace(max(files, key=lambda p: p.stat().st_size), dest)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return ytdl_title(info or {})
+
+
+def ytdl_title(info: dict[str, Any]) -> str | None:
+    """The video's title from yt-dlp's info JSON.
+
+    yt-dlp's generic extractors (any page with a ``<video>`` element) number each media they
+    find on a page, "Title (1)", "Title (2)"; that number is not part of the title.
+    """
+    title = str(info.get("title") or "").strip()
+    if info.get("extractor_key") in ("Generic", "HTML5MediaEmbed"):
+        title = re.sub(r" \(\d+\)$", "", title)
+    return title or None

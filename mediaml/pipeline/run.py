@@ -6,7 +6,6 @@ an in-process run and a worker never process one item twice (the claim decides).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mediaml import states
 from mediaml.config import get_settings
 from mediaml.db import Database, get_db
-from mediaml.db.transitions import transition
+from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.runner import Outcome, StageContext, run_item
 from mediaml.pipeline.stages import STAGES, Stage
 from mediaml.storage import get_store
@@ -56,39 +54,24 @@ def _ready_ids(ctx: StageContext, stage: Stage, videos: list[int] | None) -> lis
 
 
 def approve_pending(db: Database, videos: list[int] | None, reviewer: str) -> list[int]:
-    """Approve every clip waiting for review (recorded in the audit log as ``reviewer``)."""
-    approved = []
-    with db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT * FROM clips WHERE state = 'pending_review'"
-            # A clip on a reviewer's screen is theirs to decide.
-            " AND NOT (coalesce(lease_owner, '') LIKE 'review:%%' AND lease_expires_at > now())"
-            + (" AND video_id = ANY(%s)" if videos is not None else "")
-            + " ORDER BY id FOR UPDATE SKIP LOCKED",
-            [videos] if videos is not None else [],
-        ).fetchall()
-        for clip in rows:
-            after = transition(
-                conn,
-                "clips",
-                clip["id"],
-                states.REVIEW_APPROVED,
-                expect=states.PENDING_REVIEW,
-                reviewed_by=reviewer,
-            )
-            conn.execute(
-                "INSERT INTO review_actions (clip_id, video_id, action, actor, before, after)"
-                " VALUES (%s, %s, 'approve', %s, %s, %s)",
-                (
-                    clip["id"],
-                    clip["video_id"],
-                    reviewer,
-                    json.dumps({"state": clip["state"]}),
-                    json.dumps({"state": after["state"]}),
-                ),
-            )
-            approved.append(clip["id"])
-    return approved
+    """Approve every clip waiting for review that no reviewer holds, recorded in the audit
+    log as ``reviewer`` (see :func:`mediaml.review.actions.approve_all`)."""
+    from mediaml.review.actions import approve_all
+
+    return approve_all(reviewer, videos=videos, db=db)
+
+
+def _discard_queued(rows: list[dict[str, Any]]) -> None:
+    """Drop the queued messages for the items this run processed (``mediaml ingest``
+    queued them for the workers), so the queues and ``mediaml status`` show real work."""
+    from mediaml.jobs.tasks import discard_stage_messages
+
+    processed = {
+        (r["stage"], int(r["item_id"]))
+        for r in rows
+        if r["item_id"] is not None and r["result"] in ("done", "failed", "retry")
+    }
+    discard_stage_messages(processed)
 
 
 def run_pipeline(
@@ -149,6 +132,8 @@ def run_pipeline(
     try:
         while True:
             did_work = False
+            with db.transaction() as conn:
+                retry_due(conn)  # transient failures whose next try has come
             for stage in stages:
                 if stage.table == "clips" and auto_approve:
                     approve_pending(db, videos, reviewer)
@@ -173,6 +158,7 @@ def run_pipeline(
                 break
     finally:
         bar.close()
+        _discard_queued(rows)
     frame = pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
     frame["item_id"] = frame["item_id"].astype("Int64")
     return frame

@@ -3,19 +3,24 @@
 Claiming is one atomic state change (``ready -> in_flight`` with this node as lease
 owner), so two workers given the same item never both run it: the loser returns
 ``"skipped"``. While the step runs, a heartbeat thread extends the lease; if the worker
-dies, the lease runs out and the dispatcher hands the item to someone else. Every step
+dies, the lease runs out and the dispatcher hands the item to someone else; if the
+heartbeat finds the lease taken, the step stops at its next check (``check_shutdown`` /
+``check_lease``) and its result is not recorded. Every step
 is idempotent (deterministic keys, upserts), so a re-run duplicates nothing.
 
 Outcomes:
     ``done``      the step succeeded; the next stage is queued by the caller.
     ``skipped``   the item was not in the stage's ready state (done or claimed elsewhere).
-    ``retry``     a transient error; the item is back in its ready state with a delay.
-    ``failed``    a permanent error, or too many transient ones; ``last_error`` says why.
+    ``retry``     a transient error; the item waits in the stage's failed state until
+                  ``next_retry_at``, when the dispatcher puts it back (no person needed).
+    ``failed``    a permanent error, or too many transient ones; ``last_error`` says why
+                  and the item waits for a person (``mediaml retry``).
     ``released``  the worker is shutting down; the item is back in its ready state.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -31,15 +36,15 @@ import psycopg
 import requests
 
 from mediaml.config import Settings
-from mediaml.db import Database
-from mediaml.db.transitions import transition
+from mediaml.db import Database, leases
+from mediaml.db.transitions import seconds_from_now, transition_all
 from mediaml.errors import MediamlError
+from mediaml.pipeline.retry import MAX_ATTEMPTS, PERMANENT, TRANSIENT, backoff_seconds
 from mediaml.pipeline.stages import Stage
 from mediaml.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-MAX_TRANSIENT_ATTEMPTS = 4
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 # Set by the worker runner on SIGTERM/SIGINT; steps that loop check it.
@@ -52,6 +57,10 @@ class TransientError(MediamlError):
 
 class ShutdownRequested(MediamlError):
     """The worker is stopping; the item is released for another worker."""
+
+
+class LeaseLost(MediamlError):
+    """Another worker holds the item now (this one's lease ran out); the step stops."""
 
 
 TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -73,11 +82,30 @@ class StageContext:
     settings: Settings
     node: str = NODE_ID
     stats: dict[str, Any] = field(default_factory=dict)
+    lease_lost: threading.Event = field(default_factory=threading.Event)
 
     def check_shutdown(self) -> None:
-        """Raise :class:`ShutdownRequested` when the worker is stopping."""
+        """Before starting long work: stop if the worker is stopping or the lease is lost.
+
+        Raises:
+            ShutdownRequested: the worker is stopping (the item is released).
+            LeaseLost: another worker holds the item now.
+        """
+        self.check_lease()
         if shutting_down.is_set():
             raise ShutdownRequested("worker is shutting down")
+
+    def check_lease(self) -> None:
+        """Before storing finished work: stop only if another worker holds the item.
+
+        A stopping worker still stores what it finished (SIGTERM must not throw away an
+        encode that completed inside the grace period).
+
+        Raises:
+            LeaseLost: the heartbeat found the lease taken by another worker.
+        """
+        if self.lease_lost.is_set():
+            raise LeaseLost("lease lost while running; another worker owns the item")
 
 
 Step = Callable[[StageContext, dict[str, Any]], dict[str, Any] | None]
@@ -95,77 +123,79 @@ class Outcome:
     retry_in: float | None = None
 
 
-def backoff_seconds(attempt: int) -> float:
-    """Delay before transient retry number ``attempt`` (1-based): 10 s, 40 s, 160 s..."""
-    return float(10 * 4 ** max(attempt - 1, 0))
-
-
 class _Heartbeat(threading.Thread):
+    """Renews the lease while a step runs; sets ``lost`` when another worker has it."""
+
     def __init__(self, ctx: StageContext, stage: Stage, item_id: int) -> None:
         super().__init__(name=f"heartbeat-{stage.name}-{item_id}", daemon=True)
         self.ctx, self.stage, self.item_id = ctx, stage, item_id
         self.stop_event = threading.Event()
-        self.lost = False
+        self.lost = ctx.lease_lost
 
     def run(self) -> None:
         lease = self.ctx.settings.lease_seconds
-        while not self.stop_event.wait(max(lease / 3, 0.2)):
+        while not self.stop_event.wait(heartbeat_interval(lease)):
             try:
                 with self.ctx.db.transaction() as conn:
-                    row = conn.execute(
-                        f"UPDATE {self.stage.table} SET lease_expires_at ="
-                        " now() + make_interval(secs => %s)"
-                        " WHERE id = %s AND state = %s AND lease_owner = %s RETURNING id",
-                        (lease, self.item_id, self.stage.in_flight, self.ctx.node),
-                    ).fetchone()
-                if row is None:
-                    self.lost = True
-                    return
+                    held = leases.renew(
+                        conn,
+                        self.stage.table,
+                        self.item_id,
+                        self.ctx.node,
+                        lease,
+                        state=self.stage.in_flight,
+                    )
             except psycopg.Error as exc:
                 log.warning("heartbeat for %s %s failed: %s", self.stage.name, self.item_id, exc)
+                continue
+            if not held:
+                log.warning(
+                    "%s of %s %s: lease lost (another worker took it); stopping the step",
+                    self.stage.name,
+                    self.stage.table,
+                    self.item_id,
+                )
+                self.lost.set()
+                return
+
+
+def heartbeat_interval(lease_seconds: float) -> float:
+    """How often a running step renews its lease: three chances before it runs out."""
+    return max(lease_seconds / 3, 0.2)
 
 
 def claim(ctx: StageContext, stage: Stage, item_id: int) -> dict[str, Any] | None:
     """Atomically take ``item_id`` for ``stage``; None when it is not ready for it."""
-    params: dict[str, Any] = {
-        "id": item_id,
-        "ready": stage.ready,
-        "in_flight": stage.in_flight,
-        "node": ctx.node,
-        "lease": ctx.settings.lease_seconds,
-        "model": ctx.settings.embed_model,
-        "strategy": ctx.settings.embed_strategy,
-    }
-    extra = f" AND {stage.extra_where}" if stage.extra_where else ""
     with ctx.db.transaction() as conn:
-        return conn.execute(
-            f"UPDATE {stage.table} AS t SET state = %(in_flight)s, lease_owner = %(node)s,"
-            " lease_expires_at = now() + make_interval(secs => %(lease)s)"
-            f" WHERE t.id = %(id)s AND t.state = %(ready)s{extra} RETURNING t.*",
-            params,
-        ).fetchone()
+        rows = leases.claim(
+            conn,
+            stage.table,
+            ctx.node,
+            ctx.settings.lease_seconds,
+            ids=[item_id],
+            state=stage.ready,
+            to_state=stage.in_flight,
+            where=stage.extra_where,
+            params={"model": ctx.settings.embed_model, "strategy": ctx.settings.embed_strategy},
+        )
+    return rows[0] if rows else None
 
 
 def _finish(ctx: StageContext, stage: Stage, item_id: int, to: str, **fields: Any) -> bool:
     """Leave the in-flight state if this node still holds the lease."""
     with ctx.db.transaction() as conn:
-        owner = conn.execute(
-            f"SELECT lease_owner FROM {stage.table} WHERE id = %s AND state = %s FOR UPDATE",
-            (item_id, stage.in_flight),
-        ).fetchone()
-        if owner is None or owner["lease_owner"] != ctx.node:
-            return False
-        transition(
+        moved = transition_all(
             conn,
             stage.table,
-            item_id,
             to,
             expect=stage.in_flight,
+            ids=[item_id],
+            owner=ctx.node,
             lease_owner=None,
             lease_expires_at=None,
             **fields,
         )
-        return True
+    return bool(moved)
 
 
 def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outcome:
@@ -188,12 +218,16 @@ def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outco
     if row is None:
         return outcome("skipped")
 
+    # The step sees this item's own lease flag, set by its heartbeat.
+    ctx = dataclasses.replace(ctx, lease_lost=threading.Event())
     heartbeat = _Heartbeat(ctx, stage, item_id)
     heartbeat.start()
     try:
         with ctx.store.pinned():  # cached inputs stay on disk while the step runs
             fields = step(ctx, row) or {}
     except Exception as exc:
+        if isinstance(exc, LeaseLost) or ctx.lease_lost.is_set():
+            return outcome("skipped", "lease lost while running; another worker owns the item")
         if isinstance(exc, ShutdownRequested) or shutting_down.is_set():
             # Stopped on purpose (or its FFmpeg was killed at shutdown): not the item's fault.
             _finish(ctx, stage, item_id, stage.release_state, enqueued_at=None)
@@ -202,7 +236,18 @@ def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outco
     finally:
         heartbeat.stop_event.set()
 
-    if not _finish(ctx, stage, item_id, stage.done, last_error=None, enqueued_at=None, **fields):
+    done = _finish(
+        ctx,
+        stage,
+        item_id,
+        stage.done,
+        last_error=None,
+        error_kind=None,
+        next_retry_at=None,
+        enqueued_at=None,
+        **fields,
+    )
+    if not done:
         return outcome("skipped", "lease lost while running; another worker owns the item")
     return outcome("done")
 
@@ -214,20 +259,19 @@ def _failure(
     exc: Exception,
     outcome: Callable[..., Outcome],
 ) -> Outcome:
-    """Record a failed step: retry later if transient, else the stage's failed state."""
+    """Record a failed step in the stage's failed state with its kind.
+
+    Transient errors get ``next_retry_at`` (the dispatcher retries them then); permanent
+    ones, and transient ones that failed :data:`~mediaml.pipeline.retry.MAX_ATTEMPTS`
+    times, wait for a person.
+    """
     item_id = row["id"]
     attempts = int(row["retry_count"]) + 1
-    if isinstance(exc, TRANSIENT_EXCEPTIONS) and attempts < MAX_TRANSIENT_ATTEMPTS:
+    transient = isinstance(exc, TRANSIENT_EXCEPTIONS)
+    if transient:
         message = f"{type(exc).__name__}: {exc}"
-        delay = backoff_seconds(attempts)
-        _finish_retry(ctx, stage, item_id, message, attempts, delay)
-        log.info(
-            "%s of %s %s will retry in %gs: %s", stage.name, stage.table, item_id, delay, message
-        )
-        return outcome("retry", message, delay)
-    if isinstance(exc, (MediamlError, *TRANSIENT_EXCEPTIONS)):
-        message = str(exc) if isinstance(exc, MediamlError) else f"{type(exc).__name__}: {exc}"
-        log.warning("%s of %s %s failed: %s", stage.name, stage.table, item_id, message)
+    elif isinstance(exc, MediamlError):
+        message = str(exc)
     else:  # a bug: record it on the item, keep the worker alive
         message = f"unexpected {type(exc).__name__}: {exc}"
         log.error(
@@ -237,29 +281,36 @@ def _failure(
             item_id,
             "".join(traceback.format_exception(exc)),
         )
-    _finish(ctx, stage, item_id, stage.failed, last_error=_clip(message), retry_count=attempts)
-    return outcome("failed", message)
-
-
-def _finish_retry(
-    ctx: StageContext, stage: Stage, item_id: int, message: str, attempts: int, delay: float
-) -> None:
-    with ctx.db.transaction() as conn:
-        conn.execute(
-            f"UPDATE {stage.table} SET state = %s, lease_owner = NULL, lease_expires_at = NULL,"
-            " last_error = %s, retry_count = %s,"
-            " enqueued_at = now() + make_interval(secs => %s)"
-            " WHERE id = %s AND state = %s AND lease_owner = %s",
-            (
-                stage.release_state,
-                _clip(message),
-                attempts,
-                delay,
-                item_id,
-                stage.in_flight,
-                ctx.node,
-            ),
+    if transient and attempts < MAX_ATTEMPTS:
+        delay = backoff_seconds(attempts)
+        _finish(
+            ctx,
+            stage,
+            item_id,
+            stage.failed,
+            last_error=_clip(message),
+            retry_count=attempts,
+            error_kind=TRANSIENT,
+            next_retry_at=seconds_from_now(delay),
         )
+        log.info(
+            "%s of %s %s will retry in %gs: %s", stage.name, stage.table, item_id, delay, message
+        )
+        return outcome("retry", message, delay)
+    if transient:
+        message = f"gave up after {attempts} tries: {message}"
+    log.warning("%s of %s %s failed: %s", stage.name, stage.table, item_id, message)
+    _finish(
+        ctx,
+        stage,
+        item_id,
+        stage.failed,
+        last_error=_clip(message),
+        retry_count=attempts,
+        error_kind=PERMANENT,
+        next_retry_at=None,
+    )
+    return outcome("failed", message)
 
 
 def release_held(ctx: StageContext) -> list[tuple[str, int]]:
@@ -269,11 +320,16 @@ def release_held(ctx: StageContext) -> list[tuple[str, int]]:
     released: list[tuple[str, int]] = []
     with ctx.db.transaction() as conn:
         for (table, in_flight), to in release_states().items():
-            rows = conn.execute(
-                f"UPDATE {table} SET state = %s, lease_owner = NULL, lease_expires_at = NULL,"
-                " enqueued_at = NULL WHERE state = %s AND lease_owner = %s RETURNING id",
-                (to, in_flight, ctx.node),
-            ).fetchall()
+            rows = transition_all(
+                conn,
+                table,
+                to,
+                expect=in_flight,
+                owner=ctx.node,
+                lease_owner=None,
+                lease_expires_at=None,
+                enqueued_at=None,
+            )
             released += [(table, r["id"]) for r in rows]
     return released
 

@@ -25,6 +25,8 @@ from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import get_video
 from mediaml.errors import MediaError
 from mediaml.pipeline import fetch
+from mediaml.pipeline.ingest import title_of
+from mediaml.pipeline.progress import StageProgress
 from mediaml.pipeline.runner import StageContext, Step
 from mediaml.storage import keys
 
@@ -51,10 +53,19 @@ def _store_file(ctx: StageContext, local: Path, key: str) -> None:
 
 
 def download(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
-    """Copy or download the source into the store as ``originals/...``."""
+    """Copy or download the source into the store as ``originals/...`` (an upload is
+    already stored and is adopted as it is). Web pages fetched with yt-dlp give the video
+    its real title, which then names its keys."""
     uri = video["source_uri"]
-    key = keys.original_key(video["id"], video["title"], fetch.filename_of(uri))
-    if fetch.source_kind(uri) == "local":
+    kind = fetch.source_kind(uri)
+    if kind == "upload":
+        key = fetch.upload_key_of(uri)
+        if not ctx.store.exists(key):
+            raise MediaError(f"upload {key} is missing from the object store; upload it again")
+        return {"original_key": key, "size_bytes": ctx.store.size(key)}
+    title = video["title"]
+    if kind == "local":
+        key = keys.original_key(video["id"], title, fetch.filename_of(uri))
         path = fetch.local_source_path(uri)
         if not path.is_file():
             raise MediaError(f"source file {path} does not exist (moved or deleted?)")
@@ -62,13 +73,24 @@ def download(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
             raise MediaError(f"source file {path} is empty (0 bytes)")
         _store_file(ctx, path, key)
         return {"original_key": key, "size_bytes": path.stat().st_size}
+    progress = StageProgress(ctx.db, video["id"], "download", ctx.node)
+    progress.start()
     with workdir(ctx, f"download-{video['id']}") as tmp:
-        local = fetch.fetch(
-            uri, tmp / fetch.filename_of(uri), ctx.settings, cancelled=ctx.check_shutdown
+        fetched = fetch.fetch_source(
+            uri,
+            tmp / fetch.filename_of(uri),
+            ctx.settings,
+            progress=progress.bytes,
+            cancelled=ctx.check_shutdown,
         )
-        size = local.stat().st_size
-        _store_file(ctx, local, key)
-    return {"original_key": key, "size_bytes": size}
+        fields: dict[str, Any] = {}
+        if fetched.title and title == title_of(uri):  # keep a title someone chose
+            title = fields["title"] = fetched.title[:500]
+        key = keys.original_key(video["id"], title, fetched.path.name)
+        size = fetched.path.stat().st_size
+        _store_file(ctx, fetched.path, key)
+    progress(1.0)
+    return {**fields, "original_key": key, "size_bytes": size}
 
 
 # FFmpeg's encoder already uses every core; two encodes at once on one machine only
@@ -88,9 +110,15 @@ def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     original = ctx.store.local_path(video["original_key"])
     master_key = keys.master_key(video["id"], video["title"])
     proxy_key = keys.proxy_key(video["id"], video["title"])
+    progress = StageProgress(ctx.db, video["id"], "encode", ctx.node)
+    progress.start()
     with workdir(ctx, f"encode-{video['id']}") as tmp:
-        result = media.encode(original, tmp / "master.mp4", tmp / "proxy.mp4", detect=True)
-        ctx.check_shutdown()
+        result = media.encode(
+            original, tmp / "master.mp4", tmp / "proxy.mp4", detect=True, progress=progress
+        )
+        # A finished encode is stored even when the worker is stopping; only a lost
+        # lease (another worker has the video now) discards it.
+        ctx.check_lease()
         _store_file(ctx, tmp / "master.mp4", master_key)
         _store_file(ctx, tmp / "proxy.mp4", proxy_key)
     proxy = result.proxy
@@ -122,6 +150,7 @@ def detect(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
         frame = media.detect_cuts(ctx.store.local_path(video["proxy_key"]))
         found = [[int(r.frame), str(r.kind), float(r.score)] for r in frame.itertuples()]
     cuts = [DetectedCut(int(f), str(k), float(s)) for f, k, s in found]
+    ctx.check_lease()
     with ctx.db.transaction() as conn:
         clips = create_initial_clips(
             conn, video["id"], cuts, is_demo=bool((video.get("metadata") or {}).get("demo"))
@@ -161,6 +190,7 @@ def export(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
                 out,
                 fps=Fraction(video["fps_num"], video["fps_den"]),
             )
+        ctx.check_lease()
         ctx.store.put(out, key)
     return {"clip_key": key}
 
@@ -178,6 +208,7 @@ def keyframes(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
     )
     with workdir(ctx, f"keyframes-{clip['id']}") as tmp:
         images = media.extract_keyframes(ctx.store.local_path(video["proxy_key"]), frames, tmp)
+        ctx.check_lease()
         stored = []
         for frame in frames:
             key = keys.keyframe_key(video["id"], clip["id"], frame)
@@ -198,6 +229,7 @@ def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
     if not artifacts:
         raise MediaError(f"clip {clip['id']} has no keyframes; retry it to re-extract them")
     paths = [ctx.store.local_path(a["key"]) for a in artifacts]
+    ctx.check_lease()
     with ctx.db.transaction() as conn:
         embed_clip(
             conn,

@@ -16,7 +16,9 @@ import types
 from mediaml.review.actions import (
     ReviewResult,
     act,
+    describe,
     history,
+    move_cut,
     next_clip,
     pending_count,
     release,
@@ -24,17 +26,22 @@ from mediaml.review.actions import (
     upcoming,
 )
 from mediaml.review.claims import CLAIM_SECONDS, ReviewClip
+from mediaml.review.context import ClipContext, clip_context
 from mediaml.review.plan import ACTIONS, UNDO
 
 __all__ = [
     "ACTIONS",
     "CLAIM_SECONDS",
     "UNDO",
+    "ClipContext",
     "ReviewClip",
     "ReviewResult",
     "act",
+    "clip_context",
     "default_reviewer",
+    "describe",
     "history",
+    "move_cut",
     "next_clip",
     "pending_count",
     "release",
@@ -59,11 +66,12 @@ class _CallableReview(types.ModuleType):
 
 
 def default_reviewer() -> str:
-    """The name recorded for notebook reviews when none is given: the OS user."""
+    """The reviewer name when nobody logged in or gave one (notebooks, the development
+    dashboard): the OS user, else ``reviewer``."""
     try:
-        return getpass.getuser()
+        return getpass.getuser() or "reviewer"
     except (KeyError, OSError):
-        return "notebook"
+        return "reviewer"
 
 
 sys.modules[__name__].__class__ = _CallableReview

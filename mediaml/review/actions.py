@@ -16,31 +16,42 @@ from typing import Any
 
 import pandas as pd
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 
 from mediaml.cutmath import split_frame
 from mediaml.db import clips as clipdb
+from mediaml.db import leases
+from mediaml.db.audit import record_review_action
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.db.transitions import transition
 from mediaml.db.videos import get_video
-from mediaml.errors import IllegalTransitionError, NotFoundError, ReviewConflictError, ReviewError
+from mediaml.errors import (
+    IllegalTransitionError,
+    NotFoundError,
+    ReviewConflictError,
+    ReviewError,
+    required,
+)
 from mediaml.review import claims
 from mediaml.review.claims import ReviewClip
 from mediaml.review.plan import (
+    APPROVE,
     GROUP,
     MERGE,
+    MOVE,
     SPLIT,
     UNDO,
     Plan,
     UndoPlan,
     check_action,
+    check_move,
+    check_move_neighbour,
     check_reviewer,
     is_repeat,
     plan_action,
     plan_undo,
     snapshot,
 )
-from mediaml.states import PENDING_REVIEW
+from mediaml.states import PENDING_REVIEW, REVIEW_APPROVED
 
 
 @dataclass(frozen=True)
@@ -67,17 +78,23 @@ def _db(db: Database | None) -> Database:
     return db if db is not None else get_db()
 
 
-def next_clip(reviewer: str, *, db: Database | None = None) -> ReviewClip | None:
+def next_clip(
+    reviewer: str, *, prefer: int | None = None, db: Database | None = None
+) -> ReviewClip | None:
     """Claim and return the clip ``reviewer`` should review now (None: queue empty).
 
     Calling it again before acting returns the same clip, so a reload is harmless.
+
+    Args:
+        prefer: a clip to claim instead when it is pending review and nobody else holds
+            it (a deep link); otherwise the usual next clip is claimed.
 
     Raises:
         ReviewError: the reviewer name is empty or unusable.
     """
     reviewer = check_reviewer(reviewer)
     with _db(db).transaction() as conn:
-        return claims.claim_next(conn, reviewer)
+        return claims.claim_next(conn, reviewer, prefer=prefer)
 
 
 def release(reviewer: str, *, db: Database | None = None) -> int:
@@ -92,6 +109,14 @@ def upcoming(reviewer: str, limit: int = 3, *, db: Database | None = None) -> li
         return claims.upcoming(conn, check_reviewer(reviewer), limit)
 
 
+def describe(clip_ids: list[int], *, db: Database | None = None) -> list[ReviewClip]:
+    """The review view of each of ``clip_ids`` that still exists, in the given order,
+    without claiming them (to show the clips a reviewer will probably see next)."""
+    with _db(db).transaction() as conn:
+        found = [claims.describe(conn, int(i)) for i in clip_ids]
+    return [c for c in found if c is not None]
+
+
 def pending_count(*, db: Database | None = None) -> int:
     """How many clips wait for review."""
     with _db(db).transaction() as conn:
@@ -99,6 +124,47 @@ def pending_count(*, db: Database | None = None) -> int:
             "SELECT count(*) AS n FROM clips WHERE state = %s", (PENDING_REVIEW,)
         ).fetchone()
     return int(row["n"]) if row else 0
+
+
+def approve_all(
+    reviewer: str, *, videos: list[int] | None = None, db: Database | None = None
+) -> list[int]:
+    """Approve every pending clip (of ``videos``) nobody is reviewing right now.
+
+    Used for automatic approval (``run_pipeline(auto_approve=True)``): each clip is
+    recorded in the audit log like a reviewer's approval. Clips on a reviewer's screen
+    (a live claim) are theirs to decide and are left alone.
+
+    Returns:
+        The ids of the approved clips.
+    """
+    reviewer = check_reviewer(reviewer)
+    approved = []
+    with _db(db).transaction() as conn:
+        rows = conn.execute(
+            f"SELECT * FROM clips AS t WHERE t.state = %(pending)s AND {leases.free('t')}"
+            + (" AND t.video_id = ANY(%(videos)s)" if videos is not None else "")
+            + " ORDER BY t.id FOR UPDATE SKIP LOCKED",
+            {"pending": PENDING_REVIEW, "videos": videos},
+        ).fetchall()
+        now = _now(conn)
+        for clip in rows:
+            after = transition(
+                conn,
+                "clips",
+                int(clip["id"]),
+                REVIEW_APPROVED,
+                expect=PENDING_REVIEW,
+                reviewed_by=reviewer,
+                reviewed_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            _record(
+                conn, clip, APPROVE, reviewer, {"clip": snapshot(clip)}, {"clip": snapshot(after)}
+            )
+            approved.append(int(clip["id"]))
+    return approved
 
 
 def act(
@@ -138,9 +204,9 @@ def act(
         clip, video = _lock_clip(conn, clip_id)
         last = _last_record(conn, clip_id)
         if is_repeat(clip, last, action, reviewer):
-            assert last is not None
+            repeated = required(last, "the action being repeated")
             return ReviewResult(
-                claims.claim_next(conn, reviewer), action_id=int(last["id"]), repeated=True
+                claims.claim_next(conn, reviewer), action_id=int(repeated["id"]), repeated=True
             )
         _check_available(conn, clip, reviewer, last)
         previous = clipdb.previous_clip(conn, clip)
@@ -160,6 +226,67 @@ def act(
         return ReviewResult(nxt, changed, action_id, created_clips=created)
 
 
+def move_cut(
+    clip_id: int,
+    frame: int,
+    to: int,
+    reviewer: str,
+    *,
+    db: Database | None = None,
+) -> ReviewResult:
+    """Move the cut at ``frame`` (the start or end of clip ``clip_id``) to frame ``to``.
+
+    Both clips that meet at the cut must still be pending review; they are archived and
+    replaced by the two clips the moved cut makes. Recorded as a ``move`` and undone by
+    moving the cut back.
+
+    Returns:
+        The result; its next clip is the new clip covering most of ``clip_id``'s frames
+        (the one on the same side of the cut), already claimed.
+
+    Raises:
+        ReviewError: ``frame`` is not a cut of the clip, or ``to`` is not a frame number.
+        InvalidCutError: ``to`` would empty a clip or cross another cut.
+        ReviewConflictError: either clip was reviewed or is held by another reviewer.
+        NotFoundError: the clip no longer exists.
+    """
+    reviewer = check_reviewer(reviewer)
+    with _db(db).transaction() as conn:
+        clip, video = _lock_clip(conn, clip_id)
+        last = _last_record(conn, clip_id)
+        if (
+            is_repeat(clip, last, MOVE, reviewer)
+            and last is not None
+            and (last["after"].get("from"), last["after"].get("cut")) == (frame, to)
+        ):
+            return ReviewResult(
+                claims.claim_next(conn, reviewer), action_id=int(last["id"]), repeated=True
+            )
+        _check_available(conn, clip, reviewer, last)
+        edge = check_move(clip, frame, to)
+        other = conn.execute(
+            "SELECT * FROM clips WHERE video_id = %s AND state <> 'archived' AND "
+            + ("end_frame = %s" if edge == "start" else "start_frame = %s")
+            + " FOR UPDATE",
+            (clip["video_id"], frame),
+        ).fetchone()
+        if other is None:
+            raise ReviewConflictError(
+                f"the clips of video {clip['video_id']} changed; reload the clip and try again"
+            )
+        check_move_neighbour(other["state"], int(other["id"]))
+        _check_not_held(conn, other, reviewer, f"clip {other['id']} on the other side")
+        before = {"clip": snapshot(clip), "other": snapshot(other)}
+        applied = clipdb.move_cut(conn, int(video["id"]), frame, to, created_by=reviewer)
+        archived = tuple(int(c["id"]) for c in applied.archived)
+        created = tuple(int(c["id"]) for c in applied.created)
+        after = {"cut": to, "from": frame, "archived": list(archived), "created": list(created)}
+        action_id = _record(conn, clip, MOVE, reviewer, before, after)
+        focus = created[1] if edge == "start" else created[0]
+        nxt = claims.claim_next(conn, reviewer, prefer=focus)
+        return ReviewResult(nxt, archived + created, action_id, created_clips=created)
+
+
 def _apply(
     conn: Connection,
     plan: Plan,
@@ -170,18 +297,17 @@ def _apply(
     offset_seconds: float | None,
 ) -> tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]:
     """Carry out ``plan``; returns (after JSON, changed clip ids, created clip ids)."""
-    verdict = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
+    verdict: dict[str, Any] = {"reviewed_by": reviewer, "reviewed_at": _now(conn)}
     released = {"lease_owner": None, "lease_expires_at": None}
     if plan.cut is not None:
         if plan.cut == "remove":
             frame = int(clip["start_frame"])
             applied = clipdb.remove_cut(conn, int(video["id"]), frame, created_by=reviewer)
         else:
-            assert offset_seconds is not None
             frame = split_frame(
                 int(clip["start_frame"]),
                 int(clip["end_frame"]),
-                float(offset_seconds),
+                float(required(offset_seconds, "the split offset")),
                 clipdb.video_fps(video),
             )
             applied = clipdb.add_cut(conn, int(video["id"]), frame, created_by=reviewer)
@@ -192,16 +318,16 @@ def _apply(
             after["offset_seconds"] = float(offset_seconds or 0.0)
         return after, archived + created, created
 
-    assert plan.clip_to is not None
+    clip_to = required(plan.clip_to, "the state the clip moves to")
     fields: dict[str, Any] = {**verdict, **released}
     if plan.link_previous:
-        assert previous is not None
+        previous = required(previous, "the previous clip")
         fields["grouped_with"] = previous["id"]
-    row = transition(conn, "clips", int(clip["id"]), plan.clip_to, expect=PENDING_REVIEW, **fields)
+    row = transition(conn, "clips", int(clip["id"]), clip_to, expect=PENDING_REVIEW, **fields)
     after = {"clip": snapshot(row)}
     changed = [int(row["id"])]
     if plan.link_previous:
-        assert previous is not None
+        previous = required(previous, "the previous clip")
         # A longer group is a chain: each later clip points at the one before it, and a
         # clip keeps the partner it already had.
         link = previous["grouped_with"] if previous["grouped_with"] is not None else clip["id"]
@@ -288,7 +414,7 @@ def _apply_undo(
     cleared = {"reviewed_by": None, "reviewed_at": None}
     label = f"{plan.action} of clip {plan.clip_id}"
     if plan.cut is not None:
-        assert plan.frame is not None
+        frame = required(plan.frame, "the frame of the cut being undone")
         for cid in plan.expect_pending:
             row = conn.execute("SELECT state FROM clips WHERE id = %s", (cid,)).fetchone()
             if row is None or row["state"] != PENDING_REVIEW:
@@ -298,25 +424,28 @@ def _apply_undo(
                 )
         video_id = int(target["video_id"])
         if plan.cut == "add":
-            applied = clipdb.add_cut(conn, video_id, plan.frame, created_by="undo")
+            applied = clipdb.add_cut(conn, video_id, frame, created_by="undo")
+        elif plan.cut == "move":
+            to = required(plan.move_to, "where the moved cut goes back to")
+            applied = clipdb.move_cut(conn, video_id, frame, to, created_by="undo")
         else:
-            applied = clipdb.remove_cut(conn, video_id, plan.frame, created_by="undo")
+            applied = clipdb.remove_cut(conn, video_id, frame, created_by="undo")
         created = tuple(int(c["id"]) for c in applied.created)
         archived = tuple(int(c["id"]) for c in applied.archived)
         # Show the clip that now covers the frames the reviewer acted on: after undoing a
         # merge that is the right-hand half (the clip that was merged into its previous).
         focus = created[-1] if plan.cut == "add" else created[0]
-        cut_after = {"cut": plan.frame, "archived": list(archived), "created": list(created)}
+        if plan.cut == "move":
+            focus = _covering(applied.created, target)
+        cut_after = {"cut": frame, "archived": list(archived), "created": list(created)}
         return cut_after, archived + created, focus
 
-    assert plan.clip_from is not None
+    clip_from = required(plan.clip_from, "the state the clip returns from")
     try:
         fields: dict[str, Any] = {**cleared, **released}
         if plan.action == GROUP:
             fields["grouped_with"] = None
-        row = transition(
-            conn, "clips", plan.clip_id, PENDING_REVIEW, expect=plan.clip_from, **fields
-        )
+        row = transition(conn, "clips", plan.clip_id, PENDING_REVIEW, expect=clip_from, **fields)
         after: dict[str, Any] = {"clip": snapshot(row)}
         changed = [plan.clip_id]
         if plan.previous_id is not None:
@@ -340,6 +469,15 @@ def _apply_undo(
     return after, tuple(changed), plan.clip_id
 
 
+def _covering(rows: tuple[dict[str, Any], ...], target: dict[str, Any]) -> int:
+    """Of the clips an undone move recreated, the one with the acted clip's frames."""
+    start = int(target["before"]["clip"]["start_frame"])
+    for row in rows:
+        if int(row["start_frame"]) == start:
+            return int(row["id"])
+    return int(rows[0]["id"])
+
+
 def history(
     *, reviewer: str | None = None, limit: int = 100, db: Database | None = None
 ) -> pd.DataFrame:
@@ -360,8 +498,7 @@ def history(
 
 
 def _now(conn: Connection) -> dt.datetime:
-    row = conn.execute("SELECT now() AS now").fetchone()
-    assert row is not None
+    row = required(conn.execute("SELECT now() AS now").fetchone(), "the database clock")
     now: dt.datetime = row["now"]
     return now
 
@@ -448,11 +585,13 @@ def _record_row(
     *,
     undoes: int | None = None,
 ) -> int:
-    row = conn.execute(
-        "INSERT INTO review_actions (clip_id, video_id, action, actor, before, after, undoes)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (clip_id, video_id, action, reviewer, Jsonb(before), Jsonb(after), undoes),
+    return record_review_action(
+        conn,
+        clip_id=clip_id,
+        video_id=video_id,
+        action=action,
+        actor=reviewer,
+        before=before,
+        after=after,
+        undoes=undoes,
     )
-    found = row.fetchone()
-    assert found is not None
-    return int(found["id"])

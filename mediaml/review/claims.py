@@ -16,27 +16,23 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
+from mediaml.db import leases
 from mediaml.db.database import Connection
 from mediaml.states import PENDING_REVIEW
 
-CLAIM_PREFIX = "review:"
 # Long enough to watch a clip twice and decide; short enough that a closed tab's clip
 # comes back soon.
 CLAIM_SECONDS = 300
 
 
-def claim_owner(reviewer: str) -> str:
-    """The ``lease_owner`` value of a reviewer's claim."""
-    return CLAIM_PREFIX + reviewer
+claim_owner = leases.review_owner
 
 
 def claim_holder(clip: Mapping[str, Any], now: dt.datetime) -> str | None:
     """The reviewer whose claim on ``clip`` is active at ``now``, if any."""
-    owner = clip.get("lease_owner")
+    reviewer = leases.reviewer_of(clip.get("lease_owner"))
     expires = clip.get("lease_expires_at")
-    if not owner or not str(owner).startswith(CLAIM_PREFIX) or expires is None:
-        return None
-    return str(owner)[len(CLAIM_PREFIX) :] if expires > now else None
+    return reviewer if reviewer is not None and expires is not None and expires > now else None
 
 
 @dataclass(frozen=True)
@@ -79,12 +75,8 @@ class ReviewClip:
 
 
 # A pending clip nobody else holds: unclaimed, claimed by this reviewer, or claimed long
-# enough ago that the claim expired. (A worker lease is never a review claim.)
-_FREE = f"""
-    state = '{PENDING_REVIEW}'
-    AND (lease_owner IS NULL OR lease_owner = %(owner)s OR lease_expires_at IS NULL
-         OR lease_expires_at <= now() OR lease_owner NOT LIKE '{CLAIM_PREFIX}%%')
-"""
+# enough ago that the claim expired.
+_FREE = f"state = '{PENDING_REVIEW}' AND {leases.free('', 'owner')}"
 # Review order: the reviewer's own live claim first, then video order.
 _ORDER = """
     ORDER BY coalesce(lease_owner = %(owner)s AND lease_expires_at > now(), false) DESC,
@@ -117,16 +109,8 @@ def claim_next(conn: Connection, reviewer: str, *, prefer: int | None = None) ->
         ).fetchone()
     if row is None:
         return None
-    conn.execute(
-        "UPDATE clips SET lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE lease_owner = %s AND state = %s AND id <> %s",
-        (owner, PENDING_REVIEW, row["id"]),
-    )
-    conn.execute(
-        "UPDATE clips SET lease_owner = %s,"
-        " lease_expires_at = now() + make_interval(secs => %s) WHERE id = %s",
-        (owner, CLAIM_SECONDS, row["id"]),
-    )
+    leases.give_back(conn, "clips", owner, state=PENDING_REVIEW, keep=int(row["id"]))
+    leases.claim(conn, "clips", owner, CLAIM_SECONDS, ids=[int(row["id"])], state=PENDING_REVIEW)
     return describe(conn, int(row["id"]))
 
 
@@ -164,12 +148,7 @@ def describe(conn: Connection, clip_id: int) -> ReviewClip | None:
 
 def release(conn: Connection, reviewer: str) -> int:
     """Drop every claim ``reviewer`` holds (a closed tab), returning how many."""
-    cur = conn.execute(
-        "UPDATE clips SET lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE lease_owner = %s AND state = %s",
-        (claim_owner(reviewer), PENDING_REVIEW),
-    )
-    return cur.rowcount
+    return leases.give_back(conn, "clips", claim_owner(reviewer), state=PENDING_REVIEW)
 
 
 def upcoming(conn: Connection, reviewer: str, limit: int) -> list[int]:

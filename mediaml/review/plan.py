@@ -28,6 +28,7 @@ ARCHIVE = "archive"
 MERGE = "merge"
 GROUP = "group"
 SPLIT = "split"
+MOVE = "move"
 UNDO = "undo"
 
 # The state each plain verdict moves the clip to.
@@ -170,8 +171,10 @@ class UndoPlan:
         previous_from: the state the previous clip must be in to go back to
             ``pending_review`` (None: its state is left alone).
         previous_grouped_with: the ``grouped_with`` the previous clip had before.
-        cut: ``"add"`` (undo a merge) or ``"remove"`` (undo a split) at ``frame``.
+        cut: ``"add"`` (undo a merge), ``"remove"`` (undo a split) at ``frame``, or
+            ``"move"`` (undo a move) from ``frame`` back to ``move_to``.
         frame: the cut frame for ``cut``.
+        move_to: where a moved cut goes back to.
         expect_pending: clips created by the undone cut operation; each must still be
             live and pending review, or the undo is refused.
     """
@@ -185,6 +188,7 @@ class UndoPlan:
     previous_grouped_with: int | None = None
     cut: str | None = None
     frame: int | None = None
+    move_to: int | None = None
     expect_pending: tuple[int, ...] = ()
 
 
@@ -217,7 +221,48 @@ def plan_undo(record: Mapping[str, Any]) -> UndoPlan:
         return UndoPlan(
             **base, cut="remove", frame=int(after["cut"]), expect_pending=tuple(after["created"])
         )
+    if action == MOVE:
+        return UndoPlan(
+            **base,
+            cut="move",
+            frame=int(after["cut"]),
+            move_to=int(after["from"]),
+            expect_pending=tuple(after["created"]),
+        )
     raise ReviewError(f"a {action!r} record cannot be undone")
+
+
+def check_move(clip: Mapping[str, Any], frame: int, to: int) -> str:
+    """Which edge of ``clip`` a move of the cut at ``frame`` to ``to`` changes:
+    ``"start"`` or ``"end"``.
+
+    Raises:
+        ReviewError: ``frame`` is not a boundary of the clip, or ``to`` is not a frame
+            number.
+    """
+    if isinstance(to, bool) or not isinstance(to, int):
+        raise ReviewError(f"a cut moves to a whole frame number, not {to!r}")
+    if frame == int(clip["start_frame"]) and frame > 0:
+        return "start"
+    if frame == int(clip["end_frame"]):
+        return "end"
+    raise ReviewError(
+        f"frame {frame} is not a cut of clip {clip['id']} (it spans frames "
+        f"{clip['start_frame']}..{int(clip['end_frame']) - 1}); move its start or end cut"
+    )
+
+
+def check_move_neighbour(state: str, clip_id: int) -> None:
+    """A cut moves only between clips that both still wait for review.
+
+    Raises:
+        ReviewConflictError: the clip on the other side of the cut was reviewed already.
+    """
+    if state != PENDING_REVIEW:
+        raise ReviewConflictError(
+            f"cannot move that cut: clip {clip_id} on its other side is {state!r}, not "
+            "pending review; undo its review first"
+        )
 
 
 def snapshot(clip: Mapping[str, Any]) -> dict[str, Any]:

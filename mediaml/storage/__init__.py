@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mediaml.config import Settings, get_settings
+from mediaml.errors import required
 from mediaml.storage.cache import ObjectCache, object_cache
 from mediaml.storage.local import LocalStore
 from mediaml.storage.store import ObjectStore
@@ -23,11 +24,11 @@ def make_store(settings: Settings) -> ObjectStore:
 
     signer = None
     if settings.cloudfront_domain:
-        assert settings.cloudfront_key_pair_id and settings.cloudfront_private_key
+        # load_settings refuses a CloudFront domain without both of these.
         signer = CloudFrontUrlSigner(
             settings.cloudfront_domain,
-            settings.cloudfront_key_pair_id,
-            settings.cloudfront_private_key,
+            required(settings.cloudfront_key_pair_id, "CLOUDFRONT_KEY_PAIR_ID"),
+            required(settings.cloudfront_private_key, "CLOUDFRONT_PRIVATE_KEY"),
         )
     return S3Store(
         settings.s3_bucket,

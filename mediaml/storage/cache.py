@@ -20,7 +20,6 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from mediaml.config import SETTINGS_BY_NAME, Settings
+from mediaml.files import atomic_path
 
 T = TypeVar("T")
 
@@ -139,18 +139,12 @@ class ObjectCache:
         if move:
             os.replace(source, dest)
         else:
-            part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-            try:
+            with atomic_path(dest) as part:
                 if link:
-                    try:
+                    with suppress(OSError):  # another file system: copy instead
                         os.link(source, part)
-                    except OSError:
-                        shutil.copyfile(source, part)
-                else:
+                if not part.exists():
                     shutil.copyfile(source, part)
-                os.replace(part, dest)
-            finally:
-                part.unlink(missing_ok=True)
         self._pin(dest)
         return dest
 
@@ -159,8 +153,8 @@ class ObjectCache:
     def _scan(self) -> list[tuple[Path, int, float]]:
         found = []
         for path in self.root.rglob("*") if self.root.exists() else ():
-            if path.name.endswith(".part"):
-                continue  # a copy being written
+            if path.name.startswith("."):
+                continue  # a copy being written (see mediaml.files.atomic_path)
             try:
                 st = path.stat()
             except FileNotFoundError:

@@ -7,6 +7,7 @@ Layout::
     proxies/<video id>-<slug>.mp4
     clips/<video id>-<slug>/<clip id>-<start>-<end>.mp4
     artifacts/keyframes/<video id>/<clip id>/<frame>.jpg
+    uploads/<token>-<slug><ext>          files uploaded through the dashboard (originals)
 
 Titles become slugs of ``[a-z0-9-]``; ids make keys unique, so two videos with the
 same title never collide, and no title can produce ``..``, ``/`` or an absolute path.
@@ -19,7 +20,15 @@ import unicodedata
 
 from mediaml.errors import ConfigError, StorageError
 
-PREFIXES = ("originals/", "masters/", "proxies/", "clips/", "artifacts/keyframes/")
+UPLOADS = "uploads"
+PREFIXES = (
+    "originals/",
+    "masters/",
+    "proxies/",
+    "clips/",
+    "artifacts/keyframes/",
+    f"{UPLOADS}/",
+)
 _SLUG_MAX = 60
 _EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
 _KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -71,6 +80,18 @@ def clip_key(video_id: int, title: str, clip_id: int, start_frame: int, end_fram
 def keyframe_key(video_id: int, clip_id: int, frame: int) -> str:
     """Key of one keyframe JPEG of a clip."""
     return f"artifacts/keyframes/{_id(video_id)}/{_id(clip_id)}/{_id(frame):08d}.jpg"
+
+
+def upload_key(token: str, filename: str) -> str:
+    """Key of a file uploaded through the dashboard; ``token`` (hex) makes it unique.
+
+    The upload is the video's original: the download stage adopts it without a copy.
+    """
+    if not re.fullmatch(r"[0-9a-f]{8,64}", token):
+        raise ValueError(f"upload tokens are 8-64 lowercase hex digits, not {token!r}")
+    stem = filename.rsplit("/", 1)[-1]
+    stem = stem[: stem.rfind(".")] if "." in stem else stem
+    return f"{UPLOADS}/{token}-{slugify(stem)}{clean_ext(filename)}"
 
 
 def validate_key(key: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 from fsspec.implementations.local import LocalFileSystem
 
 from mediaml.errors import StorageError
+from mediaml.files import atomic_path
 from mediaml.storage.store import ObjectStore
 
 MEDIA_ROUTE = "/media/"
@@ -33,14 +33,8 @@ class LocalStore(ObjectStore):
         super().__init__(LocalFileSystem(), str(root), cache_dir)
 
     def _put_file(self, source: Path, target: str) -> None:
-        dest = Path(target)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        try:
+        with atomic_path(target) as part:
             shutil.copyfile(source, part)
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
 
     def local_path(self, key: str) -> Path:
         """The stored file itself: a local store needs no cache copy."""

@@ -20,6 +20,7 @@ from typing import IO, Any
 import fsspec
 
 from mediaml.errors import StorageError
+from mediaml.files import atomic_path
 from mediaml.storage.cache import ObjectCache
 from mediaml.storage.keys import validate_key, validate_prefix
 
@@ -79,24 +80,15 @@ class ObjectStore(ABC):
     def get(self, key: str, local_path: str | os.PathLike[str]) -> Path:
         """Copy ``key`` to ``local_path`` (written atomically) and return the path."""
         dest = Path(local_path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         self.stats["get"] += 1
         try:
-            self.fs.get_file(self.path(key), str(part))
-            os.replace(part, dest)
+            with atomic_path(dest) as part:
+                self.fs.get_file(self.path(key), str(part))
         except FileNotFoundError:
             raise StorageError(f"{self.name} store has no object {key!r}") from None
         except OSError as exc:
             raise self._err("fetch", key, exc) from exc
-        finally:
-            part.unlink(missing_ok=True)
         return dest
-
-    def get_bytes(self, key: str) -> bytes:
-        """The content of ``key``."""
-        with self.open(key) as f:
-            return f.read()
 
     @contextmanager
     def open(self, key: str, mode: str = "rb") -> Iterator[IO[Any]]:

@@ -10,26 +10,46 @@ from playwright.sync_api import expect
 from mediaml.config import set_settings
 from mediaml.db import set_db
 from mediaml.db.clips import get_clip
-from mediaml.db.transitions import transition
+from mediaml.db.transitions import seconds_from_now, transition
 from mediaml.jobs import reset_connections, tasks
 from tests.dashboard.conftest import Library, screenshot
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def failed_clip(library: Library) -> int:
-    """The last embedded clip, failed on a (pretend) re-embedding."""
+def fail_embedded_clip(library: Library, order: str, **fields: Any) -> int:
+    """Fail the first (``order``) embedded clip of one video on a (pretend) re-embedding."""
     with library.db.transaction() as conn:
         row = conn.execute(
             "SELECT id FROM clips WHERE video_id = %s AND state = 'embedded'"
-            " ORDER BY start_frame DESC LIMIT 1",
+            f" ORDER BY start_frame {order} LIMIT 1",
             (library.videos["explore_b"],),
         ).fetchone()
         clip_id = int(row["id"])
         transition(conn, "clips", clip_id, "embedding")
-        transition(conn, "clips", clip_id, "embedding_failed", last_error="model exploded: boom")
+        transition(conn, "clips", clip_id, "embedding_failed", **fields)
     return clip_id
+
+
+@pytest.fixture
+def failed_clip(library: Library) -> int:
+    """A clip that failed for good: it waits for a person."""
+    return fail_embedded_clip(
+        library, "DESC", last_error="model exploded: boom", error_kind="permanent"
+    )
+
+
+@pytest.fixture
+def transient_clip(library: Library) -> int:
+    """A clip that failed on a storage hiccup: retried automatically later."""
+    return fail_embedded_clip(
+        library,
+        "ASC",
+        last_error="ConnectionError: S3 went away",
+        error_kind="transient",
+        retry_count=2,
+        next_retry_at=seconds_from_now(600),
+    )
 
 
 @pytest.fixture
@@ -48,7 +68,12 @@ def queued_and_ran(library: Library) -> None:
 
 
 def test_status_page_lists_counts_failures_queues_and_runs(
-    browser: Any, server: str, library: Library, failed_clip: int, queued_and_ran: None
+    browser: Any,
+    server: str,
+    library: Library,
+    failed_clip: int,
+    transient_clip: int,
+    queued_and_ran: None,
 ) -> None:
     context = browser.new_context(viewport={"width": 1300, "height": 1200})
     page = context.new_page()
@@ -56,6 +81,15 @@ def test_status_page_lists_counts_failures_queues_and_runs(
         page.goto(f"{server}/status")
         expect(page.get_by_text("model exploded: boom")).to_be_visible(timeout=20000)
         expect(page.get_by_text("embedding_failed").first).to_be_visible()
+        # Which failures retry by themselves, and when; which wait for a person.
+        expect(page.locator(".tabulator-row", has_text="model exploded")).to_contain_text(
+            "permanent"
+        )
+        transient = page.locator(".tabulator-row", has_text="S3 went away")
+        expect(transient).to_contain_text("transient")
+        with library.db.transaction() as conn:
+            due = get_clip(conn, transient_clip)["next_retry_at"]
+        expect(transient).to_contain_text(due.isoformat()[:16])
         queue_row = page.locator(".tabulator-row", has_text="temp_clips")
         expect(queue_row).to_contain_text("1")
         expect(page.locator(".tabulator-row", has_text="dispatcher")).to_contain_text('"queued": 3')

@@ -75,7 +75,8 @@ def start_worker(db_url, settings, tmp_path) -> Iterator[Callable[..., WorkerPro
     """Start worker processes on this test's database and data dir."""
     started: list[WorkerProcess] = []
 
-    def start(**env_extra: str) -> WorkerProcess:
+    def start(**env_extra: str | None) -> WorkerProcess:
+        """``NAME=None`` leaves that variable unset (to test the defaults)."""
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_URL"))
         }
@@ -89,6 +90,7 @@ def start_worker(db_url, settings, tmp_path) -> Iterator[Callable[..., WorkerPro
                 **env_extra,
             }
         )
+        env = {k: v for k, v in env.items() if v is not None}
         worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
         started.append(worker)
         return worker

@@ -1,9 +1,11 @@
 """The pipeline through real worker processes: chaining, kill -9, SIGTERM."""
 
 import signal
+import time
 
 import mediaml
 from mediaml.catalog import clips, videos
+from mediaml.config import load_settings
 from tests.pipeline.conftest import wait_for
 
 
@@ -44,16 +46,49 @@ def test_video_goes_to_embedded_through_real_consumers(
     assert worker.wait(60) == 0
 
 
-def test_kill_9_mid_encode_completes_exactly_once(db, store, start_worker, long_video):
-    worker = start_worker(MEDIAML_LEASE_SECONDS="2")
+def lease_owner_of(db, video_id):
+    with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT lease_owner FROM source_videos WHERE id = %s", (video_id,)
+        ).fetchone()
+    return row["lease_owner"]
+
+
+def test_kill_9_mid_encode_completes_exactly_once_within_two_minutes(
+    db, store, start_worker, long_video, record_property
+):
+    """With the default lease, a kill -9'd worker's item is taken up again in time.
+
+    The survivor's dispatcher runs every second here (to keep the test short), so the
+    measured time is how long the lease outlived the worker; the default dispatcher
+    interval is added to it for the default recovery time.
+    """
+    defaults = load_settings({})
+    worker = start_worker()  # default MEDIAML_LEASE_SECONDS
     video_id = int(mediaml.ingest(long_video)["video_id"].iloc[0])
     wait_for(
         lambda: state_of(db, video_id) == "encoding", interval=0.02, what="encoding", worker=worker
     )
+    dead_owner = lease_owner_of(db, video_id)
     worker.signal(signal.SIGKILL)
+    killed = time.monotonic()
     worker.wait(10)
     assert state_of(db, video_id) == "encoding"
-    survivor = start_worker(MEDIAML_LEASE_SECONDS="2")
+    survivor = start_worker()
+    wait_for(
+        lambda: lease_owner_of(db, video_id) != dead_owner,
+        timeout=defaults.lease_seconds + 30,
+        interval=0.05,
+        what="the dead worker's lease to be recovered",
+        worker=survivor,
+    )
+    recovered = time.monotonic() - killed
+    default_recovery = recovered + defaults.dispatch_interval
+    record_property("recovery_seconds", round(recovered, 1))
+    record_property("default_recovery_seconds", round(default_recovery, 1))
+    print(f"recovered after {recovered:.1f}s; with the default dispatcher: {default_recovery:.1f}s")
+    assert recovered <= defaults.lease_seconds + 10
+    assert default_recovery < 120, "a crashed worker's item must come back within 2 minutes"
     wait_for(
         lambda: state_of(db, video_id) == "done", what="video done after kill", worker=survivor
     )
@@ -62,6 +97,22 @@ def test_kill_9_mid_encode_completes_exactly_once(db, store, start_worker, long_
     assert count(db, "SELECT count(*) FROM cuts WHERE video_id = %s", video_id) == 2
     assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
     assert len(store.list("originals/")) == 1
+
+
+def test_sigterm_keeps_an_encode_that_finishes_inside_the_grace_period(
+    db, store, start_worker, long_video
+):
+    worker = start_worker(MEDIAML_SHUTDOWN_GRACE="300")
+    video_id = int(mediaml.ingest(long_video)["video_id"].iloc[0])
+    wait_for(
+        lambda: state_of(db, video_id) == "encoding", interval=0.02, what="encoding", worker=worker
+    )
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(300) == 0
+    log = worker.output()
+    assert state_of(db, video_id) == "encoded", log[-3000:]  # stored, not released
+    assert "released" not in log
+    assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
 
 
 def test_sigterm_mid_encode_releases_the_item(db, store, start_worker, long_video):

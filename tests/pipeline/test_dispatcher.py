@@ -1,6 +1,7 @@
 """The dispatcher and the runner on a real PostgreSQL."""
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -9,8 +10,8 @@ from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
 from mediaml.errors import MediaError
 from mediaml.pipeline import runner
-from mediaml.pipeline.dispatcher import DispatchStats, dispatch, select_ready
-from mediaml.pipeline.retry import retry
+from mediaml.pipeline.dispatcher import RETRY_STATEMENTS, DispatchStats, dispatch, select_ready
+from mediaml.pipeline.retry import MAX_ATTEMPTS, MAX_DELAY, retry
 from mediaml.pipeline.runner import StageContext, TransientError, run_item
 from mediaml.pipeline.stages import STAGES_BY_NAME, release_states
 
@@ -118,7 +119,9 @@ def test_two_dispatchers_at_once_never_queue_twice(db, settings):
 def test_idle_dispatch_is_cheap(db, settings):
     sent, enqueue = collect()
     stats = dispatch(db, settings, enqueue)
-    assert sent == [] and stats.statements == len(STAGES_BY_NAME) + len(release_states())
+    assert sent == [] and stats.statements == (
+        len(STAGES_BY_NAME) + len(release_states()) + RETRY_STATEMENTS
+    )
 
 
 def test_expired_lease_is_recovered(db, settings):
@@ -178,12 +181,16 @@ def test_permanent_error_fails_with_readable_last_error(db, ctx):
     assert out.result == "failed"
     with db.transaction() as conn:
         row = conn.execute(
-            "SELECT state, last_error, retry_count FROM source_videos WHERE id = %s", (v,)
+            "SELECT state, last_error, retry_count, error_kind, next_retry_at"
+            " FROM source_videos WHERE id = %s",
+            (v,),
         ).fetchone()
     assert row == {
         "state": "encoding_failed",
         "last_error": "cannot decode /x.mp4: moov atom not found",
         "retry_count": 1,
+        "error_kind": "permanent",
+        "next_retry_at": None,
     }
     frame = retry("videos", db=db)
     assert frame.to_dict("records") == [
@@ -204,7 +211,17 @@ def test_bug_in_a_step_fails_the_item_not_the_worker(db, ctx):
     assert out.result == "failed" and "ZeroDivisionError" in out.error
 
 
-def test_transient_errors_retry_with_backoff_then_fail(db, ctx):
+def _video(db, v):
+    with db.transaction() as conn:
+        return conn.execute(
+            "SELECT state, retry_count, error_kind, last_error,"
+            " extract(epoch FROM next_retry_at - now())::float8 AS wait"
+            " FROM source_videos WHERE id = %s",
+            (v,),
+        ).fetchone()
+
+
+def test_transient_errors_are_retried_by_the_dispatcher_with_growing_delays(db, ctx, settings):
     with db.transaction() as conn:
         v = add_video(conn, 1)
 
@@ -212,30 +229,104 @@ def test_transient_errors_retry_with_backoff_then_fail(db, ctx):
         raise TransientError("S3 said SlowDown")
 
     stage = STAGES_BY_NAME["download"]
-    results = [run_item(ctx, stage, v, step) for _ in range(runner.MAX_TRANSIENT_ATTEMPTS)]
-    assert [r.result for r in results] == ["retry"] * (runner.MAX_TRANSIENT_ATTEMPTS - 1) + [
-        "failed"
-    ]
-    assert [r.retry_in for r in results[:3]] == [10.0, 40.0, 160.0]
-    with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT state, retry_count FROM source_videos WHERE id = %s", (v,)
-        ).fetchone()
-    assert row == {"state": "download_failed", "retry_count": runner.MAX_TRANSIENT_ATTEMPTS}
+    delays = []
+    for attempt in range(1, MAX_ATTEMPTS):
+        out = run_item(ctx, stage, v, step)
+        assert out.result == "retry"
+        row = _video(db, v)
+        assert (row["state"], row["error_kind"], row["retry_count"]) == (
+            "download_failed",
+            "transient",
+            attempt,
+        )
+        assert abs(row["wait"] - out.retry_in) < 5
+        delays.append(out.retry_in)
+        sent, enqueue = collect()
+        dispatch(db, settings, enqueue)
+        assert sent == []  # not due yet
+        with db.transaction() as conn:  # time passes
+            conn.execute(
+                "UPDATE source_videos SET next_retry_at = now() - interval '1 second'"
+                " WHERE id = %s",
+                (v,),
+            )
+        stats = dispatch(db, settings, enqueue)
+        assert sent == [("download", v)], "the dispatcher retries a due item without a person"
+        assert stats.retried == {"source_videos:download_failed": 1}
+    assert delays == [10.0, 40.0, 160.0, 640.0, 2560.0, MAX_DELAY, MAX_DELAY]
 
-
-def test_retry_window_keeps_dispatcher_away(db, ctx, settings):
-    with db.transaction() as conn:
-        v = add_video(conn, 1)
-    run_item(
-        ctx,
-        STAGES_BY_NAME["download"],
-        v,
-        lambda c, r: (_ for _ in ()).throw(TransientError("blip")),
+    out = run_item(ctx, stage, v, step)
+    assert out.result == "failed"
+    row = _video(db, v)
+    assert (row["state"], row["error_kind"], row["wait"]) == ("download_failed", "permanent", None)
+    assert (
+        row["last_error"] == f"gave up after {MAX_ATTEMPTS} tries: TransientError: S3 said SlowDown"
     )
     sent, enqueue = collect()
     dispatch(db, settings, enqueue)
-    assert sent == []  # the delayed retry message is the one that will run it
+    assert sent == []  # permanent: waits for a person
+
+
+def test_a_person_retries_a_permanent_failure_from_scratch(db, ctx):
+    with db.transaction() as conn:
+        v = add_video(conn, 1)
+    run_item(ctx, STAGES_BY_NAME["download"], v, lambda c, r: 1 / 0)
+    assert _video(db, v)["error_kind"] == "permanent"
+    assert len(retry("videos", [v], db=db)) == 1
+    row = _video(db, v)
+    assert (row["state"], row["retry_count"], row["error_kind"], row["wait"]) == (
+        "new",
+        0,
+        None,
+        None,
+    )
+
+
+def test_lost_lease_stops_the_step_before_it_stores_anything(db, ctx):
+    ctx.settings = replace(ctx.settings, lease_seconds=0.6)
+    with db.transaction() as conn:
+        v = add_video(conn, 1, "downloaded")
+    stored = []
+
+    def step(c, row):
+        with db.transaction() as conn:  # another worker took the item meanwhile
+            conn.execute("UPDATE source_videos SET lease_owner = 'other-node' WHERE id = %s", (v,))
+        for _ in range(100):  # long work that checks in, as encode and fetch do
+            time.sleep(0.05)
+            c.check_shutdown()
+        stored.append("master")
+        return {}
+
+    started = time.monotonic()
+    out = run_item(ctx, STAGES_BY_NAME["encode"], v, step)
+    assert out.result == "skipped" and "lease lost" in out.error
+    assert stored == [] and time.monotonic() - started < 4
+    with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT state, lease_owner FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
+    assert row == {"state": "encoding", "lease_owner": "other-node"}
+
+
+def test_work_finished_during_shutdown_is_stored(db, ctx):
+    with db.transaction() as conn:
+        v = add_video(conn, 1, "downloaded")
+
+    def step(c, row):
+        runner.shutting_down.set()  # SIGTERM arrives while the encode runs
+        c.check_lease()  # the encode finished: only a lost lease would discard it
+        return {"master_key": "masters/1.mp4"}
+
+    try:
+        out = run_item(ctx, STAGES_BY_NAME["encode"], v, step)
+    finally:
+        runner.shutting_down.clear()
+    assert out.result == "done"
+    with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT state, master_key FROM source_videos WHERE id = %s", (v,)
+        ).fetchone()
+    assert row == {"state": "encoded", "master_key": "masters/1.mp4"}
 
 
 def test_shutdown_releases_instead_of_failing(db, ctx):

@@ -78,7 +78,7 @@ def test_http_download_streams_to_file_after_retries(http_media, video_bytes, tm
     assert out.read_bytes() == video_bytes
     assert http_media.hits["/v.mp4"] == 3  # two 503s, then success
     assert seen[-1] == (len(video_bytes), len(video_bytes))
-    assert not list(tmp_path.glob(".*part"))
+    assert not list(tmp_path.glob(".*partial*"))
 
 
 def test_http_size_limit_and_content_type(http_media, video_bytes, tmp_path):
@@ -91,7 +91,7 @@ def test_http_size_limit_and_content_type(http_media, video_bytes, tmp_path):
         fetch(json_url, tmp_path / "d.mp4", load_settings({}))
     with pytest.raises(MediaError, match="HTTP 404"):
         fetch(http_media.base + "/missing.mp4", tmp_path / "m.mp4", load_settings({}))
-    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*part"))
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*partial*"))
 
 
 def test_ytdlp_fetches_a_media_url(http_media, video_bytes, tmp_path):
@@ -118,7 +118,7 @@ def test_s3_size_limit(s3_endpoint, s3_bucket, video_bytes, tmp_path):
     small = dataclasses.replace(load_settings(s3), max_download_bytes=len(video_bytes) - 1)
     with pytest.raises(MediaError, match=r"over the .*MEDIAML_MAX_DOWNLOAD_BYTES"):
         fetch(uri, tmp_path / "big.mp4", small)
-    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*part"))
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*partial*"))
     exact = dataclasses.replace(small, max_download_bytes=len(video_bytes))
     assert fetch(uri, tmp_path / "ok.mp4", exact).read_bytes() == video_bytes
 
@@ -152,3 +152,88 @@ def test_http_and_s3_sources_through_the_pipeline(
     assert set(frame["state"]) == {"done"} and set(frame["clips"]) == {3}
     assert sorted(frame["title"]) == ["from s3", "web video"]
     assert len(store.list("originals/")) == 2
+
+
+def test_ytdlp_format_takes_the_best_unless_capped():
+    from mediaml.pipeline.fetch import ytdl_format
+
+    assert ytdl_format(None) == "bv*+ba/b"
+    assert ytdl_format(720) == "bv*[height<=720]+ba/b[height<=720]/bv*+ba/b"
+    assert load_settings({}).ytdl_max_height is None
+    assert load_settings({"MEDIAML_YTDL_MAX_HEIGHT": "1080"}).ytdl_max_height == 1080
+
+
+def _video_page(http_media, video_bytes, title):
+    http_media.add("/media/holiday.mp4", video_bytes)
+    page = (
+        f"<!doctype html><html><head><title>{title}</title></head><body>"
+        '<h1>Our film</h1><video controls src="/media/holiday.mp4"></video></body></html>'
+    )
+    return http_media.add("/watch", page.encode(), ctype="text/html; charset=utf-8")
+
+
+def test_a_web_page_is_fetched_by_ytdlp_with_its_title(http_media, video_bytes, tmp_path):
+    from mediaml.pipeline.fetch import fetch_source
+
+    url = _video_page(http_media, video_bytes, "Summer at the Lake")
+    seen = []
+    fetched = fetch_source(
+        url, tmp_path / "watch", load_settings({}), progress=lambda d, t: seen.append((d, t))
+    )
+    assert fetched.title == "Summer at the Lake"
+    assert fetched.path.read_bytes() == video_bytes
+    assert seen and seen[-1][0] == len(video_bytes)
+
+
+def test_a_page_url_gets_its_real_title_and_progress_through_the_pipeline(
+    db, store, http_media, video_bytes, caplog
+):
+    import logging
+
+    url = _video_page(http_media, video_bytes, "Summer at the Lake")
+    with caplog.at_level(logging.INFO, logger="mediaml.progress"):
+        steps = mediaml.run_pipeline([url], until="review", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    video = mediaml.videos().iloc[0]
+    assert video["title"] == "Summer at the Lake"  # not "watch", the URL's last segment
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM source_videos").fetchone()
+    assert row["original_key"].startswith(f"originals/{row['id']}-summer-at-the-lake")
+    assert row["proxy_key"] == f"proxies/{row['id']}-summer-at-the-lake.mp4"
+    assert row["progress"] == 1.0
+    encode_steps = [
+        int(r.getMessage().rsplit(" ", 2)[-2])
+        for r in caplog.records
+        if r.getMessage().startswith(f"encode video {row['id']}:")
+    ]
+    # One line per 10 % step reached, in order, ending at 100 %.
+    assert encode_steps == sorted(set(encode_steps)) and encode_steps[-1] == 100
+    assert all(s % 10 == 0 for s in encode_steps) and len(encode_steps) >= 2
+    assert any(r.getMessage() == f"download video {row['id']}: 100 %" for r in caplog.records)
+
+
+def test_a_chosen_title_is_kept(db, store, http_media, video_bytes):
+    url = _video_page(http_media, video_bytes, "Summer at the Lake")
+    mediaml.ingest([url], title="My own name")
+    steps = mediaml.run_pipeline(until="downloaded", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    assert mediaml.videos().iloc[0]["title"] == "My own name"
+
+
+def test_upload_sources_are_adopted_without_a_copy(db, store, video_bytes):
+    from mediaml.pipeline.fetch import upload_uri
+    from mediaml.storage.keys import upload_key
+
+    key = upload_key("0123456789abcdef", "Beach Day.MOV")
+    assert key == "uploads/0123456789abcdef-beach-day.mov"
+    store.put_bytes(video_bytes, key)
+    mediaml.ingest([upload_uri(key)], title="Beach Day", check=False)
+    steps = mediaml.run_pipeline(until="review", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    with db.transaction() as conn:
+        row = conn.execute("SELECT * FROM source_videos").fetchone()
+    assert row["original_key"] == key and row["size_bytes"] == len(video_bytes)
+    assert not store.list("originals/")
+    mediaml.ingest(["upload://uploads/ffffffffffffffff-gone.mp4"], check=False)
+    steps = mediaml.run_pipeline(until="downloaded", progress=False)
+    assert "missing from the object store" in steps["error"].dropna().iloc[0]

@@ -46,6 +46,41 @@ def test_approved_clips_are_exported_and_keyframed(db, store, three_shot_video):
     assert audit == [{"actor": "auto-approve", "action": "approve"}] * 3
 
 
+def test_in_process_run_leaves_no_queued_messages_behind(db, store, three_shot_video):
+    """`mediaml ingest` queues work for the workers; `mediaml run` then does it here. The
+    queues (and `mediaml status`) must show real work only, not the messages for done items."""
+    from mediaml.catalog import status
+    from mediaml.jobs.tasks import enqueue, queue_downloads
+    from mediaml.pipeline.stages import STAGES_BY_NAME
+
+    path, _ = three_shot_video
+    ids = [int(v) for v in mediaml.ingest(path)["video_id"]]
+    assert queue_downloads(ids) == ids
+    enqueue(STAGES_BY_NAME["export"], [424242])  # someone else's work: it must stay
+    assert status()["queues"]["media_processing"] == 2
+    steps = mediaml.run_pipeline(until="review", progress=False)
+    assert set(steps["result"]) == {"done"}
+    assert status()["queues"]["media_processing"] == 1
+    with db.transaction() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM huey_task").fetchone()["n"] == 1
+
+
+def test_in_process_approval_is_audited_like_a_reviewer(db, store, three_shot_video):
+    path, _ = three_shot_video
+    mediaml.run_pipeline(path, until="review", progress=False)
+    approved = mediaml.pipeline.run.approve_pending(db, None, "auto-approve")
+    history = mediaml.review.history(reviewer="auto-approve")
+    assert sorted(history["clip_id"]) == sorted(approved) and len(approved) == 3
+    # Same shape as a reviewer's approval (mediaml.review.act): {"clip": snapshot}.
+    clip_id = int(clips()["clip_id"].iloc[0])
+    row = history[history["clip_id"] == clip_id].iloc[0]
+    clip_before, clip_after = row["before"], row["after"]
+    assert clip_before["clip"]["state"] == "pending_review"
+    assert clip_after["clip"]["state"] == "review_approved"
+    assert clip_after["clip"]["reviewed_by"] == "auto-approve"
+    assert set(clip_after["clip"]) == set(clip_before["clip"]) >= {"id", "start_frame"}
+
+
 def test_a_corrupt_video_fails_alone(db, store, three_shot_video, tmp_path):
     good, _ = three_shot_video
     bad = tmp_path / "broken.mp4"

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from mediaml.config import QUEUE_NAMES, load_settings
+from mediaml.errors import ConfigError
 from mediaml.jobs.worker import Worker
+from tests.pipeline.conftest import wait_for
+from tests.test_config import PROD_MINIMUM
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +82,27 @@ def test_unreachable_database_names_database_url(tmp_path):
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr and "url argument" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plain_worker_in_development_consumes_every_queue_and_says_so(start_worker):
+    """The README's `mediaml worker` with MEDIAML_QUEUES unset does all the work."""
+    worker = start_worker(MEDIAML_QUEUES=None, MEDIAML_SCHEDULER=None)
+    line = wait_for(
+        lambda: next((ln for ln in worker.output().splitlines() if "worker up" in ln), None),
+        timeout=60,
+        what="the worker's start line",
+        worker=worker,
+    )
+    assert f"consuming {', '.join(QUEUE_NAMES)} (every queue)" in str(line)
+    assert "scheduler on" in str(line)
+
+
+def test_production_worker_refuses_to_guess_its_queues(tmp_path):
+    env = {**PROD_MINIMUM, "MEDIAML_DATA_DIR": str(tmp_path)}
+    settings = load_settings(env)
+    assert settings.queues == () and settings.scheduler is False
+    with pytest.raises(ConfigError, match="MEDIAML_QUEUES is not set"):
+        Worker(settings)
+    result = boot(env)
+    assert result.returncode == 2
+    assert "MEDIAML_QUEUES" in result.stderr and "Traceback" not in result.stderr

@@ -1,7 +1,6 @@
 -- mediaml initial schema: videos, cuts, clips, artifacts, embeddings, review audit.
 
 CREATE EXTENSION IF NOT EXISTS vector;
-CREATE EXTENSION IF NOT EXISTS btree_gist;
 
 CREATE OR REPLACE FUNCTION mediaml_touch_updated_at() RETURNS trigger AS $$
 BEGIN
@@ -80,9 +79,12 @@ CREATE TABLE clips (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CHECK (end_frame > start_frame),
     CHECK (end_time > start_time),
-    -- Clips of one video tile it: no two live clips may share a frame.
-    CONSTRAINT clips_no_overlap EXCLUDE USING gist (video_id WITH =, frames WITH &&)
-        WHERE (state <> 'archived')
+    -- Clips of one video tile it: no two live clips may share a frame. Each video owns
+    -- its own 2^32-frame span of one bigint line, so a plain range exclusion does it
+    -- (no btree_gist, which not every PostgreSQL build ships).
+    CONSTRAINT clips_no_overlap EXCLUDE USING gist (
+        int8range(video_id * 4294967296 + start_frame, video_id * 4294967296 + end_frame) WITH &&
+    ) WHERE (state <> 'archived')
 );
 CREATE INDEX clips_state_idx ON clips (state, id);
 CREATE INDEX clips_video_idx ON clips (video_id, start_frame);

