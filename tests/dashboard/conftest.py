@@ -95,7 +95,7 @@ def start_server(
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded CI box starts Panel slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
@@ -105,7 +105,7 @@ def start_server(
         except requests.ConnectionError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError(f"server did not answer {ready} within 60 s")
+    raise AssertionError(f"server did not answer {ready} within 180 s")
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:

@@ -77,6 +77,8 @@ ROUTES = [
     *((f"page-{p}", "page", p) for p in PAGES),
     ("media", "media", ""),
     ("playback", "playback", ""),
+    ("upload", "upload", ""),
+    ("reel", "reel", ""),
     ("healthz", "healthz", ""),
     ("login", "login", ""),
     ("logout", "logout", ""),
@@ -121,11 +123,16 @@ def test_route_table(
         "page": page_path(server, arg),
         "media": f"/media/{proxy_key}",
         "playback": f"/playback/{clip_id}.mp4",
+        "upload": "/upload?name=notes.txt",
+        "reel": "/reels/reel-" + "0" * 32 + ".mp4",
         "healthz": "/healthz",
         "login": "/login",
         "logout": "/logout",
     }[kind]
-    response = session.get(base + path, allow_redirects=False, timeout=60)
+    if kind == "upload":
+        response = session.put(base + path, data=b"not a video", timeout=60)
+    else:
+        response = session.get(base + path, allow_redirects=False, timeout=60)
     status, body = response.status_code, response.text
     logged_in = identity == "logged-in"
     if kind == "page":
@@ -143,6 +150,8 @@ def test_route_table(
             assert status == 200 and len(response.content) > 1000
         else:
             assert status == 401 and len(response.content) < 100
+    elif kind in ("upload", "reel"):  # past the login, the request itself is refused
+        assert status == ((415 if kind == "upload" else 404) if logged_in else 401), body
     elif kind == "healthz":
         assert status == 200
         if logged_in:
