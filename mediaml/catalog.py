@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from mediaml.db import Database, get_db
+from mediaml.errors import QueryError
 from mediaml.states import CLIP_STATES, VIDEO_STATES
 
 VIDEO_COLUMNS = [
@@ -127,8 +128,22 @@ def _thumbnail_html(key: Any) -> str:
     )
 
 
+def _check_states(kind: str, given: list[str] | None, known: tuple[str, ...]) -> None:
+    unknown = [s for s in given or [] if s not in known]
+    if unknown:
+        raise QueryError(
+            f"unknown {kind} state {', '.join(map(repr, unknown))}; {kind} states are: "
+            + ", ".join(known)
+        )
+
+
 def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFrame:
-    """Source videos with their state and live clip count. See the module doc for columns."""
+    """Source videos with their state and live clip count. See the module doc for columns.
+
+    Raises:
+        QueryError: ``state`` is not a video state (the message lists them).
+    """
+    _check_states("video", [state] if state is not None else None, VIDEO_STATES)
     db = db or get_db()
     with db.transaction() as conn:
         rows = conn.execute(
@@ -151,9 +166,14 @@ def clips(
     include_archived: bool = False,
     db: Database | None = None,
 ) -> ClipFrame:
-    """Clips in video order, filtered by state(s) and video. See the module doc for columns."""
+    """Clips in video order, filtered by state(s) and video. See the module doc for columns.
+
+    Raises:
+        QueryError: a state is not a clip state (the message lists them).
+    """
     db = db or get_db()
     states = [state] if isinstance(state, str) else state
+    _check_states("clip", states, CLIP_STATES)
     with db.transaction() as conn:
         rows = conn.execute(
             "SELECT c.*, v.title,"

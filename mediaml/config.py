@@ -235,9 +235,17 @@ class Settings:
     )
     embed_model: str = setting(
         "MEDIAML_EMBED_MODEL",
-        "Default embedding model name; its vectors are the ones the backfill stage makes "
-        "sure every embedded clip has.",
-        default="clip-vit-base-patch32",
+        "Embedding model: a model name, or `auto`: CLIP ViT-B/32 when its files are on "
+        "this machine, else (development only, with one notice) the offline "
+        "`mediaml-descriptor-v1`. In production `auto` means CLIP, which must load at boot. "
+        "The backfill stage makes sure every embedded clip has this model's vectors.",
+        default="auto",
+    )
+    detector: str = setting(
+        "MEDIAML_DETECTOR",
+        "Shot detector: `mediaml` (built in, runs inside the encode) or the name of a "
+        "detector plugin (entry-point group `mediaml.detectors`, see docs/plugins.md).",
+        default="mediaml",
     )
     embed_strategy: str = setting(
         "MEDIAML_EMBED_STRATEGY",

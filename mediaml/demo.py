@@ -2,21 +2,22 @@
 
 ``mediaml demo`` (and ``make demo``) calls :func:`run_demo`: it makes a few multi-shot
 videos with sound using FFmpeg's test sources, ingests them (marked as demo data), runs
-every stage, approves the demo clips, embeds them with CLIP when the model is available
-and with the offline descriptor backend otherwise (saying which and why), prints a
-summary, and returns what the dashboard needs to show them.
+every stage, approves the demo clips, embeds them with the model the one model policy
+picks (:mod:`mediaml.embed.policy`: CLIP when available, otherwise the offline
+descriptor, saying which and why), prints a summary, and returns what the dashboard needs to show them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from mediaml.config import Settings, get_settings, set_settings
+from mediaml.embed.policy import require_model
 
 # Each sample: (name, [(lavfi video source, seconds), ...], audio frequency).
 SAMPLES: tuple[tuple[str, tuple[tuple[str, float], ...], int], ...] = (
@@ -85,20 +86,6 @@ def sample_videos(directory: str | Path) -> list[Path]:
     return paths
 
 
-def choose_model(settings: Settings) -> tuple[str, str]:
-    """CLIP when its files are available, else the offline descriptor backend; and why."""
-    from mediaml.embed import model_available
-    from mediaml.embed.backends.descriptor import NAME as DESCRIPTOR_MODEL
-
-    ok, reason = model_available(settings.embed_model)
-    if ok:
-        return settings.embed_model, f"{settings.embed_model} is available ({reason})"
-    return DESCRIPTOR_MODEL, (
-        f"{settings.embed_model} is not available ({reason}); using the offline "
-        f"{DESCRIPTOR_MODEL} backend (colour and edge descriptors, no text search)"
-    )
-
-
 def run_demo(
     settings: Settings | None = None, *, echo: Callable[[str], None] = print
 ) -> DemoResult:
@@ -107,10 +94,11 @@ def run_demo(
 
     started = time.monotonic()
     settings = settings or get_settings()
-    model, reason = choose_model(settings)
-    echo(f"embedding model: {reason}")
-    settings = replace(settings, embed_model=model)
     set_settings(settings)
+    choice = require_model(settings)  # the one model policy, as every entry point uses
+    model, reason = choice.name, choice.reason
+    # A fallback was already announced once by the policy's warning; do not repeat it.
+    echo(f"embedding model: {model if choice.fallback else reason}")
     echo(f"data dir: {settings.data_dir}")
     media_dir = settings.data_dir / "demo-media"
     paths = sample_videos(media_dir)

@@ -47,6 +47,10 @@ class MediaError(MediamlError):
     """A media file is missing, corrupt or of a kind mediaml cannot handle."""
 
 
+class IngestWarning(UserWarning):
+    """Some of the sources given to ``ingest`` could not be registered (the others were)."""
+
+
 class ModelError(MediamlError):
     """An embedding model is missing, unknown or cannot do what was asked."""
 

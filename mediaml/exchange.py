@@ -45,20 +45,34 @@ def _to_arrow_value(value: Any, udt: str) -> Any:
     return value
 
 
-def export_parquet(path: str | Path, *, db: Database | None = None) -> dict[str, int]:
+def export_parquet(
+    path: str | Path, *, overwrite: bool = False, db: Database | None = None
+) -> dict[str, int]:
     """Write every table to ``path/<table>.parquet``.
+
+    Args:
+        path: a new or empty folder.
+        overwrite: replace the files of an earlier export in ``path``.
 
     Returns:
         Rows written per table.
 
     Raises:
-        MediamlError: ``path`` cannot be created or written.
+        MediamlError: ``path`` cannot be created or written, or it is not empty and
+            ``overwrite`` is false.
 
     Example:
         >>> mediaml.export_parquet("backup/")
     """
     db = db or get_db()
     out = Path(path).expanduser()
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        held = sorted(p.name for p in out.iterdir())
+        shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
+        raise MediamlError(
+            f"{out} is not empty ({shown}); choose a new folder, or pass overwrite=True "
+            "(mediaml export --overwrite) to replace an earlier export there"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"

@@ -22,6 +22,14 @@ from mediaml.storage import LocalStore, set_store
 TEMPLATE = "mediaml_template"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite never looks in this machine's Hugging Face cache: whether a test finds
+    CLIP must not depend on what was downloaded here before. Tests that want a model put a
+    tiny one in MEDIAML_MODEL_DIR. (No model variable is set: `auto` decides as usual.)"""
+    os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="mmhf-")
+    os.environ.pop("HF_HUB_CACHE", None)
+
+
 class PgServer:
     """The session's embedded server and helpers to make databases on it."""
 

@@ -116,7 +116,7 @@ def test_defaults_are_the_embedded_setup(tmp_path):
     assert s.data_dir == tmp_path
     assert s.media_dir == tmp_path / "media"
     assert s.dispatch_interval == 60 and s.cleanup_interval == 300
-    assert s.embed_model == "clip-vit-base-patch32"
+    assert s.embed_model == "auto"  # resolved by mediaml.embed.policy
     assert not s.production
 
 

@@ -24,3 +24,68 @@ def test_review_is_callable_and_audited(db, store, monkeypatch):
     with db.transaction() as conn:
         actors = {r["actor"] for r in conn.execute("SELECT actor FROM review_actions")}
     assert actors == {"nb-user"}
+
+
+def test_an_unknown_state_lists_the_states(db):
+    import pytest
+
+    from mediaml.errors import QueryError
+    from mediaml.states import CLIP_STATES, VIDEO_STATES
+
+    with pytest.raises(QueryError, match="unknown clip state 'bogus'") as raised:
+        mediaml.clips(state="bogus")
+    assert all(s in str(raised.value) for s in CLIP_STATES)
+    with pytest.raises(QueryError, match="'pending'"):
+        mediaml.clips(state=["pending_review", "pending"])
+    with pytest.raises(QueryError) as raised:
+        mediaml.videos(state="finished")
+    assert all(s in str(raised.value) for s in VIDEO_STATES)
+    assert mediaml.clips(state="pending_review").empty  # a real state still works
+
+
+def test_similar_with_a_non_id_is_a_clear_error(db):
+    import psycopg
+    import pytest
+
+    from mediaml.errors import QueryError
+
+    for bad in ("abc", 1.5, None, True):
+        with pytest.raises(QueryError, match="clip_id must be") as raised:
+            mediaml.similar(bad)
+        assert not isinstance(raised.value.__cause__, psycopg.Error)
+
+
+def test_ingest_of_a_missing_path_raises_and_a_partial_one_warns(db, store, tmp_path):
+    import pytest
+
+    from mediaml.errors import IngestWarning, MediaError
+    from tests.support.media import Shot, make_multishot_video
+
+    missing = tmp_path / "no-such-footage"
+    with pytest.raises(MediaError, match=f"could not ingest {missing}.*does not exist"):
+        mediaml.ingest(missing)
+    good = tmp_path / "good.mp4"
+    make_multishot_video(good, [Shot("testsrc2", 10)])
+    with pytest.warns(IngestWarning, match="1 of 2 sources.*does not exist"):
+        frame = mediaml.ingest([good, missing])
+    assert frame["video_id"].notna().sum() == 1
+
+
+def test_review_of_an_unknown_clip_speaks_notebook(db):
+    import pytest
+
+    from mediaml.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as raised:
+        mediaml.review(999, "approve", reviewer="ana")
+    message = str(raised.value)
+    assert "clip 999 does not exist" in message and "mediaml.clips(" in message
+    assert "load the next clip" not in message
+
+
+def test_help_of_review_shows_how_to_call_it():
+    import pydoc
+
+    text = pydoc.render_doc(mediaml.review, renderer=pydoc.plaintext)
+    assert "mediaml.review(clip_id, action, reviewer=None" in text
+    assert "approve" in text and "ReviewConflictError" in text

@@ -26,6 +26,7 @@ from mediaml.catalog import clip_details
 from mediaml.config import EMBED_STRATEGIES
 from mediaml.db import get_db
 from mediaml.db.artifacts import middle_keyframes
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
 from mediaml.storage import get_store
 
@@ -100,7 +101,7 @@ class ExploreView:
         self.notes = notes
         self.ctx = get_context()
         found = variants()
-        models = list(found) or [self.ctx.settings.embed_model]
+        models = list(found) or [default_model(self.ctx.settings)]
         model = values.get("model")
         if model is not None and model not in models:
             notes.append(f"ignored ?model={model}: no clips are embedded with it")

@@ -35,6 +35,7 @@ def friendly_errors(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mediaml", prog_name="mediaml")
 @click.option("-v", "--verbose", is_flag=True, help="Log more (INFO from mediaml).")
 def cli(verbose: bool) -> None:
     """mediaml: turn raw video into reviewed, searchable clips.

@@ -10,10 +10,14 @@ from mediaml.cli.output import emit
 
 @click.command("export")
 @click.argument("path", type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly_errors
-def export(path: str, as_json: bool) -> None:
+def export(path: str, overwrite: bool, as_json: bool) -> None:
     """Write videos, cuts, clips, artifacts, embeddings and the review audit to PATH/*.parquet.
+
+    \b
+    PATH must be new or empty unless --overwrite is given.
 
     \b
     Example:
@@ -21,7 +25,7 @@ def export(path: str, as_json: bool) -> None:
     """
     import mediaml
 
-    emit(mediaml.export_parquet(path), as_json)
+    emit(mediaml.export_parquet(path, overwrite=overwrite), as_json)
 
 
 @click.command("import")

@@ -35,9 +35,15 @@ def ingest(
       mediaml ingest ~/footage/
       mediaml ingest 'clips/*.mp4' s3://bucket/raw/a.mov https://example.com/b.mp4
     """
-    import mediaml
+    import warnings
 
-    frame = mediaml.ingest(list(sources), title=title, check=not no_check)
+    import mediaml
+    from mediaml.errors import IngestWarning
+
+    with warnings.catch_warnings():
+        # The sources that failed are listed below, one line each.
+        warnings.simplefilter("ignore", IngestWarning)
+        frame = mediaml.ingest(list(sources), title=title, check=not no_check)
     if not no_queue:
         from mediaml.jobs.tasks import queue_downloads
 
@@ -149,3 +155,12 @@ def retry(ids: tuple[int, ...], what: str | None, as_json: bool) -> None:
     emit(frame, as_json)
     if not as_json:
         click.echo(f"{len(frame)} item(s) re-queued")
+    missed = sorted(set(ids) - {int(i) for i in frame["id"]})
+    if missed:
+        kind = "video" if what == "videos" else "clip"
+        click.echo(
+            f"not re-queued: {kind}(s) {', '.join(map(str, missed))} do not exist or have "
+            "not failed (mediaml status lists the failed ones)",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR if frame.empty else EXIT_PARTIAL)

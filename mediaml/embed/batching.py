@@ -55,7 +55,7 @@ def _lower_priority() -> None:
 
 
 def _prepare(embedder: Embedder, item: ImageLike) -> np.ndarray:
-    return embedder.prepare(load_image(item))
+    return embedder.prepare(load_image(item, embedder.decode_edge))
 
 
 def embed_batches(

@@ -35,6 +35,9 @@ class Embedder(ABC):
         dim: length of every vector.
         has_text: whether :meth:`embed_texts` works.
         batch_size: how many images :meth:`infer` takes at once on the batch path.
+        decode_edge: the shortest edge :meth:`prepare` needs from an image file; JPEG
+            files are then decoded at a reduced size that keeps at least this much
+            (see :func:`~mediaml.embed.images.load_image`). None: full size.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Embedder(ABC):
     dim: int
     has_text: bool = False
     batch_size: int = 32
+    decode_edge: int | None = None
 
     @abstractmethod
     def prepare(self, image: Image.Image) -> np.ndarray:
@@ -108,22 +112,36 @@ def register(backend: Backend) -> None:
 
 
 def backends() -> dict[str, Backend]:
-    """Every registered model name and its backend."""
+    """Every model name that can be used: the built-in backends and installed plugins
+    (entry-point group ``mediaml.embedders``, see :mod:`mediaml.plugins`)."""
     import mediaml.embed.backends  # noqa: F401  (registers the built-in backends)
+    from mediaml.plugins import EMBEDDERS, load_plugins
 
+    for plugin in load_plugins(EMBEDDERS, Backend).values():
+        # A plugin never replaces a built-in model: a name means one model.
+        _BACKENDS.setdefault(plugin.name, plugin)
     return dict(_BACKENDS)
 
 
 def _backend(name: str) -> Backend:
-    known = backends()
+    import mediaml.embed.backends  # noqa: F401  (registers the built-in backends)
+
+    # Plugins are looked for only when a name is not known yet, so the hot path of an
+    # embedding run does not scan installed packages.
+    known = _BACKENDS if name in _BACKENDS else backends()
     if name not in known:
-        raise ModelError(f"unknown embedding model {name!r}; known models: {', '.join(known)}")
+        raise ModelError(
+            f"unknown embedding model {name!r}; known models: {', '.join(known)} "
+            "(plugins add models through the mediaml.embedders entry point)"
+        )
     return known[name]
 
 
 def resolve_model_name(name: str | None) -> str:
-    """``name``, or the configured default model (``MEDIAML_EMBED_MODEL``) when None."""
-    return name if name is not None else get_settings().embed_model
+    """``name``, or the default model (``MEDIAML_EMBED_MODEL``, ``auto`` resolved) when None."""
+    from mediaml.embed.policy import default_model
+
+    return name if name is not None else default_model()
 
 
 def get_embedder(name: str | Embedder | None = None) -> Embedder:

@@ -22,13 +22,18 @@ ImageLike = str | os.PathLike[str] | Image.Image | np.ndarray
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
-def load_image(item: ImageLike) -> Image.Image:
+def load_image(item: ImageLike, min_edge: int | None = None) -> Image.Image:
     """Load ``item`` as an 8-bit RGB image, fully decoded.
 
     Args:
         item: a path to an image file, a PIL image of any mode, or an array shaped
             ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` of ``uint8``,
             ``uint16`` or floats in ``[0, 1]``.
+        min_edge: the shortest edge the caller needs. A JPEG file whose shortest edge
+            is at least twice that is decoded at 1/2, 1/4 or 1/8 size by the decoder
+            itself (libjpeg's DCT scaling, :meth:`PIL.Image.Image.draft`), never below
+            ``min_edge``: several times less work than decoding every pixel and
+            resizing them away. None decodes at full size.
 
     Returns:
         A decoded ``RGB`` image.
@@ -42,15 +47,22 @@ def load_image(item: ImageLike) -> Image.Image:
     if isinstance(item, np.ndarray):
         return to_rgb(_from_array(item))
     if isinstance(item, (str, os.PathLike)):
-        return to_rgb(_open(Path(item)))
+        return to_rgb(_open(Path(item), min_edge))
     raise MediaError(
         f"cannot embed a {type(item).__name__}: pass a file path, a PIL image or a numpy array"
     )
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path, min_edge: int | None = None) -> Image.Image:
     try:
         image = Image.open(path)
+        if min_edge is not None and image.format == "JPEG":
+            width, height = image.size
+            short = min(width, height)
+            if short >= 2 * min_edge:
+                # draft() picks the largest reduction that keeps the image at least
+                # this size; asking for the scaled size keeps the short edge >= min_edge.
+                image.draft("RGB", (width * min_edge // short, height * min_edge // short))
         # Decode now, inside the try: a truncated file fails here, not in a worker later.
         # PIL closes the file itself once a single-frame image is loaded.
         image.load()

@@ -29,11 +29,14 @@ class ModelFiles:
         folder: the folder name under ``MEDIAML_MODEL_DIR``.
         repo_id: the Hugging Face Hub repository with the same layout, if any.
         files: the relative paths that must all be present.
+        revision: the repository commit that is looked up in the cache and downloaded,
+            so a push to the repository never changes the model under a stored vector.
     """
 
     folder: str
     repo_id: str | None
     files: tuple[str, ...]
+    revision: str | None = None
 
     def local_dir(self) -> Path:
         """``MEDIAML_MODEL_DIR/<folder>`` (the first place looked in)."""
@@ -57,7 +60,7 @@ def _cached_dir(spec: ModelFiles) -> Path | None:
 
     found: list[Path] = []
     for name in spec.files:
-        path = try_to_load_from_cache(spec.repo_id, name)
+        path = try_to_load_from_cache(spec.repo_id, name, revision=spec.revision)
         if not isinstance(path, str):
             return None
         found.append(Path(path))
@@ -121,7 +124,9 @@ def _download(spec: ModelFiles, local: Path, missing: list[str]) -> Path:
     assert spec.repo_id is not None
     log.info("downloading %s from the Hugging Face Hub (once)", spec.repo_id)
     try:
-        folder = Path(snapshot_download(spec.repo_id, allow_patterns=list(spec.files)))
+        folder = Path(
+            snapshot_download(spec.repo_id, revision=spec.revision, allow_patterns=list(spec.files))
+        )
     except Exception as exc:
         # The hub client raises errors from several HTTP and OS layers; whichever it is,
         # the user needs the same answer: where to put the files by hand.

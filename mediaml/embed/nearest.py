@@ -1,13 +1,19 @@
 """The nearest-neighbour query behind every search, and the ranking of what it returns.
 
-The SQL orders by ``embedding::vector(dim) <=> query`` under the literal predicate of
-one (model, strategy) variant: the exact shape of that variant's HNSW index (see
-:mod:`mediaml.embed.store`), so the index answers it. Filters the index cannot see
-(archived clips, one source video) are applied while walking it, and pgvector's
-iterative index scan keeps walking until the page is full instead of returning a short
-page. A search is one round trip, like the bare SQL: it runs on a pooled connection in
-autocommit mode (no BEGIN/COMMIT around a single read), whose session keeps mediaml's
-HNSW search settings once set (they only affect HNSW index scans).
+A search is two steps in one statement. First the variant's index (HNSW over the
+binary-quantised vectors, see :mod:`mediaml.embed.store`) is walked for a few hundred
+candidates by Hamming distance, under the literal predicate of one (model, strategy)
+variant, so the planner matches the index. Then the candidates are re-ranked by the
+exact cosine distance of their stored full-precision vectors and the page is cut. The
+bits only have to get the true neighbours into the candidate list, not order them, and
+asking for :func:`candidate_count` of them per wanted row makes that near certain.
+
+Filters the index cannot see (archived clips, one source video) are applied while
+walking it, and pgvector's iterative index scan keeps walking until the candidate list
+is full instead of returning a short one. A search is one round trip, like the bare
+SQL: it runs on a pooled connection in autocommit mode (no BEGIN/COMMIT around a single
+read), whose session keeps mediaml's HNSW search settings once set (they only affect
+HNSW index scans).
 
 :func:`rank_hits` is pure: it turns rows with cosine distances into the result frame.
 """
@@ -25,7 +31,7 @@ import pandas as pd
 from psycopg import sql
 
 from mediaml.db.database import Connection, Database
-from mediaml.embed.store import variant_filter, vector_expr
+from mediaml.embed.store import quantized_expr, variant_filter, vector_expr
 
 COLUMNS = [
     "rank",
@@ -49,19 +55,37 @@ _DTYPES: dict[str, Any] = {
     "end_time": np.float64,
 }
 
-# Candidates the index keeps while searching (pgvector's hnsw.ef_search, at most 1000).
-# 100 rather than pgvector's default 40: on clustered clip vectors 40 finds about 0.9 of
-# the true 24 nearest, 100 about 0.99 (bench/search.py), for a fraction of a millisecond.
-MIN_EF_SEARCH = 100
+# Candidates the quantised index hands to the exact re-ranking: RERANK_FACTOR per
+# wanted row, at least MIN_CANDIDATES, for vectors of FULL_BITS dimensions or more. On
+# clustered clip vectors at 1M, 24 wanted rows from 400 candidates find 0.99 of the true
+# 24 nearest (bench/scale.py). Fewer dimensions mean fewer bits that tell vectors apart,
+# so smaller models get proportionally more candidates.
+RERANK_FACTOR = 8
+MIN_CANDIDATES = 400
+FULL_BITS = 512
+# pgvector's hnsw.ef_search (the graph walk's candidate list) is at most 1000; past it
+# the iterative scan keeps going, up to hnsw.max_scan_tuples visited rows.
 MAX_EF_SEARCH = 1000
+MIN_SCAN_TUPLES = 20_000  # pgvector's default
 # relaxed_order lets the scan return slightly out-of-order rows, faster than strict
-# ordering; rank_hits sorts what comes back.
+# ordering; the exact re-ranking orders them.
 ITERATIVE_SCAN = "relaxed_order"
 
 
-def ef_search(limit: int) -> int:
-    """The candidate list size for a query that wants ``limit`` rows."""
-    return min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, limit))
+def candidate_count(limit: int, dim: int) -> int:
+    """Candidates to re-rank exactly for a query that wants ``limit`` rows of ``dim``-dim
+    vectors."""
+    return max(MIN_CANDIDATES, RERANK_FACTOR * limit) * max(1, FULL_BITS // max(1, dim))
+
+
+def ef_search(candidates: int) -> int:
+    """The HNSW candidate list size for a query that wants ``candidates`` rows."""
+    return min(MAX_EF_SEARCH, candidates)
+
+
+def max_scan_tuples(candidates: int) -> int:
+    """Rows the iterative scan may visit: room for every candidate, twice over."""
+    return max(MIN_SCAN_TUPLES, 2 * candidates)
 
 
 def nearest_query(
@@ -76,15 +100,14 @@ def nearest_query(
 ) -> sql.Composed:
     """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows.
 
-    The limit is written into the statement: a prepared statement's generic plan would
-    otherwise guess the number of rows wanted. Parameters: ``q`` (the query vector) and
-    ``order`` (the vector to order
-    by: ``q``, or ``-q`` for the least similar first), or with ``from_clip`` just
-    ``clip``, whose stored vector is looked up inside the statement; ``video`` and
-    ``exclude`` when asked for.
+    The limits are written into the statement: a prepared statement's generic plan
+    would otherwise guess the number of rows wanted. Parameters: ``q`` (the query
+    vector) and ``order`` (the vector to order by: ``q``, or ``-q`` for the least
+    similar first), or with ``from_clip`` just ``clip``, whose stored vector is looked
+    up inside the statement; ``video`` and ``exclude`` when asked for.
 
-    Returns rows of ``clip_id``, ``distance`` (cosine distance to the query) and the
-    clip's details.
+    Returns rows of ``clip_id``, ``distance`` (exact cosine distance to the query) and
+    the clip's details, nearest first.
     """
     where: list[sql.Composable] = [
         variant_filter(model_name, strategy, "e"),
@@ -94,7 +117,6 @@ def nearest_query(
         where.append(sql.SQL("c.video_id = %(video)s"))
     if exclude:
         where.append(sql.SQL("e.clip_id <> %(exclude)s"))
-    expr = vector_expr(dim, "e")
     if from_clip:
         # A scalar subquery runs once before the scan, so the index can order by it.
         query: sql.Composable = sql.SQL(
@@ -105,30 +127,37 @@ def nearest_query(
         cast = sql.SQL("::vector({})").format(sql.SQL(str(int(dim))))
         query = sql.SQL("%(q)s{}").format(cast)
         order = sql.SQL("%(order)s{}").format(cast)
+    exact = vector_expr(dim, "h")
     return sql.SQL(
-        "WITH hits AS MATERIALIZED ("
-        " SELECT e.clip_id, {expr} <=> {query} AS distance, c.video_id, c.start_frame,"
-        " c.end_frame, c.start_time, c.end_time, c.state"
+        "WITH candidates AS MATERIALIZED ("
+        " SELECT e.clip_id, e.embedding, c.video_id, c.start_frame, c.end_frame,"
+        " c.start_time, c.end_time, c.state"
         " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
         " WHERE {where}"
-        " ORDER BY {expr} <=> {order}"
-        " LIMIT {limit})"
+        " ORDER BY {bits} <~> binary_quantize({order})"
+        " LIMIT {candidates}),"
+        " hits AS MATERIALIZED ("
+        " SELECT h.clip_id, {exact} <=> {query} AS distance, h.video_id, h.start_frame,"
+        " h.end_frame, h.start_time, h.end_time, h.state"
+        " FROM candidates h ORDER BY {exact} <=> {order} LIMIT {limit})"
         # A lookup per hit, never a scan of every video to join a page of titles.
         " SELECT h.clip_id, h.distance, h.video_id,"
         " (SELECT v.title FROM source_videos v WHERE v.id = h.video_id) AS title,"
         " h.start_frame, h.end_frame, h.start_time, h.end_time, h.state"
         " FROM hits h"
     ).format(
-        expr=expr,
+        bits=quantized_expr(dim, "e"),
+        exact=exact,
         query=query,
         order=order,
         where=sql.SQL(" AND ").join(where),
+        candidates=sql.Literal(candidate_count(int(limit), int(dim))),
         limit=sql.Literal(int(limit)),
     )
 
 
-# The hnsw.ef_search each pooled connection's session has been given.
-_SESSION_EF: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+# The HNSW settings each pooled connection's session has been given.
+_SESSION_EF: weakref.WeakKeyDictionary[Connection, tuple[int, int]] = weakref.WeakKeyDictionary()
 _SESSION_LOCK = threading.Lock()
 
 
@@ -149,7 +178,7 @@ def search_session(database: Database) -> Iterator[Connection]:
 
 
 def run_nearest(
-    conn: Connection, query: sql.Composed, params: Mapping[str, Any], limit: int
+    conn: Connection, query: sql.Composed, params: Mapping[str, Any], limit: int, dim: int
 ) -> list[dict[str, Any]]:
     """Run a nearest-neighbour query that wants ``limit`` rows with the right settings.
 
@@ -157,23 +186,23 @@ def run_nearest(
     session once and kept, so a search costs one round trip. Inside a caller's
     transaction they are set transaction-locally instead.
     """
-    ef = ef_search(limit)
+    candidates = candidate_count(limit, dim)
+    ef, scan = ef_search(candidates), max_scan_tuples(candidates)
+    settings = (
+        "SELECT set_config('hnsw.ef_search', %s, {local}),"
+        " set_config('hnsw.max_scan_tuples', %s, {local}),"
+        " set_config('hnsw.iterative_scan', %s, {local})"
+    )
+    values = (str(ef), str(scan), ITERATIVE_SCAN)
     if conn.autocommit:
         with _SESSION_LOCK:
-            ready = _SESSION_EF.get(conn) == ef
+            ready = _SESSION_EF.get(conn) == (ef, scan)
         if not ready:
-            conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
-            conn.execute(
-                sql.SQL("SET hnsw.iterative_scan = {}").format(sql.Literal(ITERATIVE_SCAN))
-            )
+            conn.execute(settings.format(local="false"), values)
             with _SESSION_LOCK:
-                _SESSION_EF[conn] = ef
+                _SESSION_EF[conn] = (ef, scan)
     else:
-        conn.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true),"
-            " set_config('hnsw.iterative_scan', %s, true)",
-            (str(ef), ITERATIVE_SCAN),
-        )
+        conn.execute(settings.format(local="true"), values)
     return conn.execute(query, params).fetchall()
 
 

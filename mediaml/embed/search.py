@@ -22,7 +22,6 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from mediaml.config import get_settings
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.embedder import Embedder, get_embedder
 from mediaml.embed.nearest import (
@@ -32,6 +31,7 @@ from mediaml.embed.nearest import (
     run_nearest,
     search_session,
 )
+from mediaml.embed.policy import default_model
 from mediaml.embed.store import stored_dim, variant_filter
 from mediaml.embed.strategies import MULTI, resolve_strategy
 from mediaml.errors import ModelError, NotFoundError, QueryError
@@ -52,7 +52,14 @@ def model_name_of(model: str | Embedder | None) -> str:
     """The model name of a name, an embedder, or None (the configured default)."""
     if isinstance(model, Embedder):
         return model.name
-    return model if model is not None else get_settings().embed_model
+    return model if model is not None else default_model()
+
+
+def _check_clip_id(clip_id: Any) -> None:
+    if isinstance(clip_id, bool) or not isinstance(clip_id, (int, np.integer)):
+        raise QueryError(
+            f"clip_id must be a clip's id (an integer, e.g. from mediaml.clips()), not {clip_id!r}"
+        )
 
 
 def _check_page(k: int, page: int) -> None:
@@ -90,10 +97,27 @@ def _forget_dim(database: Database, model_name: str) -> None:
 
 
 def _missing(conn: Connection, clip_id: int, model_name: str, strategy: str) -> NotFoundError:
-    if conn.execute("SELECT 1 FROM clips WHERE id = %s", (clip_id,)).fetchone() is None:
+    clip = conn.execute("SELECT state FROM clips WHERE id = %s", (clip_id,)).fetchone()
+    if clip is None:
         return NotFoundError(f"clip {clip_id} does not exist")
+    others = conn.execute(
+        "SELECT DISTINCT model_name, generation_strategy FROM embeddings WHERE clip_id = %s"
+        " ORDER BY 1, 2",
+        (clip_id,),
+    ).fetchall()
+    wanted = f"clip {clip_id} has no {model_name} / {strategy} embedding"
+    if others:
+        # Vectors of different models are never compared, so name the ones it has.
+        has = ", ".join(f"{r['model_name']} / {r['generation_strategy']}" for r in others)
+        first = others[0]
+        return NotFoundError(
+            f"{wanted}; it has {has}: search with model={first['model_name']!r}, "
+            f"strategy={first['generation_strategy']!r} (CLI: --model "
+            f"{first['model_name']} --strategy {first['generation_strategy']})"
+        )
     return NotFoundError(
-        f"clip {clip_id} has no {model_name} / {strategy} embedding yet; embed it first"
+        f"{wanted} yet (it is {clip['state']!r}); approve it and run the pipeline "
+        "(mediaml.run_pipeline() or a worker) to embed it"
     )
 
 
@@ -130,6 +154,7 @@ def similar(
         QueryError: ``k`` or ``page`` is out of range.
     """
     _check_page(k, page)
+    _check_clip_id(clip_id)
     model_name = model_name_of(model)
     strategy = resolve_strategy(strategy)
     database = db if db is not None else get_db()
@@ -198,7 +223,7 @@ def _similar_in_one_trip(
             exclude=True,
             from_clip=True,
         )
-        rows = run_nearest(conn, query, params, limit)
+        rows = run_nearest(conn, query, params, limit, dim)
         if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
             break
         limit *= 2
@@ -271,7 +296,7 @@ def _search_vectors(
                 "video": source_video,
                 "exclude": exclude,
             }
-            found = run_nearest(conn, query, params, limit)
+            found = run_nearest(conn, query, params, limit, int(queries.shape[1]))
             full = full or len(found) == limit
             hits.extend(found)
         distinct = len({h["clip_id"] for h in hits})

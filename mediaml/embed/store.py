@@ -1,21 +1,30 @@
-"""Storing vectors in the ``embeddings`` table and keeping its HNSW indexes.
+"""Storing vectors in the ``embeddings`` table and keeping its search indexes.
 
 The ``embedding`` column has no fixed dimension so models of any size share the table.
 pgvector indexes need one, so each (model, strategy) variant gets its own partial
-expression index, created on the variant's first write::
+expression index, created on the variant's first write: an HNSW graph over the
+*binary-quantised* vectors (one bit per dimension, the sign; Hamming distance)::
 
-    CREATE INDEX embeddings_hnsw_<model>_<strategy>_<hash> ON embeddings
-        USING hnsw ((embedding::vector(512)) vector_cosine_ops)
+    CREATE INDEX embeddings_bq_<model>_<strategy>_<hash> ON embeddings
+        USING hnsw ((binary_quantize(embedding::vector(512))::bit(512)) bit_hamming_ops)
         WHERE model_name = '<model>' AND generation_strategy = '<strategy>'
+
+The search (:mod:`mediaml.embed.nearest`) walks it for a few hundred candidates and
+re-ranks them by the exact cosine distance of the stored full-precision vectors. A bit
+vector is 64 bytes where a 512-dim float vector is 2 KiB: at a million clips the graph
+is a few hundred MiB and stays in memory, it builds in minutes instead of a quarter of
+an hour, and the Hamming distance is a popcount; the exact re-ranking gives back the
+precision the bits lose (bench/scale.py has the recall and latency at each size).
 
 The planner only uses such an index for a query with the identical expression and a
 WHERE clause that implies the predicate, with both written as literals; so
-:func:`vector_expr` and :func:`variant_filter` build them for the index and for every
+:func:`quantized_expr` and :func:`variant_filter` build them for the index and for every
 search query alike. Once the index exists it also makes PostgreSQL refuse a vector of
 another dimension for that model, behind the clear check in :func:`upsert_many`.
 
 One index per variant rather than per model: a search always asks for one strategy,
 and an index holding only that strategy's rows never wastes visits on the others.
+Migration 0007 replaced the earlier full-vector HNSW indexes with these.
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ from mediaml.errors import ModelError, NotFoundError
 # pgvector's defaults, written out so the index definition says what it is.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
+# Memory for building an index in one pass: an HNSW build that outgrows it writes the
+# graph out and goes several times slower. 1M bit vectors need about 300 MB. Set for
+# the building transaction only (the server's own setting applies when it is higher).
+BUILD_MEMORY = "1GB"
 _SHORT = {"keyframe_multi_avg": "avg", "keyframe_single": "single", "keyframe_multi": "multi"}
 
 
@@ -47,16 +60,28 @@ class ModelIdentity(Protocol):
 
 
 def index_name(model_name: str, strategy: str, dim: int) -> str:
-    """The deterministic name of a variant's HNSW index (at most 63 characters)."""
+    """The deterministic name of a variant's search index (at most 63 characters).
+
+    Migration 0007 computes the same name in SQL for the variants it re-indexes.
+    """
     slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")[:24] or "model"
-    digest = hashlib.sha1(f"{model_name}\0{strategy}\0{dim}".encode()).hexdigest()[:8]
-    return f"embeddings_hnsw_{slug}_{_SHORT[strategy]}_{digest}"
+    digest = hashlib.md5(
+        f"{model_name}/{strategy}/{dim}".encode(), usedforsecurity=False
+    ).hexdigest()[:8]
+    return f"embeddings_bq_{slug}_{_SHORT[strategy]}_{digest}"
 
 
 def vector_expr(dim: int, alias: str = "") -> sql.Composable:
     """``embedding::vector(dim)``: the expression the index is built on and queries order by."""
     column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
     return sql.SQL("({}::vector({}))").format(column, sql.SQL(str(int(dim))))
+
+
+def quantized_expr(dim: int, alias: str = "") -> sql.Composable:
+    """``binary_quantize(embedding::vector(dim))::bit(dim)``: what the index holds."""
+    return sql.SQL("(binary_quantize({})::bit({}))").format(
+        vector_expr(dim, alias), sql.SQL(str(int(dim)))
+    )
 
 
 def variant_filter(model_name: str, strategy: str, alias: str = "") -> sql.Composable:
@@ -82,7 +107,7 @@ def stored_dim(conn: Connection, model_name: str) -> int | None:
 
 
 def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> str:
-    """Create the variant's HNSW index unless it exists; returns its name.
+    """Create the variant's search index unless it exists; returns its name.
 
     Runs in the caller's transaction. An advisory lock on the name makes concurrent
     first writers wait for one another instead of racing to create it.
@@ -91,12 +116,17 @@ def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> 
     if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"] is None:  # type: ignore[index]
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
         conn.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true) WHERE"
+            " pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%s)",
+            (BUILD_MEMORY, BUILD_MEMORY),
+        )
+        conn.execute(
             sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} vector_cosine_ops)"
+                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} bit_hamming_ops)"
                 " WITH (m = {}, ef_construction = {}) WHERE {}"
             ).format(
                 sql.Identifier(name),
-                vector_expr(dim),
+                quantized_expr(dim),
                 sql.Literal(HNSW_M),
                 sql.Literal(HNSW_EF_CONSTRUCTION),
                 variant_filter(model_name, strategy),

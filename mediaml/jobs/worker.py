@@ -20,6 +20,7 @@ from huey.consumer import Consumer
 from mediaml.config import QUEUE_CONCURRENCY, QUEUE_NAMES, Settings, set_settings
 from mediaml.db import connect
 from mediaml.db.database import resolve_url
+from mediaml.embed.policy import require_model
 from mediaml.errors import ConfigError
 
 log = logging.getLogger("mediaml.worker")
@@ -67,7 +68,15 @@ class Worker:
         self.stop_event.set()
 
     def start(self) -> None:
-        """Start consumers (and the scheduler) without blocking."""
+        """Start consumers (and the scheduler) without blocking.
+
+        Raises:
+            ConfigError: the embedding model cannot be loaded (no work is taken then).
+        """
+        # The model is decided and loaded before any message is taken, so a missing model
+        # stops the boot with one line instead of failing every clip.
+        model = require_model(self.settings)
+        log.info("embedding model: %s", model.reason)
         for queue, consumer in self.consumers.items():
             consumer.start()
             log.info("consuming %s with %d workers", queue, consumer.workers)

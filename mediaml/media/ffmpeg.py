@@ -41,7 +41,8 @@ def ffmpeg_exe() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError) as exc:
         raise MediaError(
-            "no FFmpeg found: install ffmpeg on PATH or `pip install imageio-ffmpeg`"
+            "no FFmpeg found: install ffmpeg on PATH (Debian: apt-get install ffmpeg) or "
+            "`pip install 'mediaml[local]'` for the FFmpeg wheel"
         ) from exc
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from mediaml.config import Settings
 from mediaml.db import Database
 from mediaml.db.transitions import plus_one, transition_all
+from mediaml.embed.policy import default_model
 from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.stages import STAGES, Stage, release_states
 from mediaml.states import CLIP_RETRY, VIDEO_RETRY
@@ -122,7 +123,7 @@ def select_ready(
         "ready": stage.ready,
         "window": requeue_window(settings),
         "limit": limit,
-        "model": settings.embed_model,
+        "model": default_model(settings),
         "strategy": settings.embed_strategy,
         **(params or {}),
     }

@@ -9,6 +9,7 @@ enter the pipeline.
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pandas as pd
 
 from mediaml.db import Database, get_db
 from mediaml.db.videos import create_video
-from mediaml.errors import MediamlError
+from mediaml.errors import IngestWarning, MediaError, MediamlError
 from mediaml.pipeline.fetch import source_kind
 
 VIDEO_EXTENSIONS = frozenset(
@@ -136,7 +137,13 @@ def ingest(
 
     Returns:
         One row per source: ``source``, ``video_id``, ``title``, ``created`` (False if
-        it was already known), ``state``, ``error`` (why it was not registered).
+        it was already known), ``state``, ``error`` (why it was not registered). When
+        some sources could not be registered, an :class:`~mediaml.errors.IngestWarning`
+        names each of them.
+
+    Raises:
+        MediaError: no source could be registered (a missing path, an empty folder, no
+            video files); the message says why for each.
 
     Example:
         >>> mediaml.ingest("~/footage/*.mp4")
@@ -170,4 +177,14 @@ def ingest(
         )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["video_id"] = frame["video_id"].astype("Int64")
+    failed = [f"{r['source']}: {r['error']}" for r in rows if r["error"]]
+    if failed and len(failed) == len(rows):
+        raise MediaError("could not ingest " + "; ".join(failed))
+    if failed:
+        warnings.warn(
+            f"could not ingest {len(failed)} of {len(rows)} sources (see the error column): "
+            + "; ".join(failed),
+            IngestWarning,
+            stacklevel=2,
+        )
     return frame

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from mediaml.config import get_settings
 from mediaml.db import Database, get_db
+from mediaml.embed.policy import default_model, require_model
 from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.runner import Outcome, StageContext, run_item
 from mediaml.pipeline.stages import STAGES, Stage
@@ -46,7 +47,7 @@ def _ready_ids(ctx: StageContext, stage: Stage, videos: list[int] | None) -> lis
             {
                 "ready": stage.ready,
                 "videos": videos,
-                "model": ctx.settings.embed_model,
+                "model": default_model(ctx.settings),
                 "strategy": ctx.settings.embed_strategy,
             },
         ).fetchall()
@@ -105,6 +106,10 @@ def run_pipeline(
         raise ValueError(f"until must be one of {', '.join(UNTIL)}, not {until!r}")
     db = db or get_db()
     ctx = StageContext(db, get_store(), get_settings())
+    if until == "embedded":
+        # Decide (and load) the embedding model once, before any clip is embedded: a
+        # missing model is one error here, not one per clip.
+        require_model(ctx.settings)
     rows: list[dict[str, Any]] = []
     videos: list[int] | None = None
     if sources is not None:

@@ -38,6 +38,7 @@ import requests
 from mediaml.config import Settings
 from mediaml.db import Database, leases
 from mediaml.db.transitions import seconds_from_now, transition_all
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
 from mediaml.pipeline.retry import MAX_ATTEMPTS, PERMANENT, TRANSIENT, backoff_seconds
 from mediaml.pipeline.stages import Stage
@@ -176,7 +177,10 @@ def claim(ctx: StageContext, stage: Stage, item_id: int) -> dict[str, Any] | Non
             state=stage.ready,
             to_state=stage.in_flight,
             where=stage.extra_where,
-            params={"model": ctx.settings.embed_model, "strategy": ctx.settings.embed_strategy},
+            params={
+                "model": default_model(ctx.settings),
+                "strategy": ctx.settings.embed_strategy,
+            },
         )
     return rows[0] if rows else None
 

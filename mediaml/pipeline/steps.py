@@ -23,7 +23,10 @@ from mediaml import media
 from mediaml.db.artifacts import list_artifacts, upsert_artifact
 from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import get_video
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediaError
+from mediaml.media.detectors import BUILTIN as BUILTIN_DETECTOR
+from mediaml.media.detectors import run_detector
 from mediaml.pipeline import fetch
 from mediaml.pipeline.ingest import title_of
 from mediaml.pipeline.progress import StageProgress
@@ -101,20 +104,25 @@ _ENCODE_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 4))
 
 def encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     """Make the master and the all-intra proxy; shot detection runs inside the encode."""
+    # Progress 0 from the claim on, also while waiting for an encode slot (the stored
+    # value is otherwise still the download's 100 %).
+    progress = StageProgress(ctx.db, video["id"], "encode", ctx.node)
+    progress.start()
     with _ENCODE_SLOTS:
         ctx.check_shutdown()
-        return _encode(ctx, video)
+        return _encode(ctx, video, progress)
 
 
-def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
+def _encode(ctx: StageContext, video: dict[str, Any], progress: StageProgress) -> dict[str, Any]:
     original = ctx.store.local_path(video["original_key"])
     master_key = keys.master_key(video["id"], video["title"])
     proxy_key = keys.proxy_key(video["id"], video["title"])
-    progress = StageProgress(ctx.db, video["id"], "encode", ctx.node)
-    progress.start()
     with workdir(ctx, f"encode-{video['id']}") as tmp:
+        # The built-in detector runs inside the encode (one decode); a plugin detector
+        # runs in the detect stage instead.
+        fused = ctx.settings.detector == BUILTIN_DETECTOR
         result = media.encode(
-            original, tmp / "master.mp4", tmp / "proxy.mp4", detect=True, progress=progress
+            original, tmp / "master.mp4", tmp / "proxy.mp4", detect=fused, progress=progress
         )
         # A finished encode is stored even when the worker is stopping; only a lost
         # lease (another worker has the video now) discards it.
@@ -146,8 +154,10 @@ def _encode(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
 def detect(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
     """Persist the cuts found during encoding (or detect them now) and create the clips."""
     found = (video.get("metadata") or {}).get("detected_cuts")
+    if ctx.settings.detector != BUILTIN_DETECTOR:
+        found = None  # cuts from an encode made before MEDIAML_DETECTOR was changed
     if found is None:
-        frame = media.detect_cuts(ctx.store.local_path(video["proxy_key"]))
+        frame = run_detector(ctx.settings.detector, ctx.store.local_path(video["proxy_key"]))
         found = [[int(r.frame), str(r.kind), float(r.score)] for r in frame.itertuples()]
     cuts = [DetectedCut(int(f), str(k), float(s)) for f, k, s in found]
     ctx.check_lease()
@@ -235,7 +245,7 @@ def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
             conn,
             clip["id"],
             paths,
-            model=ctx.settings.embed_model,
+            model=default_model(ctx.settings),
             strategy=ctx.settings.embed_strategy,
         )
     return {}

@@ -1,5 +1,21 @@
-"""Human review of clips: claim the next clip, act on it, undo, audit; temp clips for
-playback.
+"""mediaml.review(clip_id, action, reviewer=None, *, offset_seconds=None) -> ReviewResult
+
+Review one clip from a notebook: ``action`` is ``approve``, ``skip``, ``archive``,
+``merge`` (with the previous clip), ``group`` (approve with the previous clip), ``split``
+(at ``offset_seconds`` into the clip) or ``undo`` (the reviewer's last action).
+``reviewer`` defaults to the OS user and is recorded in the audit log.
+
+Raises NotFoundError when the clip does not exist, ReviewConflictError when it is no
+longer pending review or is held by another reviewer (nothing is written then), and
+ReviewError for an unknown action or a bad offset.
+
+Example::
+
+    >>> pending = mediaml.clips(state="pending_review")
+    >>> mediaml.review(int(pending.clip_id.iloc[0]), "approve", reviewer="ana")
+
+The module also holds what the dashboard uses: claim the next clip, act on it, undo,
+audit; temp clips for playback.
 
 Example:
     >>> from mediaml import review
@@ -13,6 +29,7 @@ import getpass
 import sys
 import types
 
+from mediaml.errors import NotFoundError
 from mediaml.review.actions import (
     ReviewResult,
     act,
@@ -62,7 +79,19 @@ class _CallableReview(types.ModuleType):
         *,
         offset_seconds: float | None = None,
     ) -> ReviewResult:
-        return act(clip_id, action, reviewer or default_reviewer(), offset_seconds=offset_seconds)
+        """Apply ``action`` to ``clip_id`` (see the module doc: ``help(mediaml.review)``)."""
+        try:
+            return act(
+                clip_id, action, reviewer or default_reviewer(), offset_seconds=offset_seconds
+            )
+        except NotFoundError:
+            if action == UNDO:
+                raise
+            # The dashboard's wording ("load the next clip") means nothing in a notebook.
+            raise NotFoundError(
+                f"clip {clip_id} does not exist; mediaml.clips(state='pending_review') lists "
+                "the clips waiting for review"
+            ) from None
 
 
 def default_reviewer() -> str:

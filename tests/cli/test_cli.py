@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+import mediaml
 from mediaml.cli import cli
 
 
@@ -143,3 +144,25 @@ def test_embed_images_json(run, tmp_path):
     assert result.exit_code == 0
     vectors = json.loads(result.output)["vectors"]
     assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"mediaml, version {mediaml.__version__}"
+
+
+def test_retry_of_unknown_ids_exits_non_zero(run):
+    result = CliRunner().invoke(cli, ["retry", "--clips", "999"])
+    assert result.exit_code == 1
+    assert "999" in result.output and "not re-queued" in result.output
+
+
+def test_export_refuses_a_folder_that_is_not_empty(run, tmp_path):
+    target = tmp_path / "backup"
+    assert run("export", str(target)).exit_code == 0
+    before = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
+    again = CliRunner().invoke(cli, ["export", str(target)])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
+    assert run("export", str(target), "--overwrite").exit_code == 0

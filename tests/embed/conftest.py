@@ -27,11 +27,9 @@ def tiny_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def embed_settings(
-    settings: Settings, tiny_model_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    """Settings whose model folder holds the tiny CLIP; the Hub is never contacted."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def embed_settings(settings: Settings, tiny_model_root: Path) -> Settings:
+    """Settings whose model folder holds the tiny CLIP (found there first, so the Hub is
+    never contacted)."""
     s = dataclasses.replace(settings, model_dir=tiny_model_root)
     set_settings(s)
     return s

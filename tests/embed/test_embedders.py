@@ -167,3 +167,21 @@ def test_descriptor_sees_layout_and_edges():
 def test_descriptor_has_no_text_tower(settings):
     with pytest.raises(ModelError, match="mediaml-descriptor-v1 has no text tower"):
         embed.embed_texts(["a red car"], model="mediaml-descriptor-v1")
+
+
+def test_keyframe_files_decode_at_reduced_size_with_the_same_vectors(clip_model, tmp_path):
+    """Files go through reduced-size JPEG decoding (1.5x the model's input edge is
+    kept); the vectors agree with those of the fully decoded image."""
+    from PIL import Image
+
+    assert clip_model.decode_edge == 336
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:720, 0:1280]
+    pixels = np.stack([x % 256, y % 256, (x * y) % 256], axis=-1) + rng.normal(
+        0, 10, (720, 1280, 3)
+    )
+    path = tmp_path / "keyframe.jpg"
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
+    from_file = clip_model.embed_images([path])[0]
+    full = clip_model.embed_images([Image.open(path).convert("RGB")])[0]
+    assert float(from_file @ full) > 0.999

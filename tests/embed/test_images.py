@@ -113,3 +113,48 @@ def test_bad_arrays(array, message):
 def test_unsupported_type():
     with pytest.raises(MediaError, match="cannot embed a int"):
         load_image(42)  # type: ignore[arg-type]
+
+
+def _keyframe(path, width: int = 1280, height: int = 720, seed: int = 0) -> None:
+    """A keyframe-like JPEG: smooth colour waves plus sensor-like noise, quality 90."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    a, b = rng.uniform(0.002, 0.02, 2)
+    base = np.stack(
+        [
+            127 + 120 * np.sin(x * a + y * b),
+            127 + 120 * np.sin(y * a - x * b),
+            127 + 100 * np.cos((x + y) * a),
+        ],
+        axis=-1,
+    )
+    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)
+
+
+def test_large_jpeg_decodes_at_reduced_size_never_below_min_edge(tmp_path):
+    _keyframe(tmp_path / "720p.jpg")
+    assert load_image(tmp_path / "720p.jpg").size == (1280, 720)
+    assert load_image(tmp_path / "720p.jpg", 336).size == (640, 360)  # 1/4 would be 180
+    assert load_image(tmp_path / "720p.jpg", 100).size == (320, 180)
+    # Under twice the edge asked for, or not a JPEG: decoded in full.
+    assert load_image(tmp_path / "720p.jpg", 400).size == (1280, 720)
+    Image.open(tmp_path / "720p.jpg").save(tmp_path / "720p.png")
+    assert load_image(tmp_path / "720p.png", 100).size == (1280, 720)
+
+
+def test_reduced_size_decoding_keeps_clip_preprocessing_within_grey_levels(tmp_path):
+    """The model input from a JPEG decoded at half size (then resized bicubic as usual)
+    against the one from the full decode, which the golden test ties to transformers'
+    CLIPImageProcessor: differences of a grey level or so, far below JPEG's own error."""
+    from mediaml.embed.preprocess import CLIP_STD, ClipPreprocessor
+
+    preprocess = ClipPreprocessor()
+    levels = np.asarray(CLIP_STD, np.float32)[:, None, None] * 255  # normalised -> 0..255
+    for seed, size in enumerate([(1280, 720), (1920, 1080), (720, 1280)]):
+        path = tmp_path / f"frame{seed}.jpg"
+        _keyframe(path, *size, seed=seed)
+        full = preprocess(load_image(path))
+        reduced = preprocess(load_image(path, 336))
+        error = np.abs(full - reduced) * levels
+        assert error.mean() < 1.5 and error.max() < 16, (size, error.mean(), error.max())

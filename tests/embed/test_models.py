@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from mediaml.config import set_settings
+from mediaml.config import get_settings, set_settings
 from mediaml.embed import get_embedder, model_available
-from mediaml.embed.backends.clip_onnx import clip_files
+from mediaml.embed.backends.clip_onnx import CLIP_REVISION, clip_files
 from mediaml.embed.models import find_model
 from mediaml.errors import ModelError
 from tests.support.embed import write_clip_config_files
@@ -63,9 +63,12 @@ def test_model_available_never_raises(empty_models):
     assert not ok and "unknown embedding model 'clip-vit-huge'" in why
 
 
-def test_no_fallback_to_another_model(empty_models):
+def test_no_fallback_from_a_named_model(empty_models):
     with pytest.raises(ModelError):
-        get_embedder(None)  # the default is CLIP; the descriptor is not used instead
+        get_embedder("clip-vit-base-patch32")  # named: the descriptor is not used instead
+    set_settings(dataclasses.replace(get_settings(), embed_model="clip-vit-base-patch32"))
+    with pytest.raises(ModelError):
+        get_embedder(None)
 
 
 def test_unknown_model_name(empty_models):
@@ -74,11 +77,15 @@ def test_unknown_model_name(empty_models):
 
 
 def test_found_in_the_hugging_face_cache(empty_models, tiny_model_root, tmp_path):
-    """A snapshot in the hub cache layout (refs/main -> snapshots/<sha>/...) is used."""
+    """The snapshot of the pinned revision in the hub cache layout is used; another
+    revision (what `main` pointed at some other day) is not."""
     repo = tmp_path / "hf" / "models--Xenova--clip-vit-base-patch32"
-    sha = "0123456789abcdef0123456789abcdef01234567"
+    other = "0123456789abcdef0123456789abcdef01234567"
     (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(sha)
+    (repo / "refs" / "main").write_text(other)
+    shutil.copytree(tiny_model_root / "clip-vit-base-patch32", repo / "snapshots" / other)
+    assert not model_available("clip-vit-base-patch32")[0]
+    sha = CLIP_REVISION
     shutil.copytree(tiny_model_root / "clip-vit-base-patch32", repo / "snapshots" / sha)
     ok, why = model_available("clip-vit-base-patch32")
     assert ok and "Hugging Face cache" in why

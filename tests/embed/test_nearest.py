@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediaml.embed.nearest import COLUMNS, ef_search, rank_hits
+from mediaml.embed.nearest import COLUMNS, candidate_count, ef_search, max_scan_tuples, rank_hits
 
 
 def _hit(clip: int, distance: float | None) -> dict:
@@ -52,6 +52,10 @@ def test_hits_without_a_distance_are_ignored():
     assert rank_hits([_hit(1, None)], k=5, page=1).empty
 
 
-def test_ef_search_bounds():
-    assert ef_search(1) == 100 and ef_search(24) == 100
-    assert ef_search(480) == 480 and ef_search(50_000) == 1000
+def test_candidates_and_hnsw_bounds():
+    # 512-dim vectors: 8 candidates per wanted row, at least 400; fewer bits, more.
+    assert candidate_count(1, 512) == 400 and candidate_count(25, 512) == 400
+    assert candidate_count(241, 512) == 1928 and candidate_count(241, 768) == 1928
+    assert candidate_count(24, 256) == 800 and candidate_count(24, 32) == 6400
+    assert ef_search(400) == 400 and ef_search(6400) == 1000
+    assert max_scan_tuples(400) == 20_000 and max_scan_tuples(40_000) == 80_000

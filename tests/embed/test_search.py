@@ -14,7 +14,7 @@ import pytest
 from mediaml.db import Database
 from mediaml.embed import embeddings, random_clip, search_text, similar
 from mediaml.embed.clips import embed_clip
-from mediaml.embed.nearest import COLUMNS, nearest_query
+from mediaml.embed.nearest import COLUMNS, candidate_count, ef_search, nearest_query
 from mediaml.embed.search import MAX_RESULTS
 from mediaml.embed.store import ensure_index, index_name, upsert_many
 from mediaml.errors import ModelError, NotFoundError, QueryError
@@ -218,7 +218,7 @@ def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, mak
     candidates; the iterative scan keeps walking the index until the page is full.
 
     On this small table the planner would rather scan it exactly, so sequential scans
-    are turned off for the database to make the index path the one that runs."""
+    and sorts are turned off for the database to make the index path the one that runs."""
     import psycopg
 
     clips = np.array([c for video in make_clips(10, 200) for c in video])
@@ -233,6 +233,8 @@ def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, mak
         name = admin.info.dbname
         admin.execute(f"ALTER DATABASE {name} SET enable_seqscan = off")
         admin.execute(f"ALTER DATABASE {name} SET enable_bitmapscan = off")
+        # Nor sorting every row by Hamming distance (the exact re-ranking still sorts).
+        admin.execute(f"ALTER DATABASE {name} SET enable_sort = off")
     forced = Database(db_url)  # new connections, with the settings above
     try:
         with forced.transaction() as conn:
@@ -358,7 +360,8 @@ def test_search_leaves_pooled_connections_transactional(corpus):
     similar(int(corpus.clips[2]), 5, model=MODEL, strategy=AVG, db=corpus.db)
     with corpus.db.transaction() as conn:
         assert not conn.autocommit
-        assert conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"] == "100"
+        expected = str(ef_search(candidate_count(5, DIM)))
+        assert conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"] == expected
         assert conn.execute("SHOW hnsw.iterative_scan").fetchone()["hnsw.iterative_scan"] == (
             "relaxed_order"
         )
@@ -384,6 +387,7 @@ def test_pages_never_overlap_when_vectors_tie(db_url, db, make_clips):
         bulk_load(conn, Model(), AVG, rows)
     with psycopg.connect(db_url, autocommit=True) as admin:
         admin.execute(f"ALTER DATABASE {admin.info.dbname} SET enable_seqscan = off")
+        admin.execute(f"ALTER DATABASE {admin.info.dbname} SET enable_sort = off")
     forced = Database(db_url)
     try:
         pages = [

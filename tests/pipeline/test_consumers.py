@@ -27,7 +27,7 @@ def test_video_goes_to_embedded_through_real_consumers(
 
     write_tiny_clip_model(tmp_path / "models")
     path, _ = three_shot_video
-    worker = start_worker(MEDIAML_MODEL_DIR=str(tmp_path / "models"), HF_HUB_OFFLINE="1")
+    worker = start_worker(MEDIAML_MODEL_DIR=str(tmp_path / "models"))
     video_id = int(mediaml.ingest(path)["video_id"].iloc[0])
     wait_for(lambda: state_of(db, video_id) == "done", what="video done", worker=worker)
     assert list(clips(video=video_id)["state"]) == ["pending_review"] * 3
@@ -144,7 +144,6 @@ def test_kill_9_mid_embedding_completes_exactly_once(
     write_slow_clip_model(tmp_path / "models")
     env = {
         "MEDIAML_MODEL_DIR": str(tmp_path / "models"),
-        "HF_HUB_OFFLINE": "1",
         "MEDIAML_LEASE_SECONDS": "2",
     }
     path, _ = three_shot_video

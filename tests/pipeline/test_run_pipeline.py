@@ -6,6 +6,7 @@ import pytest
 
 import mediaml
 from mediaml.catalog import clips, cuts, videos
+from mediaml.errors import IngestWarning
 
 
 def live_segments(video_id):
@@ -104,7 +105,8 @@ def test_ingest_reports_bad_files_and_keeps_good_ones(db, three_shot_video, tmp_
     shutil.copy(good, folder / "good.mp4")
     (folder / "text.mp4").write_text("this is not a video")
     (folder / "empty.mov").write_bytes(b"")
-    frame = mediaml.ingest(folder)
+    with pytest.warns(IngestWarning, match="could not ingest 2 of 3 sources"):
+        frame = mediaml.ingest(folder)
     ok = frame[frame["error"].isna()]
     assert list(ok["title"]) == ["good"]
     errors = dict(

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 CLIP_REPO = "Xenova/clip-vit-base-patch32"
+# The commit of CLIP_REPO that is downloaded and looked up in the cache (pinned, so the
+# weights behind "clip-vit-base-patch32" never change with a push to the repository).
+CLIP_REVISION = "d15189d7028b43f1d3e65039190477f6af591c2a"
 CLIP_FOLDER = "clip-vit-base-patch32"
 # CLIP's text transformer has 77 positions; longer texts are truncated to fit.
 CONTEXT_LENGTH = 77
@@ -47,6 +50,7 @@ def clip_files(quantized: bool = False) -> ModelFiles:
     return ModelFiles(
         folder=CLIP_FOLDER,
         repo_id=CLIP_REPO,
+        revision=CLIP_REVISION,
         files=(
             f"onnx/vision_model{suffix}.onnx",
             f"onnx/text_model{suffix}.onnx",
@@ -122,6 +126,10 @@ def _output_dim(session: ort.InferenceSession, name: str) -> int | None:
     return last if isinstance(last, int) and last > 0 else None
 
 
+# Reduced-size JPEG decoding keeps the short edge >= DECODE_MARGIN / 2 x the resize target.
+DECODE_MARGIN = 3
+
+
 class ClipOnnxEmbedder(Embedder):
     """CLIP image and text towers in ONNX Runtime, with CLIP's reference preprocessing."""
 
@@ -144,6 +152,11 @@ class ClipOnnxEmbedder(Embedder):
         self._vision_path = folder / files.files[0]
         self._text_path = folder / files.files[1]
         self.preprocessor = ClipPreprocessor.from_file(folder / "preprocessor_config.json")
+        if self.preprocessor.do_resize:
+            # Keyframe JPEGs may be decoded at reduced size (DCT scaling) down to 1.5x
+            # the resize target: the bicubic resize from there agrees with the one from
+            # full size to within a grey level or two (tests/embed/test_images.py).
+            self.decode_edge = self.preprocessor.shortest_edge * DECODE_MARGIN // 2
         self.vision = open_session(self._vision_path, threads)
         _require_io(self.vision, self._vision_path, {"pixel_values"}, "image_embeds")
         self.version = f"{'int8' if quantized else 'fp32'}-{file_digest(self._vision_path)}"

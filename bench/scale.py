@@ -1,0 +1,173 @@
+"""How mediaml behaves as the catalogue grows: one row per measurement, one column per size.
+
+Builds (or reuses, see ``bench/_catalogue.py``) synthetic catalogues of clustered
+512-dim clip vectors, 100 clips per video, 1% archived, and measures each user-facing
+path on each. Every measurement is one function taking a :class:`Catalogue` and
+returning ``{row label: cell}``; :data:`MEASUREMENTS` lists them in table order, so a
+new row is a new function added to the list.
+
+Search rows: ``similar()`` end to end from Python (random live query clips, the first
+queries discarded as warm-up), recall@24 against exact brute force in numpy over the
+same vectors, for page 1, page 10 (ranks 217-240) and filtered to the query clip's own
+video. Index rows: build time (measured when the catalogue was built; cached
+catalogues report the figure from that build) and size.
+
+Run: ``python bench/scale.py [--sizes 10k,100k,1M] [--queries 200]``; sizes default to
+``MEDIAML_BENCH_SIZES`` or 10k,100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _catalogue import (
+    DIM,
+    MODEL,
+    STRATEGY,
+    Catalogue,
+    catalogue,
+    index_mib,
+    progress,
+    sizes,
+)
+
+from mediaml.db import Database
+from mediaml.embed import similar
+
+K = 24
+WARMUP = 30
+QUERIES = int(os.environ.get("MEDIAML_BENCH_QUERIES", "200"))
+
+Row = dict[str, str]
+Measurement = Callable[[Catalogue], Row]
+
+
+def exact_ranking(cat: Catalogue, index: int, video_only: bool, depth: int) -> np.ndarray:
+    """Clip ids of the ``depth`` live clips nearest to clip ``index`` (itself left out)."""
+    query = cat.vectors[index]
+    if video_only:
+        candidates = np.flatnonzero((cat.video_ids == cat.video_ids[index]) & cat.live)
+        scores = cat.vectors[candidates] @ query
+    else:
+        candidates = np.arange(cat.size)
+        scores = cat.vectors @ query
+        scores[~cat.live] = -np.inf
+    scores[candidates == index] = -np.inf
+    depth = min(depth, len(scores) - 1)
+    top = np.argpartition(-scores, depth)[:depth]
+    return cat.clip_ids[candidates[top[np.argsort(-scores[top])]]]
+
+
+def _timed_similar(cat: Catalogue, *, page: int, video_only: bool) -> tuple[list[float], float]:
+    """``similar()`` latencies (ms) and mean recall@24 over random query clips."""
+    rng = np.random.default_rng(7)
+    picks = rng.choice(np.flatnonzero(cat.live), QUERIES + WARMUP, replace=False)
+    db = Database(cat.url, max_size=1)
+    times, recalls = [], []
+    try:
+        for i, index in enumerate(picks):
+            clip = int(cat.clip_ids[index])
+            video = int(cat.video_ids[index]) if video_only else None
+            start = time.perf_counter()
+            frame = similar(
+                clip, K, model=MODEL, strategy=STRATEGY, page=page, db=db, source_video=video
+            )
+            elapsed = (time.perf_counter() - start) * 1000
+            if i < WARMUP:
+                continue
+            truth = exact_ranking(cat, index, video_only, K * page)[K * (page - 1) :]
+            times.append(elapsed)
+            recalls.append(len(set(frame["clip_id"].tolist()) & set(truth.tolist())) / len(truth))
+    finally:
+        db.close()
+    return times, float(np.mean(recalls))
+
+
+def _cell(times: list[float], recall: float) -> str:
+    p50, p95 = np.percentile(times, 50), np.percentile(times, 95)
+    return f"{p50:.1f} / {p95:.1f} ms, recall {recall:.3f}"
+
+
+def search_page_one(cat: Catalogue) -> Row:
+    """``similar(k=24)``: p50 / p95 latency and recall@24, the first page."""
+    times, recall = _timed_similar(cat, page=1, video_only=False)
+    search_page_one.p95[cat.size] = float(np.percentile(times, 95))  # type: ignore[attr-defined]
+    return {"`similar(k=24)` p50 / p95, recall@24": _cell(times, recall)}
+
+
+search_page_one.p95 = {}  # type: ignore[attr-defined]
+
+
+def search_deep_page(cat: Catalogue) -> Row:
+    """``similar(k=24, page=10)``: ranks 217-240, and its p95 against page 1's."""
+    times, recall = _timed_similar(cat, page=10, video_only=False)
+    base = search_page_one.p95.get(cat.size)  # type: ignore[attr-defined]
+    ratio = f" ({np.percentile(times, 95) / base:.2f}x page 1)" if base else ""
+    return {"`similar(k=24, page=10)` p50 / p95, recall": _cell(times, recall) + ratio}
+
+
+def search_one_video(cat: Catalogue) -> Row:
+    """``similar(k=24, source_video=...)`` within the query clip's video."""
+    times, recall = _timed_similar(cat, page=1, video_only=True)
+    return {"`similar(k=24, source_video=v)` p50 / p95, recall": _cell(times, recall)}
+
+
+def search_index(cat: Catalogue) -> Row:
+    """The search index: build time (when the catalogue was built) and size."""
+    return {
+        "search index build time": cat.built_note("index_build_s"),
+        "search index size": f"{index_mib(cat):,.1f} MiB",
+        "load (SQL + binary COPY of vectors)": cat.built_note("load_s"),
+    }
+
+
+MEASUREMENTS: list[Measurement] = [
+    search_index,
+    search_page_one,
+    search_deep_page,
+    search_one_video,
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default=None, help="e.g. 10k,100k,1M")
+    parser.add_argument("--rebuild", action="store_true", help="reload cached catalogues")
+    parser.add_argument("--only", default="", help="comma list of measurement names")
+    args = parser.parse_args()
+    chosen = [m for m in MEASUREMENTS if not args.only or m.__name__ in args.only.split(",")]
+
+    load_before = os.getloadavg()[0]
+    columns = sizes(args.sizes)
+    table: dict[str, dict[int, str]] = {}
+    for n in columns:
+        cat = catalogue(n, rebuild=args.rebuild)
+        for measure in chosen:
+            progress(f"{n:,}: {measure.__name__} ...")
+            for label, cell in measure(cat).items():
+                table.setdefault(label, {})[n] = cell
+        del cat
+    print(
+        f"Synthetic clustered catalogues ({DIM}-dim vectors, 100 clips per video, 1% "
+        f"archived), {QUERIES} random query clips per search row after {WARMUP} warm-up "
+        f"queries, recall against exact brute force; {os.cpu_count()} CPUs, load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after."
+    )
+    print()
+    print("| measurement | " + " | ".join(f"{n:,}" for n in columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for label, cells in table.items():
+        print(f"| {label} | " + " | ".join(cells.get(n, "") for n in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()
