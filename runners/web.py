@@ -4,7 +4,8 @@ Serves the dashboard (review, explore, status), ``/healthz`` and the media route
 ``PORT``, and consumes the queues in ``MEDIAML_QUEUES`` (``default`` on the web service,
 which also runs the scheduler). Boot problems — production without logins, an unknown
 queue, an unreachable database — stop it with one line naming what to fix.
-``mediaml serve`` runs the dashboard alone.
+``mediaml serve`` (the :func:`serve_command` below, registered with the ``mediaml``
+command line through the ``mediaml.commands`` entry point) runs the dashboard alone.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import signal
 import sys
 from types import FrameType
 
+import click
 from tornado.ioloop import IOLoop, PeriodicCallback
 
+from mediaml.cli import friendly_errors
 from mediaml.config import Settings
 
 log = logging.getLogger("mediaml.web")
@@ -83,6 +86,35 @@ def serve(
         if worker is not None:
             worker.shutdown()
     return 0
+
+
+@click.command("serve")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 5006).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--prefetch",
+    type=click.IntRange(0, 20),
+    default=3,
+    show_default=True,
+    help="Upcoming clips to cut ahead of each reviewer (0: cut on demand only).",
+)
+@friendly_errors
+def serve_command(port: int | None, host: str, prefetch: int) -> None:
+    """Serve the dashboard (review, explore, status) with /healthz and the media routes.
+
+    In production (MEDIAML_ENV=production) a login is required: set MEDIAML_AUTH_USERS and
+    SECRET_KEY_BASE. Queues are not consumed here; run `mediaml worker` beside it.
+
+    \b
+    Examples:
+      mediaml serve                        http://127.0.0.1:5006/review
+      mediaml serve --port 8080 --host 0.0.0.0
+    """
+    from mediaml.config import get_settings
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    sys.exit(serve(settings, port=port or settings.port, host=host, prefetch=prefetch))
 
 
 def main() -> int:

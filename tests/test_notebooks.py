@@ -1,5 +1,10 @@
-"""Every notebook in notebooks/ runs top to bottom on generated media with no model
-variables set, and still shows what is stored in it (``make notebooks`` refreshes them)."""
+"""Every notebook in notebooks/ runs top to bottom on generated media, as a new user would
+(a fresh folder, the embedded database, no model variables), and still shows what is
+stored in it (``make notebooks`` refreshes the stored outputs)."""
+
+import shutil
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -9,12 +14,18 @@ from tests.support.notebooks import NOTEBOOKS, execute, normalise
 MAX_NOTEBOOK_BYTES = 200_000
 
 
+@pytest.fixture
+def workdir():
+    # Short: the embedded server's socket lives in <workdir>/data/pg.
+    path = Path(tempfile.mkdtemp(prefix="mmnb-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_and_its_stored_outputs_are_current(path, db_url, tmp_path):
+def test_notebook_runs_and_its_stored_outputs_are_current(path, workdir):
     stored = nbformat.read(path, as_version=4)
-    book = execute(
-        path, tmp_path, {"DATABASE_URL": db_url, "MEDIAML_DATA_DIR": str(tmp_path / "data")}
-    )
+    book = execute(path, workdir, {"MEDIAML_DATA_DIR": str(workdir / "data")})
     errors = [
         out
         for cell in book.cells
@@ -30,4 +41,21 @@ def test_notebook_runs_and_its_stored_outputs_are_current(path, db_url, tmp_path
         f"{path.name}'s stored outputs are out of date: run `make notebooks`"
     )
     assert path.stat().st_size < MAX_NOTEBOOK_BYTES
-    assert "execution" not in str([c.metadata for c in stored.cells])
+    assert all("execution" not in c.metadata for c in stored.cells)
+
+
+def test_quickstart_runs_with_clip_files_and_searches_text(workdir):
+    """On a machine with CLIP's files (here a tiny CLIP-shaped model) `auto` uses them."""
+    from tests.support.embed import write_tiny_clip_model
+
+    write_tiny_clip_model(workdir / "models")
+    quickstart = next(p for p in NOTEBOOKS if p.stem == "01-quickstart")
+    book = execute(
+        quickstart,
+        workdir,
+        {"MEDIAML_DATA_DIR": str(workdir / "data"), "MEDIAML_MODEL_DIR": str(workdir / "models")},
+    )
+    shown = "\n".join("\n".join(cell) for cell in normalise(book))
+    assert "error:" not in shown
+    assert "mediaml-descriptor-v1" not in shown and "has no text tower" not in shown
+    assert any(line.startswith("text/html") for line in normalise(book)[-1])  # text search

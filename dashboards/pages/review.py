@@ -33,7 +33,8 @@ PAST = {
 _DARK_INPUT = """
 :host { color: #c1c2c5; font-size: 13px; }
 label { color: #909296; }
-input { background: #1a1b1e; color: #dee2e6; border: 1px solid #2c2e33; }
+input, .bk-input { background: #1a1b1e !important; color: #dee2e6 !important;
+                   border: 1px solid #2c2e33 !important; }
 """
 
 

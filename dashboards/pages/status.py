@@ -26,6 +26,12 @@ REFRESH_MS = 5000
 log = logging.getLogger(__name__)
 
 
+def _utc_seconds(times: pd.Series) -> pd.Series:
+    """ISO timestamps as ``YYYY-MM-DD HH:MM:SS`` UTC (empty where there is none)."""
+    parsed = pd.to_datetime(times, utc=True, format="ISO8601")
+    return parsed.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+
+
 def _counts(counts: dict[str, int], what: str) -> pd.DataFrame:
     return pd.DataFrame([{"state": s, what: n} for s, n in counts.items()], columns=["state", what])
 
@@ -98,7 +104,7 @@ class StatusView:
             ],
             columns=["job", "finished_at", "node", "stats"],
         )
-        self.failed.value = pd.DataFrame(
+        failed = pd.DataFrame(
             status["failed"],
             columns=[
                 "kind",
@@ -111,6 +117,9 @@ class StatusView:
                 "updated_at",
             ],
         )
+        for column in ("next_retry_at", "updated_at"):  # to the second, UTC: keeps retry in view
+            failed[column] = _utc_seconds(failed[column])
+        self.failed.value = failed
         self.retry_all.disabled = not status["failed"]
         try:
             usage = get_store().cache.usage().line()

@@ -34,7 +34,31 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMAND_GROUP = "mediaml.commands"
+"""Entry-point group of commands contributed from outside the library (``mediaml serve``
+comes from the ``runners`` package this way, so the library never imports it)."""
+
+
+class _Commands(click.Group):
+    """The built-in commands plus those registered under :data:`COMMAND_GROUP`, which are
+    imported only when used (``mediaml --help`` lists them without loading them)."""
+
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := self._plugins()):
+            command = plugins[name].load()
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mediaml", prog_name="mediaml")
 @click.option("-v", "--verbose", is_flag=True, help="Log more (INFO from mediaml).")
 def cli(verbose: bool) -> None:
@@ -58,7 +82,7 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from mediaml.cli import data, db, pipeline, reel, runtime, search, serve
+    from mediaml.cli import data, db, pipeline, reel, runtime, search
 
     for command in (
         pipeline.ingest,
@@ -73,7 +97,6 @@ def _register() -> None:
         db.db,
         runtime.worker,
         runtime.demo,
-        serve.serve,
     ):
         cli.add_command(command)
 

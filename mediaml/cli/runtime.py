@@ -66,13 +66,17 @@ def demo(no_serve: bool, port: int | None, host: str) -> None:
     from mediaml.config import get_settings
     from mediaml.demo import run_demo
 
+    ctx = click.get_current_context()
+    serve = ctx.find_root().command.get_command(ctx, "serve")  # type: ignore[attr-defined]
+    if serve is None and not no_serve:
+        raise click.UsageError(
+            "the dashboard is not installed (no `mediaml serve`); reinstall mediaml, or "
+            "pass --no-serve"
+        )
     run_demo(echo=click.echo)
     if no_serve:
         return
-    settings = get_settings()
-    from runners.web import serve as run_web  # only when asked to serve, as in `serve`
-
-    port = port or settings.port
+    port = port or get_settings().port
     click.echo(f"\ndashboard: http://{host}:{port}/review  (explore: /explore, status: /status)")
     click.echo("press Ctrl+C to stop")
-    sys.exit(run_web(settings, port=port, host=host))
+    ctx.invoke(serve, port=port, host=host)

@@ -1,10 +1,10 @@
 """The dispatcher: find, per stage, the items needing work and queue them once.
 
 Each pass runs set-based statements only: one per in-flight state returns abandoned items
-(lease expired: worker killed, machine lost) to their ready state, one per failed state
-returns transiently failed items whose next try is due (:mod:`mediaml.pipeline.retry`),
-and one per stage marks a batch of ready items as queued (``enqueued_at``) and returns
-them. State changes go through :mod:`mediaml.db.transitions`. Rows are taken with
+(lease expired: worker killed, machine lost) to their ready state; one query (on partial
+indexes) finds transiently failed items whose next try is due, and one statement per such
+failed state puts them back (:mod:`mediaml.pipeline.retry`); one per stage marks a batch
+of ready items as queued (``enqueued_at``) and returns them. State changes go through :mod:`mediaml.db.transitions`. Rows are taken with
 ``FOR UPDATE SKIP LOCKED`` and only when not queued within the requeue window, so two
 dispatchers running at once never queue an item twice. With nothing to do a pass is a
 handful of index-only queries.
@@ -24,13 +24,11 @@ from mediaml.db.transitions import plus_one, transition_all
 from mediaml.embed.policy import default_model
 from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.stages import STAGES, Stage, release_states
-from mediaml.states import CLIP_RETRY, VIDEO_RETRY
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
 LOST_WORKER = "the worker running this step stopped answering (killed or lost); retried"
-RETRY_STATEMENTS = len(VIDEO_RETRY) + len(CLIP_RETRY)
 
 Enqueue = Callable[[Stage, list[int]], None]
 # Same expression as the *_dispatch_idx indexes of migration 0002: never queued sorts first.
@@ -96,7 +94,7 @@ def retry_failed(db: Database, stats: DispatchStats) -> None:
     """Put transiently failed items whose next try is due back in their ready state."""
     with db.transaction() as conn:
         stats.retried = retry_due(conn)
-    stats.statements += RETRY_STATEMENTS
+    stats.statements += 1 + len(stats.retried)
 
 
 def select_ready(

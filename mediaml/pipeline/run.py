@@ -6,12 +6,13 @@ an in-process run and a worker never process one item twice (the claim decides).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
 
 from mediaml.config import get_settings
 from mediaml.db import Database, get_db
@@ -20,6 +21,12 @@ from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.runner import Outcome, StageContext, run_item
 from mediaml.pipeline.stages import STAGES, Stage
 from mediaml.storage import get_store
+
+with warnings.catch_warnings():
+    # Without ipywidgets a notebook gets text progress bars, which is fine; tqdm would
+    # otherwise print a warning (with a path into site-packages) on every first import.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 # Where a run may stop: the last stage it runs.
 UNTIL = {

@@ -8,9 +8,10 @@ import pytest
 
 from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
+from mediaml.embed.policy import default_model
 from mediaml.errors import MediaError
 from mediaml.pipeline import runner
-from mediaml.pipeline.dispatcher import RETRY_STATEMENTS, DispatchStats, dispatch, select_ready
+from mediaml.pipeline.dispatcher import DispatchStats, dispatch, select_ready
 from mediaml.pipeline.retry import MAX_ATTEMPTS, MAX_DELAY, retry
 from mediaml.pipeline.runner import StageContext, TransientError, run_item
 from mediaml.pipeline.stages import STAGES_BY_NAME, release_states
@@ -89,7 +90,7 @@ def test_backfill_only_queues_clips_missing_the_default_variant(db, settings):
         conn.execute(
             "INSERT INTO embeddings (clip_id, model_name, model_version, generation_strategy, dim, embedding)"
             " VALUES (%s, %s, '1', %s, 3, '[1,0,0]')",
-            (clips[0], settings.embed_model, settings.embed_strategy),
+            (clips[0], default_model(settings), settings.embed_strategy),
         )
     stats = DispatchStats()
     assert select_ready(db, STAGES_BY_NAME["backfill"], settings, stats) == [clips[1]]
@@ -120,7 +121,7 @@ def test_idle_dispatch_is_cheap(db, settings):
     sent, enqueue = collect()
     stats = dispatch(db, settings, enqueue)
     assert sent == [] and stats.statements == (
-        len(STAGES_BY_NAME) + len(release_states()) + RETRY_STATEMENTS
+        len(STAGES_BY_NAME) + len(release_states()) + 1  # one query for due retries
     )
 
 

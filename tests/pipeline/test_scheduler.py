@@ -87,3 +87,16 @@ def test_plain_huey_consumer_runs_a_queue(db, db_url, settings, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_every_queue_runs_a_task_and_every_periodic_job_is_one():
+    """The queue table describes real jobs: each queue has a task, and the periodic job
+    names (listed once, in the scheduler) are tasks of mediaml.jobs.tasks."""
+    from mediaml.config import QUEUE_NAMES
+    from mediaml.jobs import HUEYS, tasks
+    from mediaml.jobs.scheduler import PERIODIC_JOBS
+
+    for queue in QUEUE_NAMES:
+        assert HUEYS[queue]._registry._registry, f"no task runs on {queue}"
+    for name in PERIODIC_JOBS:
+        assert callable(getattr(tasks, name))
