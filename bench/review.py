@@ -204,12 +204,13 @@ def dashboard(env: dict[str, str], port: int, prefetch: int):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 180  # a loaded machine starts it slowly
+        while time.monotonic() < deadline:
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                time.sleep(0.2)
         yield base
     finally:
         proc.terminate()

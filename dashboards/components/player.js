@@ -38,6 +38,7 @@ const STEPS = [1, 2, 4, 8, 16];
 const REPEAT_MS = 300;
 const POOL_SIZE = 3;
 const VERDICTS = new Set(["approve", "skip", "archive"]);
+const PRELOAD_MAX_BYTES = 48 * 1024 * 1024;
 
 function el(tag, attrs = {}, text = "") {
   const n = document.createElement(tag);
@@ -132,7 +133,7 @@ export function render({ model, el: root }) {
   let playedId = null;
   let sentAt = null;
   let lastStep = { dir: 0, at: 0, level: 0 };
-  const preloaded = new Map(); // clip id -> hidden <video> with its temp clip loading
+  const preloaded = new Map(); // clip id -> {url, video: hidden <video> or null, abort}
 
   const clip = () => model.clip;
   const ctx = () => (model.context && clip() && model.context.clip_id === clip().clip_id ? model.context : null);
@@ -309,9 +310,9 @@ export function render({ model, el: root }) {
 
   function play(c) {
     const ready = preloaded.get(c.clip_id);
-    if (ready && ready.getAttribute("src") === c.url) {
+    if (ready && ready.video && ready.url === c.url) {
       preloaded.delete(c.clip_id);
-      swapIn(ready);
+      swapIn(ready.video);
       video.currentTime = 0;
     } else if (c.url) {
       video.src = c.url;
@@ -319,26 +320,58 @@ export function render({ model, el: root }) {
     video.play().catch(() => {});
   }
 
+  function drop(entry) {
+    entry.abort.abort();
+    if (entry.video) {
+      entry.video.removeAttribute("src");
+      entry.video.load();
+      entry.video.remove();
+    }
+  }
+
+  // Each upcoming temp clip is downloaded whole (one short request, so the browser's few
+  // connections per host are never held by half-read media streams) and waits decoded in
+  // a hidden <video> playing from memory. Clips too large for that are left to load on
+  // demand.
+  async function fetchClip(id, url, entry) {
+    try {
+      // A range request, as the media element makes (the server answers 206, whole file).
+      const response = await fetch(url, { signal: entry.abort.signal, headers: { Range: "bytes=0-" } });
+      const size = Number(response.headers.get("content-length") || 0);
+      if (!response.ok || size > PRELOAD_MAX_BYTES) {
+        entry.abort.abort();
+        return;
+      }
+      const blob = await response.blob();
+      if (preloaded.get(id) !== entry) return;
+      const local = URL.createObjectURL(blob);
+      const v = makeVideo(local);
+      attach(v);
+      v.addEventListener("emptied", () => URL.revokeObjectURL(local), { once: true });
+      pool.append(v);
+      v.load();
+      entry.video = v;
+    } catch (err) {
+      // aborted or failed: the clip loads normally when it is shown
+    }
+  }
+
   function preload() {
     const wanted = new Map((model.upcoming || []).slice(0, POOL_SIZE).map((u) => [u.clip_id, u.url]));
     const c = clip();
     if (c) wanted.delete(c.clip_id);
     wanted.delete(shownId);
-    for (const [id, v] of preloaded) {
-      if (wanted.get(id) !== v.getAttribute("src")) {
-        v.removeAttribute("src");
-        v.load();
-        v.remove();
+    for (const [id, entry] of preloaded) {
+      if (wanted.get(id) !== entry.url) {
+        drop(entry);
         preloaded.delete(id);
       }
     }
     for (const [id, url] of wanted) {
       if (preloaded.has(id) || !url) continue;
-      const v = makeVideo(url);
-      attach(v);
-      v.load();
-      pool.append(v);
-      preloaded.set(id, v);
+      const entry = { url, video: null, abort: new AbortController() };
+      preloaded.set(id, entry);
+      fetchClip(id, url, entry);
     }
   }
 
@@ -367,7 +400,7 @@ export function render({ model, el: root }) {
     const next = (model.upcoming || [])[0];
     if (!c || !next || !next.clip || !next.clip.url || next.clip_id === shownId) return;
     const ready = preloaded.get(next.clip_id);
-    if (!ready || ready.readyState < 2) return;
+    if (!ready || !ready.video || ready.video.readyState < 2) return;
     shownId = next.clip_id;
     showFacts(next.clip, Math.max(c.pending_count - 1, 0));
     play(next.clip);

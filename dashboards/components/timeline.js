@@ -110,7 +110,7 @@ function previews(clip, ctx, split, move) {
 
 // Frames ``lo``..``hi`` of the video as a bar: one block per live clip coloured by state,
 // a tick at every cut, the current clip outlined; a provisional cut (split or move) drawn
-// dashed. The page draws it twice: the whole video, and a zoom on the clip's neighbours.
+// in yellow. The page draws it twice: the whole video, and a zoom on the clip's neighbours.
 function drawTimeline(bar, clip, ctx, split, move, lo = 0, hi = ctx.frame_count) {
   const span = Math.max(hi - lo, 1);
   const pct = (f) => `${(100 * (Math.min(Math.max(f, lo), hi) - lo)) / span}%`;

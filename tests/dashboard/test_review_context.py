@@ -112,10 +112,11 @@ def test_deep_link_opens_that_clip_and_the_address_follows(
     page.goto(f"{server}/review?reviewer=dl-ann&clip={target}")
     assert shown_clip(page) != target
     expect(page.locator(".mm-message")).to_contain_text(
-        f"Clip {target} cannot be reviewed: it is review approved"
+        f"Clip {target} cannot be reviewed: it is review approved", timeout=20000
     )
     page.goto(f"{server}/review?reviewer=dl-ann&clip=999999")
-    expect(page.locator(".mm-message")).to_contain_text("it does not exist")
+    shown_clip(page)
+    expect(page.locator(".mm-message")).to_contain_text("it does not exist", timeout=20000)
 
 
 # ----------------------------------------------------------------------------- keys
