@@ -79,13 +79,34 @@ class ClipFrame(pd.DataFrame):
     def _repr_html_(self) -> str | None:
         if "keyframe_key" not in self.columns or self.empty:
             return super()._repr_html_()
-        shown = pd.DataFrame(self.head(MAX_THUMBS)).copy()
-        shown.insert(0, "thumbnail", [_thumbnail_html(k) for k in shown["keyframe_key"]])
-        table = shown.drop(columns=["keyframe_key"]).to_html(escape=False, index=False)
+        head = pd.DataFrame(self.head(MAX_THUMBS))
+        # Titles, URIs and errors come from file names and web pages: every column is
+        # escaped; only the thumbnail markup built here is trusted.
+        shown = pd.DataFrame(
+            {html.escape(str(c)): head[c] for c in head.columns if c != "keyframe_key"}
+        )
+        text = {str(c): _escape_cell for c in shown.columns if not _markup_free(shown[c])}
+        shown.insert(0, "thumbnail", [_thumbnail_html(k) for k in head["keyframe_key"]])
+        table = shown.to_html(escape=False, index=False, formatters=text)
         more = (
             f"<p>{len(self) - MAX_THUMBS} more rows not shown</p>" if len(self) > MAX_THUMBS else ""
         )
         return f"<div>{table}{more}</div>"
+
+
+def _markup_free(column: pd.Series) -> bool:
+    """Numbers, booleans and times cannot hold markup; anything else may."""
+    dtype = column.dtype
+    return bool(
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
+def _escape_cell(value: Any) -> str:
+    return html.escape(str(value))
 
 
 def _thumbnail_html(key: Any) -> str:
@@ -96,8 +117,9 @@ def _thumbnail_html(key: Any) -> str:
     from mediaml.errors import MediamlError
     from mediaml.storage import get_store
 
+    store = get_store()
     try:
-        with Image.open(get_store().local_path(key)) as img:
+        with store.pinned(), Image.open(store.local_path(key)) as img:
             img.thumbnail((THUMB_WIDTH, THUMB_WIDTH))
             buf = io.BytesIO()
             img.convert("RGB").save(buf, "JPEG", quality=70)
