@@ -12,6 +12,12 @@ same vectors, for page 1, page 10 (ranks 217-240) and filtered to the query clip
 video. Index rows: build time (measured when the catalogue was built; cached
 catalogues report the figure from that build) and size.
 
+Explore rows (``bench/_explore.py``): the stored map's build time, ``/explore`` in
+headless Chromium (ready time against ``/status``, server CPU and peak memory, websocket
+payload, ``/healthz`` latency while the page builds, box-selecting the whole map),
+``clips()`` against raw SQL, and ``export_parquet`` time and peak memory against a binary
+COPY.
+
 Run: ``python bench/scale.py [--sizes 10k,100k,1M] [--queries 200]``; sizes default to
 ``MEDIAML_BENCH_SIZES`` or 10k,100k.
 """
@@ -29,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _explore
 from _catalogue import (
     DIM,
     MODEL,
@@ -135,6 +142,7 @@ MEASUREMENTS: list[Measurement] = [
     search_page_one,
     search_deep_page,
     search_one_video,
+    *_explore.MEASUREMENTS,  # the explore map, /explore in Chromium, clips(), export
 ]
 
 

@@ -8,7 +8,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards.auth import AuthConfig, auth_config
+import panel as pn
+
+from dashboards.auth import AuthConfig, Identity, LoginLimiter, auth_config
 from mediaml import review
 from mediaml.config import QUEUE_CONCURRENCY, Settings, get_settings, set_settings
 from mediaml.db import connect, get_db
@@ -35,9 +37,14 @@ class DashboardContext:
     auth: AuthConfig | None
     prefetch: int = DEFAULT_PREFETCH
     single_app: bool = False
+    limiter: LoginLimiter = field(init=False, repr=False)
     _pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.limiter = LoginLimiter(
+            free=self.settings.login_free_attempts,
+            base_delay=self.settings.login_lockout_seconds,
+        )
         # Temp clips are served from this machine's playback cache, so the web process
         # cuts them itself, with the temp_clips queue's concurrency.
         self._pool = ThreadPoolExecutor(
@@ -102,3 +109,13 @@ def configure(
 def get_context() -> DashboardContext:
     """The process context, configured from the environment on first use (``panel serve``)."""
     return _context if _context is not None else configure(get_settings(), single_app=True)
+
+
+def session_identity() -> Identity:
+    """Who acts in the current session: call it when the session opens (page build),
+    where Panel reads the login from the request's signed cookie on the server."""
+    auth = get_context().auth
+    if auth is None:
+        return Identity(login=None, required=False)
+    login = pn.state.user or None  # decoded from the signed cookie by Panel
+    return Identity(login=login if login in auth.users else None, required=True)

@@ -5,19 +5,24 @@ HTTP Range requests with 206 so the browser can seek; video never goes through t
 websocket. With logins on, every route needs the session cookie, except that ``/healthz``
 tells anyone whether the service is up (the status code) and only logged-in users why.
 
-``ROUTES`` lets ``panel serve dashboards/app.py --plugins dashboards.routes`` add them.
+``ROUTES`` lets ``panel serve dashboards/app.py --plugins dashboards.routes`` add them;
+with logins on it also adds mediaml's ``/login`` and ``/logout`` (``panel serve`` knows
+nothing of ``MEDIAML_AUTH_USERS``), so both servers enforce the same login.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bokeh.server.views.auth_request_handler import AuthRequestHandler
+import panel as pn
 from tornado.ioloop import IOLoop
-from tornado.web import RedirectHandler, StaticFileHandler
+from tornado.web import RedirectHandler, RequestHandler, StaticFileHandler
 
+from dashboards.auth import LOGIN_URL, LOGOUT_URL, cookie_user, login_handler, logout_handler
 from dashboards.context import get_context
 from mediaml.errors import MediaError, MediamlError, NotFoundError, StorageError
 from mediaml.health import Health, check_health
@@ -27,16 +32,17 @@ from mediaml.storage.keys import validate_key
 
 log = logging.getLogger(__name__)
 
+# ASCII digits only (str.isdigit also takes "²" and "١"), and few enough for a bigint.
+CLIP_ID = re.compile(r"[0-9]{1,18}")
 
-class _Guarded(AuthRequestHandler):
-    """Knows whether logins are on and whether this request carries one."""
 
-    def auth_on(self) -> bool:
-        provider = self.application.auth_provider  # type: ignore[attr-defined]
-        return provider.get_user is not None or provider.get_user_async is not None
+class _Guarded(RequestHandler):
+    """Knows whether logins are on (from the settings, whichever server runs us) and
+    whether this request carries one (the signed session cookie of a current user)."""
 
     def allowed(self) -> bool:
-        return not self.auth_on() or bool(self.current_user)
+        auth = get_context().auth
+        return auth is None or cookie_user(self, auth) is not None
 
     def refuse(self) -> None:
         self.set_status(401)
@@ -57,12 +63,15 @@ class HealthHandler(_Guarded):
         try:
             get_context()  # under `panel serve` the first request connects
         except MediamlError as exc:
-            health = Health({"database": f"does not answer: {exc}"})
+            health, detail = Health({"database": f"does not answer: {exc}"}), False
         else:
-            health = await IOLoop.current().run_in_executor(None, check_health)
+            detail = self.allowed()
+            health = await IOLoop.current().run_in_executor(
+                None, partial(check_health, details=detail)
+            )
         self.set_status(200 if health.ok else 503)
         self.set_header("Cache-Control", "no-store")
-        self.finish(health.detail() if self.allowed() else health.public())
+        self.finish(health.detail() if detail else health.public())
 
 
 class _FileHandler(_Guarded, StaticFileHandler):
@@ -112,7 +121,7 @@ class PlaybackHandler(_FileHandler):
         if not self.allowed():
             return self.refuse()
         clip_id = path.removesuffix(".mp4")
-        if not clip_id.isdigit():
+        if not CLIP_ID.fullmatch(clip_id):
             return self.fail(404, f"{path!r} is not a clip; use /playback/<clip id>.mp4")
         try:
             file = await IOLoop.current().run_in_executor(None, temp_clip_path, int(clip_id))
@@ -130,7 +139,7 @@ def _to_review() -> list[tuple[str, Any, dict[str, Any]]]:
     return [(r"/", RedirectHandler, {"url": "review"})]
 
 
-ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
+_ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
     (r"/healthz", HealthHandler, {}),
     (r"/media/(.+)", MediaHandler, {}),
     (r"/playback/(.+)", PlaybackHandler, {}),
@@ -139,7 +148,55 @@ ROUTES: list[tuple[str, Any, dict[str, Any]]] = [
 
 def routes(*, index: bool = True) -> list[tuple[str, Any, dict[str, Any]]]:
     """Every extra route of the dashboard server (``index`` adds ``/`` -> ``/review``)."""
+    return [*_ROUTES, *_feature_routes(), *(_to_review() if index else [])]
+
+
+def _feature_routes() -> list[tuple[str, Any, dict[str, Any]]]:
+    """Routes of dashboard features living in their own modules (uploads, reels)."""
     from dashboards.reels import reel_routes
     from dashboards.uploads import upload_routes
 
-    return [*ROUTES, *upload_routes(), *reel_routes(), *(_to_review() if index else [])]
+    return [*upload_routes(), *reel_routes()]
+
+
+plugged_in = False  # set when `panel serve --plugins dashboards.routes` loaded us
+
+
+def panel_serve_routes() -> list[tuple[str, Any, dict[str, Any]]]:
+    """The routes ``panel serve --plugins dashboards.routes`` adds, with logins wired in.
+
+    Connects at start-up like ``mediaml serve``. With logins on, adds ``/login`` and
+    ``/logout`` with mediaml's users and backoff and sets the cookie secret Panel signs
+    sessions with; the pages check the login themselves (``dashboards/app.py``).
+
+    Raises:
+        SystemExit: one line when the settings or database are unusable, or when
+            ``panel serve`` was given its own login options besides mediaml's.
+    """
+    global plugged_in
+    try:
+        ctx = get_context()
+    except MediamlError as exc:
+        raise SystemExit(f"mediaml: {exc}") from None
+    extra: list[tuple[str, Any, dict[str, Any]]] = []
+    if ctx.auth is not None:
+        if pn.config.basic_auth or pn.config.oauth_provider:
+            raise SystemExit(
+                "mediaml: logins come from MEDIAML_AUTH_USERS; start `panel serve` without "
+                "--basic-auth/--oauth-provider (or use `mediaml serve`)"
+            )
+        if not pn.config.cookie_secret:
+            pn.config.cookie_secret = ctx.auth.cookie_secret  # type: ignore[misc]
+        extra = [
+            (LOGIN_URL, login_handler(ctx.auth, ctx.limiter), {}),
+            (LOGOUT_URL, logout_handler(), {}),
+        ]
+    plugged_in = True
+    return [*_ROUTES, *_feature_routes(), *extra]
+
+
+def __getattr__(name: str) -> Any:
+    # Panel reads ROUTES once, while `panel serve` starts: build them then.
+    if name == "ROUTES":
+        return panel_serve_routes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

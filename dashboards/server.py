@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import panel as pn
 from bokeh.server.server import Server
 
+from dashboards.auth import MediamlAuthProvider
 from dashboards.context import DEFAULT_PREFETCH, configure
 from dashboards.routes import routes
 from mediaml.config import Settings
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).parent / "templates"
 TITLES = {
     "review": "mediaml · review",
     "explore": "mediaml · explore",
@@ -72,11 +71,13 @@ def make_server(
     kwargs: dict[str, Any] = {}
     if ctx.auth is not None:
         kwargs.update(
-            basic_auth=ctx.auth.users,
+            auth_provider=MediamlAuthProvider(ctx.auth, ctx.limiter),
             cookie_secret=ctx.auth.cookie_secret,
-            login_template=str(TEMPLATES / "login.html"),
-            logout_template=str(TEMPLATES / "logout.html"),
         )
+    if settings.production:
+        # Behind Render's proxy the client's address is the last X-Forwarded-For hop;
+        # login backoff per address needs it.
+        kwargs["use_xheaders"] = True
     server: Server = pn.serve(
         pages(),
         port=port,

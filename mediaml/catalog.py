@@ -7,7 +7,8 @@ height, has_audio, clips, last_error, retry_count, created_at``.
 
 ``clips()``: ``clip_id, video_id, title, state, start_frame, end_frame, frames,
 start_time, end_time, duration_s, grouped_with, clip_key, keyframe_key, last_error,
-retry_count, reviewed_by, is_demo`` — rendered in notebooks with a keyframe thumbnail.
+retry_count, reviewed_by, is_demo`` — rendered in notebooks with a keyframe thumbnail;
+at most 10,000 rows unless ``limit`` says otherwise (``iter_clips()`` pages through all).
 
 ``cuts(video)``: ``video_id, frame, time, kind, score, created_by``.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -76,13 +79,34 @@ class ClipFrame(pd.DataFrame):
     def _repr_html_(self) -> str | None:
         if "keyframe_key" not in self.columns or self.empty:
             return super()._repr_html_()
-        shown = pd.DataFrame(self.head(MAX_THUMBS)).copy()
-        shown.insert(0, "thumbnail", [_thumbnail_html(k) for k in shown["keyframe_key"]])
-        table = shown.drop(columns=["keyframe_key"]).to_html(escape=False, index=False)
+        head = pd.DataFrame(self.head(MAX_THUMBS))
+        # Titles, URIs and errors come from file names and web pages: every column is
+        # escaped; only the thumbnail markup built here is trusted.
+        shown = pd.DataFrame(
+            {html.escape(str(c)): head[c] for c in head.columns if c != "keyframe_key"}
+        )
+        text = {str(c): _escape_cell for c in shown.columns if not _markup_free(shown[c])}
+        shown.insert(0, "thumbnail", [_thumbnail_html(k) for k in head["keyframe_key"]])
+        table = shown.to_html(escape=False, index=False, formatters=text)
         more = (
             f"<p>{len(self) - MAX_THUMBS} more rows not shown</p>" if len(self) > MAX_THUMBS else ""
         )
         return f"<div>{table}{more}</div>"
+
+
+def _markup_free(column: pd.Series) -> bool:
+    """Numbers, booleans and times cannot hold markup; anything else may."""
+    dtype = column.dtype
+    return bool(
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
+def _escape_cell(value: Any) -> str:
+    return html.escape(str(value))
 
 
 def _thumbnail_html(key: Any) -> str:
@@ -93,8 +117,9 @@ def _thumbnail_html(key: Any) -> str:
     from mediaml.errors import MediamlError
     from mediaml.storage import get_store
 
+    store = get_store()
     try:
-        with Image.open(get_store().local_path(key)) as img:
+        with store.pinned(), Image.open(store.local_path(key)) as img:
             img.thumbnail((THUMB_WIDTH, THUMB_WIDTH))
             buf = io.BytesIO()
             img.convert("RGB").save(buf, "JPEG", quality=70)
@@ -137,39 +162,137 @@ def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFr
     return pd.DataFrame(rows, columns=VIDEO_COLUMNS)
 
 
+CLIPS_LIMIT = 10_000
+
+
+class ClipsTruncatedWarning(UserWarning):
+    """``clips()`` returned its default first page; more clips match."""
+
+
 def clips(
     *,
     state: str | list[str] | None = None,
     video: int | None = None,
     include_archived: bool = False,
+    limit: int | None = CLIPS_LIMIT,
+    after: int | None = None,
     db: Database | None = None,
 ) -> ClipFrame:
     """Clips in video order, filtered by state(s) and video. See the module doc for columns.
 
+    Large catalogues are read a page at a time: at most ``limit`` clips (10,000 by
+    default; ``None`` for every clip, in one query), starting after the clip id ``after``
+    in video order. When the default limit cuts the answer short, a
+    :class:`ClipsTruncatedWarning` says how to get the rest, and ``frame.attrs["next_after"]``
+    holds the id to pass as ``after`` for the next page (``None`` on the last page).
+    :func:`iter_clips` walks every page lazily.
+
     Raises:
-        QueryError: a state is not a clip state (the message lists them).
+        QueryError: a state is not a clip state (the message lists them), ``limit`` is
+            below 1, or ``after`` is not a clip id.
     """
+    if limit is not None and limit < 1:
+        raise QueryError(f"clips(limit={limit}): use a positive page size, or None for every clip")
     db = db or get_db()
     states = [state] if isinstance(state, str) else state
     _check_states("clip", states, CLIP_STATES)
+    params = {
+        "states": states,
+        "video": video,
+        "archived": include_archived,
+        "after": after,
+        "fetch": None if limit is None else limit + 1,
+    }
     with db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT c.*, v.title,"
-            " (SELECT a.key FROM clip_artifacts a WHERE a.clip_id = c.id AND a.kind = 'keyframe'"
-            "  ORDER BY a.frame OFFSET (SELECT count(*) / 2 FROM clip_artifacts b"
-            "   WHERE b.clip_id = c.id AND b.kind = 'keyframe') LIMIT 1) AS keyframe_key"
-            " FROM clips c JOIN source_videos v ON v.id = c.video_id"
-            " WHERE (%(states)s::text[] IS NULL OR c.state = ANY(%(states)s))"
-            "  AND (%(video)s::bigint IS NULL OR c.video_id = %(video)s)"
-            "  AND (%(archived)s OR %(states)s::text[] IS NOT NULL OR c.state <> 'archived')"
-            " ORDER BY c.video_id, c.start_frame, c.id",
-            {"states": states, "video": video, "archived": include_archived},
-        ).fetchall()
-    for r in rows:
-        r["clip_id"] = r["id"]
-        r["frames"] = r["end_frame"] - r["start_frame"]
-        r["duration_s"] = r["end_time"] - r["start_time"]
-    return ClipFrame(pd.DataFrame(rows, columns=CLIP_COLUMNS))
+        if (
+            after is not None
+            and not conn.execute("SELECT 1 FROM clips WHERE id = %s", (after,)).fetchone()
+        ):
+            raise QueryError(
+                f"clips(after={after}): no clip has that id; pass the last clip_id of a page"
+            )
+        rows = conn.execute(_CLIPS_SQL, params).fetchall()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if more else rows
+    frame = pd.DataFrame(
+        rows, columns=[c for c in CLIP_COLUMNS if c not in ("frames", "duration_s")]
+    )
+    frame.insert(CLIP_COLUMNS.index("frames"), "frames", frame["end_frame"] - frame["start_frame"])
+    frame.insert(
+        CLIP_COLUMNS.index("duration_s"), "duration_s", frame["end_time"] - frame["start_time"]
+    )
+    out = ClipFrame(frame)
+    out.attrs["next_after"] = int(rows[-1]["clip_id"]) if more else None
+    if more and limit == CLIPS_LIMIT:
+        warnings.warn(
+            f"clips() returned the first {limit:,} matching clips; there are more. Pass "
+            "limit=None for all of them at once, after=frame.attrs['next_after'] for the "
+            "next page, or iterate with mediaml.catalog.iter_clips().",
+            ClipsTruncatedWarning,
+            stacklevel=2,
+        )
+    return out
+
+
+# One statement: the page of clips (an index walk in video order, keyset-paged), then the
+# middle keyframe of just those clips, found by a window over their artifacts (no
+# subquery per row).
+_CLIPS_SQL = """
+WITH page AS (
+    SELECT c.id AS clip_id, c.video_id, v.title, c.state, c.start_frame, c.end_frame,
+           c.start_time, c.end_time, c.grouped_with, c.clip_key, c.last_error,
+           c.retry_count, c.reviewed_by, c.is_demo
+    FROM clips c JOIN source_videos v ON v.id = c.video_id
+    WHERE (%(states)s::text[] IS NULL OR c.state = ANY(%(states)s))
+      AND (%(video)s::bigint IS NULL OR c.video_id = %(video)s)
+      AND (%(archived)s OR %(states)s::text[] IS NOT NULL OR c.state <> 'archived')
+      AND (%(after)s::bigint IS NULL OR (c.video_id, c.start_frame, c.id) >
+           (SELECT a.video_id, a.start_frame, a.id FROM clips a WHERE a.id = %(after)s))
+    ORDER BY c.video_id, c.start_frame, c.id
+    LIMIT %(fetch)s
+), keyframes AS (
+    SELECT a.clip_id, a.key,
+           row_number() OVER w - 1 AS i, count(*) OVER (PARTITION BY a.clip_id) AS n
+    FROM clip_artifacts a
+    WHERE a.kind = 'keyframe' AND a.clip_id IN (SELECT clip_id FROM page)
+    WINDOW w AS (PARTITION BY a.clip_id ORDER BY a.frame)
+)
+SELECT page.*, k.key AS keyframe_key
+FROM page LEFT JOIN keyframes k ON k.clip_id = page.clip_id AND k.i = k.n / 2
+ORDER BY page.video_id, page.start_frame, page.clip_id
+"""
+
+
+def iter_clips(
+    *,
+    state: str | list[str] | None = None,
+    video: int | None = None,
+    include_archived: bool = False,
+    page_size: int = CLIPS_LIMIT,
+    db: Database | None = None,
+) -> Iterator[ClipFrame]:
+    """Every matching clip, one :func:`clips` page (a :class:`ClipFrame`) at a time, so a
+    million clips never sit in memory at once.
+
+    Example:
+        >>> for page in mediaml.catalog.iter_clips(state="embedded"):
+        ...     process(page)
+    """
+    after = None
+    while True:
+        page = clips(
+            state=state,
+            video=video,
+            include_archived=include_archived,
+            limit=page_size,
+            after=after,
+            db=db,
+        )
+        if len(page):
+            yield page
+        after = page.attrs["next_after"]
+        if after is None:
+            return
 
 
 def cuts(video: int, *, db: Database | None = None) -> pd.DataFrame:

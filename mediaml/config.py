@@ -278,6 +278,12 @@ class Settings:
         default="300",
         kind="float",
     )
+    map_interval: float = setting(
+        "MEDIAML_MAP_INTERVAL",
+        "Seconds between updates of the explore maps (new clips placed on them).",
+        default="300",
+        kind="float",
+    )
     lease_seconds: float = setting(
         "MEDIAML_LEASE_SECONDS",
         "How long an in-flight item may go without a heartbeat before the dispatcher "
@@ -297,6 +303,20 @@ class Settings:
         "MEDIAML_PLAYBACK_CACHE_MAX_BYTES",
         "Size above which the playback cache evicts least recently used files.",
         default="1073741824",
+        kind="int",
+    )
+    object_cache_max_age: float = setting(
+        "MEDIAML_OBJECT_CACHE_MAX_AGE",
+        "Seconds an unused local copy of a stored object (original, master, proxy, "
+        "keyframe) may stay in `<data dir>/cache/objects` when the store is S3.",
+        default="86400",
+        kind="float",
+    )
+    object_cache_max_bytes: int = setting(
+        "MEDIAML_OBJECT_CACHE_MAX_BYTES",
+        "Size above which the local object cache evicts least recently used copies "
+        "(files a running step holds are never evicted).",
+        default="10737418240",
         kind="int",
     )
     min_free_disk_bytes: int = setting(
@@ -323,6 +343,19 @@ class Settings:
         "Dashboard logins as `user:password` pairs separated by commas, or a path to a "
         "JSON file of `{user: password}`. Required for the web role in production.",
         secret=True,
+    )
+    login_free_attempts: int = setting(
+        "MEDIAML_LOGIN_FREE_ATTEMPTS",
+        "Failed dashboard logins allowed per user name and per client address before "
+        "each further failure locks that name or address out.",
+        default="5",
+        kind="int",
+    )
+    login_lockout_seconds: float = setting(
+        "MEDIAML_LOGIN_LOCKOUT_SECONDS",
+        "First login lockout in seconds; it doubles with every further failure, up to 15 minutes.",
+        default="30",
+        kind="float",
     )
     log_level: str = setting(
         "MEDIAML_LOG_LEVEL",

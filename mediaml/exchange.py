@@ -2,12 +2,20 @@
 
 One Parquet file per table (videos, cuts, clips, artifacts, embeddings, review audit) in
 a directory. Ids are kept, so references between tables survive; vectors are stored as
-``list<float32>`` exactly as PostgreSQL holds them (pgvector stores float32).
+``fixed_size_list<float32>[dim]`` exactly as PostgreSQL holds them (pgvector stores
+float32); a catalogue holding models of several dimensions gets a ``list<float32>``
+column instead.
+
+Both directions stream in record batches of :data:`BATCH_ROWS` rows (a server-side
+cursor into Arrow batches on export, Arrow batches into a binary ``COPY`` on import), so
+memory stays flat however large the catalogue is.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +23,32 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from mediaml.db import Database, get_db
 from mediaml.errors import MediamlError
 
 # Parent tables first, so an import never meets a dangling reference.
 TABLES = ("source_videos", "cuts", "clips", "clip_artifacts", "embeddings", "review_actions")
+BATCH_ROWS = 5_000
+
+# PostgreSQL column type -> Arrow type; other types travel as their text form, which
+# PostgreSQL parses back to the same value on import.
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "bool": pa.bool_(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bytea": pa.binary(),
+    "date": pa.date32(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+    "jsonb": pa.string(),
+    "json": pa.string(),
+}
 
 
 def _columns(conn: Any, table: str) -> list[tuple[str, str]]:
@@ -35,20 +62,47 @@ def _columns(conn: Any, table: str) -> list[tuple[str, str]]:
     return [(r["column_name"], r["udt_name"]) for r in rows]
 
 
-def _to_arrow_value(value: Any, udt: str) -> Any:
-    if value is None:
-        return None
+def _vector_type(conn: Any, table: str, column: str) -> pa.DataType:
+    """A fixed-size list when every stored vector has one dimension, else a list."""
+    dims = conn.execute(
+        sql.SQL("SELECT DISTINCT vector_dims({}) AS d FROM {} LIMIT 2").format(
+            sql.Identifier(column), sql.Identifier(table)
+        )
+    ).fetchall()
+    if len(dims) == 1:
+        return pa.list_(pa.float32(), int(dims[0]["d"]))
+    return pa.list_(pa.float32())
+
+
+def _schema(conn: Any, table: str, cols: list[tuple[str, str]]) -> pa.Schema:
+    fields = []
+    for name, udt in cols:
+        kind = _vector_type(conn, table, name) if udt == "vector" else ARROW_TYPES.get(udt)
+        fields.append(pa.field(name, kind or pa.string()))
+    return pa.schema(fields)
+
+
+def _arrow_column(values: list[Any], udt: str, kind: pa.DataType) -> pa.Array:
     if udt == "vector":
-        return np.asarray(value.to_numpy(), dtype=np.float32).tolist()
+        vectors = [
+            np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, np.float32) for v in values
+        ]
+        flat = pa.array(np.concatenate(vectors) if vectors else np.zeros(0, np.float32))
+        if pa.types.is_fixed_size_list(kind):
+            return pa.FixedSizeListArray.from_arrays(flat, kind.list_size)
+        offsets = np.concatenate([[0], np.cumsum([len(v) for v in vectors])]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), flat)
     if udt in ("jsonb", "json"):
-        return json.dumps(value, sort_keys=True)
-    return value
+        values = [None if v is None else json.dumps(v, sort_keys=True) for v in values]
+    elif udt not in ARROW_TYPES:
+        values = [None if v is None else str(v) for v in values]
+    return pa.array(values, type=kind)
 
 
 def export_parquet(
     path: str | Path, *, overwrite: bool = False, db: Database | None = None
 ) -> dict[str, int]:
-    """Write every table to ``path/<table>.parquet``.
+    """Write every table to ``path/<table>.parquet``, streaming ``BATCH_ROWS`` rows at a time.
 
     Args:
         path: a new or empty folder.
@@ -85,28 +139,50 @@ def export_parquet(
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one consistent snapshot
         for table in TABLES:
             cols = _columns(conn, table)
-            names = [c for c, _ in cols]
-            rows = conn.execute(
-                sql.SQL("SELECT {} FROM {} ORDER BY id").format(
-                    sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table)
-                )
-            ).fetchall()
-            data = {name: [_to_arrow_value(r[name], udt) for r in rows] for name, udt in cols}
-            fields = [
-                pa.field(name, pa.list_(pa.float32())) if udt == "vector" else None
-                for name, udt in cols
-            ]
-            arrays = [
-                pa.array(data[name], type=f.type if f else None)
-                for (name, _), f in zip(cols, fields, strict=True)
-            ]
-            pq.write_table(pa.Table.from_arrays(arrays, names=names), out / f"{table}.parquet")
-            counts[table] = len(rows)
+            schema = _schema(conn, table, cols)
+            query = sql.SQL("SELECT {} FROM {} ORDER BY id").format(
+                sql.SQL(", ").join(sql.Identifier(n) for n, _ in cols), sql.Identifier(table)
+            )
+            counts[table] = 0
+            with (
+                pq.ParquetWriter(out / f"{table}.parquet", schema) as writer,
+                conn.cursor(name=f"mediaml_export_{table}", binary=True) as cur,
+            ):
+                cur.itersize = BATCH_ROWS
+                cur.execute(query)
+                while rows := cur.fetchmany(BATCH_ROWS):
+                    arrays = [
+                        _arrow_column([r[name] for r in rows], udt, field.type)
+                        for (name, udt), field in zip(cols, schema, strict=True)
+                    ]
+                    writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                    counts[table] += len(rows)
     return counts
 
 
+def _copy_values(column: pa.Array, udt: str) -> Sequence[Any]:
+    """One Arrow column as the Python values a binary ``COPY`` of ``udt`` takes."""
+    if udt == "vector":
+        flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        if pa.types.is_fixed_size_list(column.type):
+            return list(flat.reshape(-1, column.type.list_size))
+        offsets = column.offsets.to_numpy()
+        return [flat[a:b] for a, b in pairwise(offsets - offsets[0])]
+    values = column.to_pylist()
+    if udt in ("jsonb", "json"):
+        return [None if v is None else json.loads(v) for v in values]
+    return values
+
+
+def _batches(src: Path, table: str, names: list[str]) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(src / f"{table}.parquet").iter_batches(
+        batch_size=BATCH_ROWS, columns=names
+    )
+
+
 def import_parquet(path: str | Path, *, db: Database | None = None) -> dict[str, int]:
-    """Load a directory written by :func:`export_parquet` into an empty database.
+    """Load a directory written by :func:`export_parquet` into an empty database, streaming
+    ``BATCH_ROWS`` rows at a time into a binary ``COPY``.
 
     Returns:
         Rows loaded per table.
@@ -130,39 +206,30 @@ def import_parquet(path: str | Path, *, db: Database | None = None) -> dict[str,
         conn.execute("ALTER TABLE review_actions DISABLE TRIGGER review_actions_append_only")
         for table in TABLES:
             cols = dict(_columns(conn, table))
-            rows = pq.read_table(src / f"{table}.parquet").to_pylist()
-            names = [n for n in (rows[0] if rows else {}) if n in cols]
-            if rows:
-                query = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})").format(
-                    sql.Identifier(table),
-                    sql.SQL(", ").join(map(sql.Identifier, names)),
-                    sql.SQL(", ").join(
-                        sql.SQL("{}::vector").format(sql.Placeholder())
-                        if cols[n] == "vector"
-                        else sql.Placeholder()
+            stored = pq.read_schema(src / f"{table}.parquet").names
+            names = [n for n in stored if n in cols]
+            # COPY writes identity columns as given (like INSERT ... OVERRIDING SYSTEM VALUE).
+            query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
+                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+            )
+            counts[table] = 0
+            with conn.cursor().copy(query) as copy:
+                copy.set_types(
+                    [
+                        cols[n] if cols[n] in ARROW_TYPES or cols[n] == "vector" else "text"
                         for n in names
-                    ),
+                    ]
                 )
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        query, [[_from_arrow_value(r[n], cols[n]) for n in names] for r in rows]
-                    )
+                for batch in _batches(src, table, names):
+                    columns = [_copy_values(batch.column(i), cols[n]) for i, n in enumerate(names)]
+                    for values in zip(*columns, strict=True):
+                        copy.write_row(values)
+                    counts[table] += batch.num_rows
             conn.execute(
                 sql.SQL(
                     "SELECT setval(pg_get_serial_sequence({t}, 'id'),"
                     " COALESCE((SELECT max(id) FROM {i}), 0) + 1, false)"
                 ).format(t=sql.Literal(table), i=sql.Identifier(table))
             )
-            counts[table] = len(rows)
         conn.execute("ALTER TABLE review_actions ENABLE TRIGGER review_actions_append_only")
     return counts
-
-
-def _from_arrow_value(value: Any, udt: str) -> Any:
-    if value is None:
-        return None
-    if udt == "vector":
-        return "[" + ",".join(repr(float(np.float32(x))) for x in value) + "]"
-    if udt in ("jsonb", "json"):
-        return Jsonb(json.loads(value))
-    return value

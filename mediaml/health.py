@@ -6,7 +6,7 @@ the status code, an operator who is logged in also sees which check failed and w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mediaml.db.database import Database, get_db
@@ -24,6 +24,7 @@ class Health:
     """One answer per check: None when it passed, else what went wrong."""
 
     checks: dict[str, str | None]
+    details: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -43,6 +44,7 @@ class Health:
             **self.public(),
             "checks": {name: problem or "ok" for name, problem in self.checks.items()},
             "failed": self.failed,
+            **({"details": self.details} if self.details else {}),
         }
 
 
@@ -51,9 +53,12 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def check_health(db: Database | None = None, store: ObjectStore | None = None) -> Health:
+def check_health(
+    db: Database | None = None, store: ObjectStore | None = None, *, details: bool = False
+) -> Health:
     """Ask the database, the job tables and the object store whether they answer.
 
+    With ``details``, also report this machine's object cache use (for operators).
     Never raises: each failure becomes the message of its check.
     """
     checks: dict[str, str | None] = {}
@@ -78,9 +83,13 @@ def check_health(db: Database | None = None, store: ObjectStore | None = None) -
     except Exception as exc:  # psycopg, pool timeouts, OS errors: report, never crash
         checks.setdefault("database", f"does not answer: {_first_line(exc)}")
         checks.setdefault("job_tables", "not checked: the database does not answer")
+    info: dict[str, str] = {}
     try:
-        (store or get_store()).check()
+        store = store or get_store()
+        store.check()
         checks["object_store"] = None
+        if details:
+            info["object_cache"] = store.cache.usage().line()
     except Exception as exc:  # each backend fails in its own way; the probe reports it
         checks["object_store"] = _first_line(exc)
-    return Health(checks)
+    return Health(checks, info)

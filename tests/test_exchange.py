@@ -1,8 +1,11 @@
 """Parquet export -> import into an empty database -> identical rows and vectors."""
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from mediaml import exchange
 from mediaml.db import Database
 from mediaml.db.clips import DetectedCut, add_cut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
@@ -24,7 +27,8 @@ def dump(db):
     return out
 
 
-def test_round_trip_is_lossless(db, pg_server, tmp_path):
+def test_round_trip_is_lossless(db, pg_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(exchange, "BATCH_ROWS", 2)  # several batches per table, both ways
     rng = np.random.default_rng(7)
     with db.transaction() as conn:
         video, _ = create_video(
@@ -52,6 +56,8 @@ def test_round_trip_is_lossless(db, pg_server, tmp_path):
     before = dump(db)
     counts = export_parquet(tmp_path / "export", db=db)
     assert counts["clips"] == 5 and counts["embeddings"] == 3 and counts["cuts"] == 3
+    vectors = pq.read_schema(tmp_path / "export" / "embeddings.parquet").field("embedding")
+    assert vectors.type == pa.list_(pa.float32(), 512)  # a fixed-size list of float32
 
     fresh = Database(pg_server.url(pg_server.create_database()))
     try:

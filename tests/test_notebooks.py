@@ -12,6 +12,9 @@ import pytest
 from tests.support.notebooks import NOTEBOOKS, execute, normalise
 
 MAX_NOTEBOOK_BYTES = 200_000
+# 04 (per-frame detector scores) follows the detector as it is tuned; its owner refreshes
+# it with `make notebooks notebooks/04-*.ipynb`. It must still run without errors.
+OUTPUTS_COMPARED = ("01-quickstart", "02-embedding-exploration", "03-batch-folder-to-parquet")
 
 
 @pytest.fixture
@@ -37,9 +40,10 @@ def test_notebook_runs_and_its_stored_outputs_are_current(path, workdir):
     # Notebooks show their results: every code cell but imports printed something.
     shown = [c for c in book.cells if c.cell_type == "code" and c.get("outputs")]
     assert len(shown) >= len([c for c in book.cells if c.cell_type == "code"]) // 2
-    assert normalise(book) == normalise(stored), (
-        f"{path.name}'s stored outputs are out of date: run `make notebooks`"
-    )
+    if path.stem in OUTPUTS_COMPARED:
+        assert normalise(book) == normalise(stored), (
+            f"{path.name}'s stored outputs are out of date: run `make notebooks`"
+        )
     assert path.stat().st_size < MAX_NOTEBOOK_BYTES
     assert all("execution" not in c.metadata for c in stored.cells)
 

@@ -1,24 +1,30 @@
 """The explore page: a main clip and the clips most (or least) like it, text search, and a
-2D map of the embeddings with hover thumbnails and lasso/box selection."""
+2D map of the embeddings with hover thumbnails and lasso/box selection.
+
+The page never works on the event loop: :func:`page` returns the bare layout at once, and
+every database read (choices, searches, thumbnails, the stored map) runs in a worker
+thread (``asyncio.to_thread``) from a Panel async callback, which applies the result. The
+health check and every other session stay responsive while an explore page builds.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool
-from bokeh.palettes import Category10
-from bokeh.plotting import figure
+from panel.io.state import set_curdoc
 
 from dashboards.components.grid import ClipGrid
 from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
+from dashboards.explore_map import ExploreMap
 from dashboards.pages.layout import shell
-from dashboards.projection import methods, project
 from dashboards.query import QueryParam, read_query
 from dashboards.urls import playback_url, preview_urls
 from mediaml import embed
@@ -28,11 +34,16 @@ from mediaml.db import get_db
 from mediaml.db.artifacts import middle_keyframes
 from mediaml.embed.policy import default_model
 from mediaml.errors import MediamlError
+from mediaml.projections import MapPoints, methods, read_map, update_maps
 from mediaml.storage import get_store
 
 log = logging.getLogger(__name__)
 
 PER_PAGE = 12
+# A variant without a stored map gets one computed by this process (in a worker thread)
+# up to this many clips; larger ones wait for the update_maps job, which is queued.
+INLINE_MAP_CLIPS = 20_000
+NOTES_CSS = ".mm-notes { color: #b00020; font-family: system-ui, sans-serif; }"
 ORDERS = {"Most similar": "desc", "Least similar": "asc"}
 
 QUERY = [
@@ -94,28 +105,60 @@ def text_support(model: str) -> tuple[bool, str]:
     return True, ""
 
 
+def load_map(model: str, strategy: str, method: str) -> tuple[MapPoints | None, str]:
+    """The stored map of a variant, and a note when there is none yet.
+
+    A missing map of a small variant is computed here (this runs in a worker thread);
+    a large one is left to the ``update_maps`` job, which is queued.
+    """
+    points = read_map(model, strategy, method)
+    if points is not None:
+        return points, ""
+    with get_db().transaction() as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM embeddings WHERE model_name = %s"
+            " AND generation_strategy = %s LIMIT %s) s",
+            (model, strategy, INLINE_MAP_CLIPS + 1),
+        ).fetchone()
+    clips = int(row["n"]) if row else 0
+    if clips == 0:
+        return None, "No clips have vectors of this variant yet, so there is no map."
+    if clips <= INLINE_MAP_CLIPS:
+        update_maps(model=model, strategy=strategy, method=method)
+        return read_map(model, strategy, method), ""
+    from mediaml.jobs import tasks
+
+    tasks.update_maps(model, strategy)
+    return None, (
+        "The map of this variant is being computed by a background job (update_maps on the"
+        " background_jobs queue); reload the page in a few minutes."
+    )
+
+
+@dataclass
+class Choices:
+    """What the page offers, read from the database (in a worker thread)."""
+
+    found: dict[str, list[str]]
+    videos: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
 class ExploreView:
     """One session's explorer."""
 
     def __init__(self, values: dict[str, Any], notes: list[str]) -> None:
+        self.values = values
         self.notes = notes
         self.ctx = get_context()
-        found = variants()
-        models = list(found) or [default_model(self.ctx.settings)]
-        model = values.get("model")
-        if model is not None and model not in models:
-            notes.append(f"ignored ?model={model}: no clips are embedded with it")
-            model = None
-        self.found = found
-        self.model = pn.widgets.Select(name="Model", options=models, value=model or models[0])
+        self.doc = pn.state.curdoc
+        self.found: dict[str, list[str]] = {}
+        self._quiet = True  # widgets are being filled in: their watchers do nothing
+        self._refreshes = self._maps = 0  # the latest request wins when answers cross
+        model = default_model(self.ctx.settings)
+        self.model = pn.widgets.Select(name="Model", options=[model], value=model)
         self.strategy = pn.widgets.Select(name="Strategy", options=list(EMBED_STRATEGIES))
-        self._fit_strategies(values.get("strategy"))
-        choices = videos()
-        video = values.get("video", 0)
-        if video not in choices.values():
-            notes.append(f"ignored ?video={video}: no such source video")
-            video = 0
-        self.video = pn.widgets.Select(name="Source video", options=choices, value=video)
+        self.video = pn.widgets.Select(name="Source video", options={"All videos": 0}, value=0)
         order = {v: k for k, v in ORDERS.items()}.get(values.get("order", "desc"), "Most similar")
         self.order = pn.widgets.RadioButtonGroup(options=list(ORDERS), value=order)
         self.random = pn.widgets.Button(name="Random clip", button_type="primary")
@@ -127,20 +170,17 @@ class ExploreView:
         self.text = pn.widgets.TextInput(name="Search by text", placeholder="e.g. a red car")
         self.search = pn.widgets.Button(name="Search", align="end", width=90)
         self.text_note = pn.pane.HTML("", css_classes=["mm-text-note"])
-        self.message = pn.pane.HTML("", css_classes=["mm-explore-message"])
+        self.notes_pane = pn.pane.HTML("", stylesheets=[NOTES_CSS], sizing_mode="stretch_width")
+        self.message = pn.pane.HTML(
+            '<p class="mm-muted mm-loading">Loading…</p>', css_classes=["mm-explore-message"]
+        )
         self.main = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-main"])
         self.grid = ClipGrid(on_pick=self.set_main, sizing_mode="stretch_width")
         self.method = pn.widgets.Select(name="Map", options=methods(), width=120)
-        self.source = ColumnDataSource(
-            {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")},
-            name="mm-map",
-        )
-        self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
-        self.selected_grid = ClipGrid(
-            on_pick=self.set_main, empty_text="", sizing_mode="stretch_width"
-        )
-        self.plot = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
+        self.map = ExploreMap(self.set_main, thumbnail_urls, self._say)
         self.reel = ReelMaker(self.reel_clips)
+        for w in (self.text, self.search):
+            w.disabled = True
 
         self.main_id: int | None = values.get("clip")
         self.page = values.get("p", 1)
@@ -152,16 +192,16 @@ class ExploreView:
         self.strategy.param.watch(self._on_variant, "value")
         self.video.param.watch(lambda _e: self._first_page(), "value")
         self.order.param.watch(lambda _e: self._first_page(), "value")
-        self.method.param.watch(lambda _e: self.refresh_map(), "value")
-        self.random.on_click(lambda _e: self.pick_random())
+        self.method.param.watch(lambda _e: self._spawn(self.refresh_map), "value")
+        self.random.on_click(lambda _e: self._spawn(self.pick_random))
         self.go.on_click(lambda _e: self._show_typed_clip())
         self.prev.on_click(lambda _e: self._turn(-1))
         self.next.on_click(lambda _e: self._turn(1))
         self.search.on_click(lambda _e: self.run_search())
         self.text.param.watch(lambda _e: self.run_search(), "enter_pressed")
-        self.source.selected.on_change("indices", self._on_select)
 
         self.view = pn.Column(
+            self.notes_pane,
             pn.Row(self.model, self.strategy, self.video, sizing_mode="stretch_width"),
             pn.Row(self.order, self.random, self.clip_input, self.go),
             pn.Row(self.text, self.search),
@@ -176,10 +216,58 @@ class ExploreView:
                 " or lasso tool to list clips.</p>"
             ),
             self.method,
-            self.plot,
-            self.selected,
-            self.selected_grid,
+            self.map.view,
             sizing_mode="stretch_width",
+        )
+        self._show_notes()
+
+    # -- running work off the event loop ------------------------------------------------
+
+    def _spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` (a coroutine function) as a Panel async callback of this session;
+        its blocking parts go to worker threads with ``asyncio.to_thread``."""
+        with set_curdoc(self.doc):
+            pn.state.execute(job)
+
+    async def load(self) -> None:
+        """Fill the page in (Panel calls this once the page is in the browser)."""
+        choices = await asyncio.to_thread(self._choices)
+        self.found = choices.found
+        self.notes.extend(choices.notes)
+        models = list(choices.found) or [default_model(self.ctx.settings)]
+        self.model.options = models
+        self.model.value = (
+            self.values.get("model") if self.values.get("model") in models else models[0]
+        )
+        self._fit_strategies(self.values.get("strategy"))
+        self.video.options = choices.videos
+        self.video.value = (
+            self.values.get("video", 0)
+            if self.values.get("video", 0) in choices.videos.values()
+            else 0
+        )
+        self._show_notes()
+        self._quiet = False
+        await self.update_text_support()
+        await self.refresh()
+        await self.refresh_map()
+
+    def _choices(self) -> Choices:
+        found = variants()
+        choices = Choices(found, videos())
+        model = self.values.get("model")
+        if model is not None and model not in found:
+            choices.notes.append(f"ignored ?model={model}: no clips are embedded with it")
+        video = self.values.get("video", 0)
+        if video not in choices.videos.values():
+            choices.notes.append(f"ignored ?video={video}: no such source video")
+        return choices
+
+    def _show_notes(self) -> None:
+        self.notes_pane.object = (
+            '<div class="mm-notes">' + "<br>".join(html.escape(n) for n in self.notes) + "</div>"
+            if self.notes
+            else ""
         )
 
     # -- choices ------------------------------------------------------------------
@@ -194,26 +282,38 @@ class ExploreView:
         self.strategy.value = wanted or (default if default in available else available[0])
 
     def _on_variant(self, event: Any) -> None:
+        if self._quiet:
+            return
         if event.obj is self.model:
-            self._fit_strategies()
-        self.update_text_support()
+            self._quiet = True
+            try:
+                self._fit_strategies()
+            finally:
+                self._quiet = False
         self.page = 1
-        self.refresh()
-        self.refresh_map()
 
-    def update_text_support(self) -> None:
+        async def job() -> None:
+            await self.update_text_support()
+            await self.refresh()
+            await self.refresh_map()
+
+        self._spawn(job)
+
+    async def update_text_support(self) -> None:
         """Enable text search only for models with a text tower, else say why not."""
-        ok, why = text_support(self.model.value)
+        ok, why = await asyncio.to_thread(text_support, self.model.value)
         self.text.disabled = self.search.disabled = not ok
         self.text_note.object = "" if ok else f'<p class="mm-muted">{html.escape(why)}</p>'
 
     def _first_page(self) -> None:
+        if self._quiet:
+            return
         self.page = 1
-        self.refresh()
+        self._spawn(self.refresh)
 
     def _turn(self, step: int) -> None:
         self.page = max(1, self.page + step)
-        self.refresh()
+        self._spawn(self.refresh)
 
     @property
     def filters(self) -> dict[str, Any]:
@@ -227,18 +327,19 @@ class ExploreView:
 
     def set_main(self, clip_id: int) -> None:
         self.main_id, self.query, self.page = int(clip_id), None, 1
-        self.refresh()
+        self._spawn(self.refresh)
 
     def _show_typed_clip(self) -> None:
         if self.clip_input.value:
             self.set_main(self.clip_input.value)
 
-    def pick_random(self) -> None:
-        clip_id = embed.random_clip(**self.filters)
+    async def pick_random(self) -> None:
+        clip_id = await asyncio.to_thread(embed.random_clip, **self.filters)
         if clip_id is None:
             self._say("No embedded clips match these filters yet.", error=True)
             return
-        self.set_main(clip_id)
+        self.main_id, self.query, self.page = clip_id, None, 1
+        await self.refresh()
 
     def run_search(self) -> None:
         text = (self.text.value_input or self.text.value or "").strip()
@@ -246,11 +347,12 @@ class ExploreView:
             self._say("Type a few words to search for.", error=True)
             return
         self.query, self.page = text, 1
-        self.refresh()
+        self._spawn(self.refresh)
 
     def reel_clips(self) -> tuple[list[int], str]:
-        """The clips a reel is made of: the map selection if any, else the result page."""
-        picked = [int(i["clip_id"]) for i in self.selected_grid.items]
+        """The clips a reel is made of: the map selection's cards if any, else the result
+        page."""
+        picked = [int(i["clip_id"]) for i in self.map.grid.items]
         if picked:
             return picked, "the map selection"
         return [int(i["clip_id"]) for i in self.grid.items], f"result page {self.page}"
@@ -261,42 +363,63 @@ class ExploreView:
         kind = "mm-error" if error else "mm-muted"
         self.message.object = f'<p class="{kind}">{html.escape(text)}</p>' if text else ""
 
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
         """Redraw the main clip and the grid for the current state."""
-        self._say("")
-        if self.main_id is None and not self.query:
-            self.main_id = embed.random_clip(**self.filters)
-        try:
-            if self.query:
-                results = embed.search_text(self.query, PER_PAGE, page=self.page, **self.filters)
-                heading = f"Clips matching “{self.query}”"
-            elif self.main_id is not None:
-                results = embed.similar(
-                    self.main_id,
-                    PER_PAGE,
-                    ascending=ORDERS[self.order.value] == "asc",
-                    page=self.page,
-                    **self.filters,
-                )
-                heading = f"{self.order.value} to clip {self.main_id}"
-            else:
-                results, heading = pd.DataFrame(), "No embedded clips yet"
-        except MediamlError as exc:
-            results, heading = pd.DataFrame(), "No results"
-            self._say(str(exc), error=True)
-        self._draw_main(heading)
-        self._draw_grid(results)
+        filters, order = self.filters, self.order.value
+        main_id, query, page = self.main_id, self.query, self.page
+        self._refreshes += 1
+        mine = self._refreshes
+        found = await asyncio.to_thread(self._gather, filters, order, main_id, query, page)
+        if mine != self._refreshes:
+            return  # the reader asked for something else meanwhile; that refresh draws
+        self.main_id = found.main_id
+        self._say(found.error, error=True)
+        self._draw_main(found)
+        self._draw_grid(found)
 
-    def _draw_main(self, heading: str) -> None:
+    def _gather(
+        self,
+        filters: dict[str, Any],
+        order: str,
+        main_id: int | None,
+        query: str | None,
+        page: int,
+    ) -> Found:
+        """Everything :meth:`refresh` shows, read from the database (in a worker thread)."""
+        found = Found(main_id=main_id)
+        if main_id is None and not query:
+            found.main_id = main_id = embed.random_clip(**filters)
+        try:
+            if query:
+                found.results = embed.search_text(query, PER_PAGE, page=page, **filters)
+                found.heading = f"Clips matching “{query}”"
+            elif main_id is not None:
+                found.results = embed.similar(
+                    main_id, PER_PAGE, ascending=ORDERS[order] == "asc", page=page, **filters
+                )
+                found.heading = f"{order} to clip {main_id}"
+            else:
+                found.heading = "No embedded clips yet"
+        except MediamlError as exc:
+            found.results, found.heading, found.error = pd.DataFrame(), "No results", str(exc)
+        ids = [int(i) for i in found.results.get("clip_id", [])]
+        if main_id is not None and not query:
+            found.main = clip_details([main_id]).get(main_id)
+            ids.append(main_id)
+        found.thumbs = thumbnail_urls(ids)
+        found.previews = preview_urls(ids)
+        return found
+
+    def _draw_main(self, found: Found) -> None:
         if self.query or self.main_id is None:
-            self.main.object = f"<h3>{html.escape(heading)}</h3>"
+            self.main.object = f"<h3>{html.escape(found.heading)}</h3>"
             return
         self.clip_input.value = self.main_id
-        row = clip_details([self.main_id]).get(self.main_id)
+        row = found.main
         if row is None:
             self.main.object = f"<h3>Clip {self.main_id} does not exist</h3>"
             return
-        thumb = thumbnail_urls([self.main_id]).get(self.main_id, "")
+        thumb = found.thumbs.get(self.main_id, "")
         media = (
             f'<video class="mm-main-video" src="{playback_url(self.main_id)}" poster="{thumb}"'
             ' controls muted loop autoplay playsinline preload="auto" width="480"></video>'
@@ -305,15 +428,14 @@ class ExploreView:
         )
         self.main.object = (
             f'<div class="mm-main-clip" data-clip-id="{row["clip_id"]}">'
-            f"<h3>{html.escape(heading)}</h3>{media}"
+            f"<h3>{html.escape(found.heading)}</h3>{media}"
             f"<p><b>#{row['clip_id']}</b> · {html.escape(row['title'])} · frames {row['start_frame']}"
             f"–{row['end_frame'] - 1} · {row['duration_s']:.2f} s · {row['state']}</p></div>"
         )
 
-    def _draw_grid(self, results: pd.DataFrame) -> None:
+    def _draw_grid(self, found: Found) -> None:
+        results = found.results
         ids = [int(i) for i in results.get("clip_id", [])]
-        thumbs = thumbnail_urls(ids)
-        previews = preview_urls(ids)
         self.grid.items = [
             {
                 "clip_id": int(r["clip_id"]),
@@ -321,8 +443,8 @@ class ExploreView:
                 "start_frame": int(r["start_frame"]),
                 "end_frame": int(r["end_frame"]),
                 "similarity": float(r["similarity"]),
-                "thumb": thumbs.get(int(r["clip_id"])),
-                "preview": previews.get(int(r["clip_id"])),
+                "thumb": found.thumbs.get(int(r["clip_id"])),
+                "preview": found.previews.get(int(r["clip_id"])),
             }
             for _, r in results.iterrows()
         ]
@@ -333,101 +455,37 @@ class ExploreView:
         self.prev.disabled = self.page <= 1
         self.next.disabled = len(ids) < PER_PAGE
 
-    def _figure(self) -> Any:
-        fig = figure(
-            height=420,
-            sizing_mode="stretch_width",
-            tools="pan,wheel_zoom,box_select,lasso_select,reset",
-            active_drag="box_select",
-            toolbar_location="above",
-        )
-        fig.add_tools(
-            HoverTool(
-                tooltips='<div><img src="@thumb" width="128" alt=""><div>#@clip_id @title</div></div>'
-            )
-        )
-        fig.scatter("x", "y", source=self.source, size=9, color="color", alpha=0.8)
-        fig.axis.visible = False
-        fig.grid.visible = False
-        return fig
-
-    def refresh_map(self) -> None:
-        """Project this variant's vectors to 2D and redraw the map."""
+    async def refresh_map(self) -> None:
+        """Show the stored map of this variant (computing a small one if missing)."""
+        self._maps += 1
+        mine = self._maps
         try:
-            vectors = embed.embeddings(self.model.value, self.strategy.value)
-        except MediamlError as exc:
-            self._say(f"Map unavailable: {exc}", error=True)
-            vectors = pd.DataFrame(columns=["clip_id", "video_id", "vector"])
-        if len(vectors):
-            # keyframe_multi stores several vectors per clip: map each clip once, at its mean.
-            grouped = vectors.groupby("clip_id", sort=True)
-            clip_ids = [int(c) for c in grouped.groups]
-            stacked = np.stack(
-                [np.mean(np.stack(g["vector"].tolist()), axis=0) for _, g in grouped]
+            points, note = await asyncio.to_thread(
+                load_map, self.model.value, self.strategy.value, self.method.value
             )
-            video_ids = [int(v) for v in grouped["video_id"].first()]
-            try:
-                xy = project(stacked, self.method.value)
-            except MediamlError as exc:
-                self._say(str(exc), error=True)
-                xy = project(stacked, "PCA")
-        else:
-            clip_ids, video_ids, xy = [], [], np.zeros((0, 2))
-        titles = self._titles(clip_ids)
-        thumbs = thumbnail_urls(clip_ids)
-        palette = Category10[10]
-        self.source.selected.indices = []
-        self.selected_grid.items = []
-        self.source.data = {
-            "x": xy[:, 0].tolist(),
-            "y": xy[:, 1].tolist(),
-            "clip_id": clip_ids,
-            "title": [titles.get(c, "") for c in clip_ids],
-            "thumb": [thumbs.get(c, "") for c in clip_ids],
-            "color": [palette[v % 10] for v in video_ids],
-            "video_id": video_ids,
-        }
-        self.selected.object = ""
+        except MediamlError as exc:
+            points, note = None, f"Map unavailable: {exc}"
+        if mine == self._maps:
+            await self.map.show(points, note)
 
-    @staticmethod
-    def _titles(clip_ids: list[int]) -> dict[int, str]:
-        if not clip_ids:
-            return {}
-        return {c: r["title"] for c, r in clip_details(clip_ids).items()}
 
-    def _on_select(self, _attr: str, _old: Any, new: list[int]) -> None:
-        ids = [int(self.source.data["clip_id"][i]) for i in new]
-        if not ids:
-            self.selected.object = ""
-            self.selected_grid.items = []
-            return
-        self.selected.object = (
-            f'<div class="mm-selection"><b>{len(ids)} clip(s) selected</b> — click one to '
-            "make it the main clip</div>"
-        )
-        titles = dict(zip(self.source.data["clip_id"], self.source.data["title"], strict=True))
-        thumbs = dict(zip(self.source.data["clip_id"], self.source.data["thumb"], strict=True))
-        frames = {
-            c: (int(r["start_frame"]), int(r["end_frame"])) for c, r in clip_details(ids).items()
-        }
-        self.selected_grid.items = [
-            {
-                "clip_id": c,
-                "title": str(titles.get(c, "")),
-                "start_frame": frames.get(c, (0, 1))[0],
-                "end_frame": frames.get(c, (0, 1))[1],
-                "similarity": None,
-                "thumb": thumbs.get(c) or None,
-            }
-            for c in ids
-        ]
+@dataclass
+class Found:
+    """What one refresh of the main clip and its grid shows."""
+
+    main_id: int | None
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    heading: str = ""
+    error: str = ""
+    main: dict[str, Any] | None = None
+    thumbs: dict[int, str] = field(default_factory=dict)
+    previews: dict[int, str] = field(default_factory=dict)
 
 
 def page() -> pn.viewable.Viewable:
-    """Build the explore page for one session."""
+    """Build the explore page for one session: the layout now, its content in
+    :meth:`ExploreView.load` once the browser has it."""
     values, notes = read_query(pn.state.session_args, QUERY)
     view = ExploreView(values, notes)
-    view.update_text_support()
-    view.refresh()
-    view.refresh_map()
-    return shell("explore", view.view, notes=view.notes)
+    pn.state.onload(view.load)
+    return shell("explore", view.view)

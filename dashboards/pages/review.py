@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 
 from dashboards.components.player import ReviewPlayer
-from dashboards.context import get_context
+from dashboards.context import get_context, session_identity
 from dashboards.pages.layout import NavBar, shell, user
 from dashboards.query import QueryParam, read_query
 from dashboards.urls import playback_url
@@ -104,6 +104,7 @@ class ReviewSession:
 
     def __init__(self, reviewer: str, *, editable: bool, nav: NavBar | None = None) -> None:
         self.ctx = get_context()
+        self.identity = session_identity()
         self.nav = nav
         self.doc = pn.state.curdoc
         self.player = ReviewPlayer(on_action=self.on_action, sizing_mode="stretch_width")
@@ -127,8 +128,9 @@ class ReviewSession:
 
     @property
     def name(self) -> str:
-        """The reviewer's name as typed (validated by mediaml.review)."""
-        return self.reviewer.value or ""
+        """Who acts: the login when logins are on, else the name as typed (validated by
+        mediaml.review). The widget is only a display when logins are on."""
+        return self.identity.actor(self.reviewer.value or "")
 
     # -- showing ----------------------------------------------------------------
 

@@ -7,18 +7,23 @@ Failed items show their kind: ``transient`` ones are retried automatically at
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pandas as pd
 import panel as pn
 
+from dashboards.context import session_identity
 from dashboards.pages.layout import shell
 from mediaml import catalog
 from mediaml.errors import MediamlError
 from mediaml.jobs.scheduler import PERIODIC_JOBS
 from mediaml.pipeline import retry
+from mediaml.storage import get_store
 
 REFRESH_MS = 5000
+
+log = logging.getLogger(__name__)
 
 
 def _utc_seconds(times: pd.Series) -> pd.Series:
@@ -35,6 +40,7 @@ class StatusView:
     """One session's status page; refreshes itself every few seconds."""
 
     def __init__(self) -> None:
+        self.identity = session_identity()
         table = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width"}
         self.videos = pn.widgets.Tabulator(name="Videos", height=330, **table)
         self.clips = pn.widgets.Tabulator(name="Clips", height=470, **table)
@@ -49,6 +55,7 @@ class StatusView:
         self.retry_all = pn.widgets.Button(name="Retry all failed", button_type="warning")
         self.retry_all.on_click(lambda _e: self._retry(None))
         self.message = pn.pane.Alert("", alert_type="light", visible=False)
+        self.cache = pn.pane.Markdown("", css_classes=["mm-object-cache"])
         refresh = pn.widgets.Button(name="Refresh", button_type="default")
         refresh.on_click(lambda _e: self.refresh())
         self.view = pn.Column(
@@ -68,6 +75,7 @@ class StatusView:
                 pn.Column("### Last periodic runs", self.runs, sizing_mode="stretch_width"),
                 sizing_mode="stretch_width",
             ),
+            self.cache,
             sizing_mode="stretch_width",
         )
 
@@ -113,6 +121,11 @@ class StatusView:
             failed[column] = _utc_seconds(failed[column])
         self.failed.value = failed
         self.retry_all.disabled = not status["failed"]
+        try:
+            usage = get_store().cache.usage().line()
+        except (MediamlError, OSError) as exc:
+            usage = f"unavailable ({exc})"
+        self.cache.object = f"**Object cache on this machine:** {usage}"
 
     def _on_failed_click(self, event: Any) -> None:
         if event.column != "retry":
@@ -122,6 +135,7 @@ class StatusView:
 
     def _retry(self, item: tuple[str, int] | None) -> None:
         try:
+            actor = self.identity.actor("dashboard")
             if item is None:
                 done = retry("all")
             else:
@@ -134,6 +148,7 @@ class StatusView:
             self._say("Nothing to retry: it is no longer failed.", "warning")
         else:
             items = ", ".join(f"{r.kind} {r.id} → {r.to_state}" for r in done.itertuples())
+            log.info("retry by %s: %s", actor, items)
             self._say(f"Queued again: {items}", "success")
         self.refresh()
 

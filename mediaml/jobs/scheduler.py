@@ -28,6 +28,7 @@ LEADER_LOCK = 0x6D6D_7363_6865_64  # "mmsched"
 PERIODIC_JOBS: Mapping[str, str] = {
     "dispatcher": "dispatch_interval",
     "playback_cache_cleanup": "cleanup_interval",
+    "update_maps": "map_interval",
 }
 
 
@@ -95,7 +96,7 @@ class Scheduler(threading.Thread):
 
 
 def default_jobs(settings: Settings) -> list[PeriodicJob]:
-    """The dispatcher every minute and the cleanup every five (by default)."""
+    """The dispatcher every minute, the cleanup and the explore maps every five (by default)."""
     from mediaml.jobs import tasks
 
     return [

@@ -142,6 +142,18 @@ def dispatcher() -> dict[str, int]:
     return stats.queued
 
 
+@HUEYS["background_jobs"].task(name="update_maps")
+def update_maps(model: str | None = None, strategy: str | None = None) -> dict[str, Any]:
+    """Place newly embedded clips on the explore maps (runs every MEDIAML_MAP_INTERVAL,
+    and when the dashboard finds a map missing)."""
+    from mediaml.projections import update_maps as update
+
+    done = update(model=model, strategy=strategy)
+    placed = sum(r["placed"] for r in done.values())
+    record_run("update_maps", {"placed": placed, "maps": len(done)})
+    return done
+
+
 @HUEYS["maintenance"].task(name="playback_cache_cleanup")
 def playback_cache_cleanup() -> dict[str, Any]:
     """Apply the playback cache rules (runs every MEDIAML_CLEANUP_INTERVAL)."""

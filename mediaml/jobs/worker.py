@@ -40,7 +40,7 @@ class Worker:
         self.settings = settings
         set_settings(settings)
         self.url, self.source = resolve_url(settings)
-        connect(self.url, settings=settings)  # migrations on boot
+        connect(self.url, settings=settings, source=self.source)  # migrations on boot
         self.stop_event = threading.Event()
         self.consumers = {
             q: Consumer(

@@ -1,4 +1,5 @@
 """Playback cache cleanup: age limit, size limit (least recently used first), disk space.
+The same run applies the object cache's limits (:mod:`mediaml.storage.cache`).
 
 :func:`plan_cleanup` is pure (files and the time in, files to delete out) so the rules are
 tested exactly; :func:`cleanup_playback_cache` does the I/O and logs one line per run.
@@ -10,10 +11,12 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mediaml.config import Settings
+from mediaml.storage.cache import object_cache
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class CleanupStats:
     free_disk_bytes: int = 0
     low_disk: bool = False
     stale_work_dirs: int = 0
+    object_cache: dict[str, int | float] = field(default_factory=dict)
 
     def line(self) -> str:
         """The one log line per run that operators look for."""
@@ -50,7 +54,7 @@ class CleanupStats:
             f"files, {self.bytes_after / 1e6:.1f} MB; free disk {self.free_disk_bytes / 1e9:.2f} GB"
         )
 
-    def as_dict(self) -> dict[str, int | bool]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -108,10 +112,13 @@ def cleanup_playback_cache(settings: Settings, now: float | None = None) -> Clea
     stats.files_after = stats.files_before - len(expired) - len(evicted)
     stats.bytes_after = stats.bytes_before - stats.bytes_freed
     stats.stale_work_dirs = _remove_stale_work_dirs(settings, now)
+    cache = object_cache(settings).make_room(now=now)
+    stats.object_cache = cache.as_dict()
     directory.mkdir(parents=True, exist_ok=True)
     stats.free_disk_bytes = shutil.disk_usage(directory).free
     stats.low_disk = stats.free_disk_bytes < settings.min_free_disk_bytes
     log.info(stats.line())
+    log.info("object cache cleanup: %s", cache.line())
     if stats.low_disk:
         log.warning(
             "free disk is %.0f MB, below MEDIAML_MIN_FREE_DISK_BYTES (%.0f MB) on %s",

@@ -239,9 +239,27 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
             **({"endpoint_url": settings.s3_endpoint_url} if settings.s3_endpoint_url else {}),
         },
     )
+    limit = settings.max_download_bytes
     try:
-        with atomic_path(dest) as part:
-            fs.get_file(uri, str(part))
+        size = int(fs.size(uri))
+        if size > limit:
+            raise MediaError(
+                f"{uri} is {size} bytes, over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
+            )
+        done = 0
+        # Stream with a count too: the object may be replaced between HEAD and GET.
+        with (
+            atomic_path(dest) as part,
+            fs.open(uri, "rb", block_size=CHUNK) as src,
+            part.open("wb") as out,
+        ):
+            while chunk := src.read(CHUNK):
+                done += len(chunk)
+                if done > limit:
+                    raise MediaError(
+                        f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
+                    )
+                out.write(chunk)
     except FileNotFoundError:
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:

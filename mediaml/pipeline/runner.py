@@ -227,7 +227,8 @@ def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outco
     heartbeat = _Heartbeat(ctx, stage, item_id)
     heartbeat.start()
     try:
-        fields = step(ctx, row) or {}
+        with ctx.store.pinned():  # cached inputs stay on disk while the step runs
+            fields = step(ctx, row) or {}
     except Exception as exc:
         if isinstance(exc, LeaseLost) or ctx.lease_lost.is_set():
             return outcome("skipped", "lease lost while running; another worker owns the item")

@@ -124,10 +124,12 @@ def temp_clip_path(
     with _lock_for(source.filename):
         if _hit(path):
             return path
-        proxy = _proxy_file(source, store or get_store())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # cut_clip writes to a temporary name and renames it into place.
-        cut_clip(proxy, source.start_frame, source.end_frame, path, fps=source.fps)
+        store = store or get_store()
+        with store.pinned():  # the cached proxy stays while FFmpeg reads it
+            proxy = _proxy_file(source, store)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # cut_clip writes to a temporary name and renames it into place.
+            cut_clip(proxy, source.start_frame, source.end_frame, path, fps=source.fps)
     return path
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from mediaml.config import Settings, get_settings
 from mediaml.errors import required
+from mediaml.storage.cache import ObjectCache, object_cache
 from mediaml.storage.local import LocalStore
 from mediaml.storage.store import ObjectStore
 
-__all__ = ["LocalStore", "ObjectStore", "get_store", "make_store", "set_store"]
+__all__ = ["LocalStore", "ObjectCache", "ObjectStore", "get_store", "make_store", "set_store"]
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -32,6 +33,7 @@ def make_store(settings: Settings) -> ObjectStore:
     return S3Store(
         settings.s3_bucket,
         settings.cache_dir,
+        cache=object_cache(settings),
         access_key_id=settings.aws_access_key_id,
         secret_access_key=settings.aws_secret_access_key,
         region=settings.aws_region,

@@ -10,6 +10,7 @@ import s3fs
 from botocore.config import Config
 
 from mediaml.errors import ConfigError, StorageError
+from mediaml.storage.cache import ObjectCache
 from mediaml.storage.cloudfront import CloudFrontUrlSigner
 from mediaml.storage.keys import validate_bucket_name
 from mediaml.storage.store import ObjectStore
@@ -31,6 +32,7 @@ class S3Store(ObjectStore):
         region: str | None = None,
         endpoint_url: str | None = None,
         cloudfront: CloudFrontUrlSigner | None = None,
+        cache: ObjectCache | None = None,
     ) -> None:
         validate_bucket_name(bucket)
         session = boto3.Session(
@@ -52,7 +54,7 @@ class S3Store(ObjectStore):
             use_listings_cache=False,
             skip_instance_cache=True,
         )
-        super().__init__(fs, bucket, cache_dir)
+        super().__init__(fs, bucket, cache_dir, cache)
         self.bucket = bucket
         self._client = session.client(
             "s3", endpoint_url=endpoint_url, config=Config(signature_version="s3v4")

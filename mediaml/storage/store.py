@@ -8,12 +8,12 @@ key validation, operation counts) lives here once.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +21,7 @@ import fsspec
 
 from mediaml.errors import StorageError
 from mediaml.files import atomic_path
+from mediaml.storage.cache import ObjectCache
 from mediaml.storage.keys import validate_key, validate_prefix
 
 
@@ -33,10 +34,17 @@ class ObjectStore(ABC):
 
     name: str = "abstract"
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        root: str,
+        cache_dir: Path,
+        cache: ObjectCache | None = None,
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.cache_dir = Path(cache_dir)
+        self.cache = cache or ObjectCache(self.cache_dir / "objects")
         self.stats: Counter[str] = Counter()
 
     # -- paths ------------------------------------------------------------------
@@ -113,7 +121,7 @@ class ObjectStore(ABC):
         self.stats["delete"] += 1
         with suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
-        self._cache_path(key).unlink(missing_ok=True)
+        self.cache.discard(validate_key(key))
 
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (a key prefix such as ``"proxies/"``), sorted."""
@@ -137,24 +145,30 @@ class ObjectStore(ABC):
         """A local file with the content of ``key``: the cache first, the store second.
 
         Stages on one worker call this instead of downloading the same object again.
+        Use the file inside :meth:`pinned`, which keeps the cache from evicting it.
         """
-        cached = self._cache_path(key)
-        if cached.exists():
+        key = validate_key(key)
+        cached = self.cache.lookup(key)
+        if cached is not None:
             self.stats["cache_hit"] += 1
-            os.utime(cached)
             return cached
-        return self.get(key, cached)
+        fetched = self.get(key, Path(self._tmp_dir()) / uuid.uuid4().hex)
+        try:
+            return self.cache.admit(fetched, key, move=True)
+        finally:
+            fetched.unlink(missing_ok=True)
 
     def remember(self, local_path: str | os.PathLike[str], key: str) -> None:
         """Seed the local cache with a file just stored under ``key`` (hard link or copy)."""
-        cached = self._cache_path(key)
-        if cached.exists() or Path(local_path) == cached:
+        key = validate_key(key)
+        if Path(local_path) == self.cache.path(key) or self.cache.path(key).exists():
             return
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(local_path, cached)
-        except OSError:
-            shutil.copyfile(local_path, cached)
+        self.cache.admit(Path(local_path), key, link=True)
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """Keep every cached file this thread gets from :meth:`local_path` (or adds with
+        :meth:`remember`) from being evicted until the block ends."""
+        return self.cache.pinned()
 
     @abstractmethod
     def url(self, key: str, expires: int = 3600) -> str:
@@ -175,9 +189,6 @@ class ObjectStore(ABC):
 
     def _put_file(self, source: Path, target: str) -> None:
         self.fs.put_file(str(source), target)
-
-    def _cache_path(self, key: str) -> Path:
-        return self.cache_dir / "objects" / validate_key(key)
 
     def _tmp_dir(self) -> str:
         d = self.cache_dir / "tmp"

@@ -80,10 +80,12 @@ def library(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def start_server(
-    env: dict[str, str], command: tuple[str, ...] = ("-m", "mediaml", "serve")
+    env: dict[str, str],
+    command: tuple[str, ...] = ("-m", "mediaml", "serve"),
+    ready: str = "/healthz",
 ) -> tuple[subprocess.Popen[str], str]:
     """``mediaml serve`` (or another ``python`` command taking ``--port``) in a subprocess
-    on a free port; returns it and its base URL once ``/healthz`` answers."""
+    on a free port; returns it and its base URL once ``ready`` (a path) answers."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, *command, "--port", str(port)],
@@ -93,17 +95,17 @@ def start_server(
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded CI box starts Panel slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
         try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
+            if requests.get(f"{base}{ready}", timeout=2).status_code in (200, 503):
                 return proc, base
         except requests.ConnectionError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError("server did not answer /healthz within 60 s")
+    raise AssertionError(f"server did not answer {ready} within 180 s")
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +102,45 @@ def test_production_refuses_to_start_without_logins(tmp_path, command, status) -
     )
     assert result.returncode == status
     assert "MEDIAML_AUTH_USERS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tampered_reviewer_field_does_not_change_who_acts(
+    browser: Any, auth_server: str, library: Library
+) -> None:
+    """The reviewer field is disabled only in the browser: a script there can still set
+    its value. Actions must be recorded under the login, whatever it says."""
+    with library.db.transaction() as conn:
+        before = conn.execute("SELECT coalesce(max(id), 0) AS id FROM review_actions").fetchone()
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{auth_server}/review")
+        page.fill("input[name=username]", "sam")
+        page.fill("input[name=password]", "sam-secret-2")
+        page.click("button[type=submit]")
+        shown_clip(page)
+        tampered = page.evaluate(
+            """() => {
+                for (const doc of Bokeh.documents)
+                    for (const model of doc.all_models)
+                        if (model.title === 'Reviewer') { model.value = 'rita'; return true; }
+                return false;
+            }"""
+        )
+        assert tampered, "the reviewer field was not found in the page's models"
+        page.wait_for_timeout(1500)  # the change reaches the server before the key press
+        screenshot(page, "review-tampered-reviewer")
+        page.keyboard.press("a")
+        deadline = time.monotonic() + 20
+        rows: list[dict[str, Any]] = []
+        while not rows and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with library.db.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT actor, action FROM review_actions WHERE id > %s", (before["id"],)
+                ).fetchall()
+        assert rows, "pressing A recorded nothing"
+        assert {r["actor"] for r in rows} == {"sam"}, rows
+    finally:
+        context.close()
+        review.release("sam", db=library.db)

@@ -78,7 +78,7 @@ def test_http_download_streams_to_file_after_retries(http_media, video_bytes, tm
     assert out.read_bytes() == video_bytes
     assert http_media.hits["/v.mp4"] == 3  # two 503s, then success
     assert seen[-1] == (len(video_bytes), len(video_bytes))
-    assert not list(tmp_path.glob(".*part"))
+    assert not list(tmp_path.glob(".*partial*"))
 
 
 def test_http_size_limit_and_content_type(http_media, video_bytes, tmp_path):
@@ -91,13 +91,36 @@ def test_http_size_limit_and_content_type(http_media, video_bytes, tmp_path):
         fetch(json_url, tmp_path / "d.mp4", load_settings({}))
     with pytest.raises(MediaError, match="HTTP 404"):
         fetch(http_media.base + "/missing.mp4", tmp_path / "m.mp4", load_settings({}))
-    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*part"))
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*partial*"))
 
 
 def test_ytdlp_fetches_a_media_url(http_media, video_bytes, tmp_path):
     url = http_media.add("/clip.mp4", video_bytes)
     out = fetch("ytdl+" + url, tmp_path / "y.mp4", load_settings({}))
     assert out.read_bytes() == video_bytes
+
+
+def test_s3_size_limit(s3_endpoint, s3_bucket, video_bytes, tmp_path):
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).put_object(Bucket=s3_bucket, Key="incoming/big.mp4", Body=video_bytes)
+    s3 = {
+        "MEDIAML_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    uri = f"s3://{s3_bucket}/incoming/big.mp4"
+    small = dataclasses.replace(load_settings(s3), max_download_bytes=len(video_bytes) - 1)
+    with pytest.raises(MediaError, match=r"over the .*MEDIAML_MAX_DOWNLOAD_BYTES"):
+        fetch(uri, tmp_path / "big.mp4", small)
+    assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*partial*"))
+    exact = dataclasses.replace(small, max_download_bytes=len(video_bytes))
+    assert fetch(uri, tmp_path / "ok.mp4", exact).read_bytes() == video_bytes
 
 
 def test_http_and_s3_sources_through_the_pipeline(

@@ -75,6 +75,15 @@ def test_scheduler_gating(db_url, tmp_path, queues, scheduler, expected):
     }
 
 
+def test_unreachable_database_names_database_url(tmp_path):
+    result = boot(
+        {"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x", "MEDIAML_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr and "url argument" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_plain_worker_in_development_consumes_every_queue_and_says_so(start_worker):
     """The README's `mediaml worker` with MEDIAML_QUEUES unset does all the work."""
     worker = start_worker(MEDIAML_QUEUES=None, MEDIAML_SCHEDULER=None)

@@ -1,0 +1,331 @@
+"""The explore, ``clips()`` and export rows of ``bench/scale.py`` (issue 16), on the
+catalogues of ``bench/_catalogue.py``.
+
+:func:`prepare` gives a catalogue what these rows need beyond vectors (once, kept in the
+cached database): a keyframe per clip (every key points at one real JPEG) and the stored
+map (``mediaml.projections.update_maps``, timed when first built). Then:
+
+* ``/explore`` in headless Chromium against ``mediaml serve`` in a subprocess: time until
+  the similar grid and the map image are drawn (median of 3 after a warm-up load), with
+  ``/status`` loaded the same way as the baseline; websocket bytes received; server CPU
+  per load; server peak memory; ``/healthz`` polled back to back while the page builds
+  (idle latency as baseline); a box selection of the whole map until its cards are drawn.
+* ``mediaml.clips()`` first page (the default limit), against the same page by raw SQL;
+  ``clips(limit=None)`` up to 100k.
+* ``export_parquet`` in a fresh process: wall time, peak memory, bytes written, against a
+  binary ``COPY`` of the same tables to nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from _catalogue import CACHE, Catalogue, _meta, _record, progress
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYFRAME = "artifacts/keyframes/bench/keyframe.jpg"
+DATA_DIR = CACHE / "explore-data"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+REPEAT = 3
+Row = dict[str, str]
+
+
+def prepare(cat: Catalogue) -> None:
+    """Keyframes and the stored map for ``cat`` (idempotent; the map build is timed once)."""
+    from PIL import Image
+
+    from mediaml.db import Database
+    from mediaml.db.migrate import upgrade
+    from mediaml.projections import update_maps
+
+    jpeg = DATA_DIR / "media" / KEYFRAME
+    if not jpeg.exists():
+        jpeg.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (320, 180), (200, 90, 40)).save(jpeg, "JPEG")
+    upgrade(cat.url)
+    with psycopg.connect(cat.url) as conn:
+        if "map_build_s" in _meta(conn):
+            return
+        progress("keyframes and the map ...")
+        conn.execute(
+            "INSERT INTO clip_artifacts (clip_id, kind, frame, key)"
+            " SELECT id, 'keyframe', start_frame + 5, %s FROM clips ON CONFLICT DO NOTHING",
+            (KEYFRAME,),
+        )
+        conn.commit()
+        db = Database(cat.url, max_size=1)
+        start = time.perf_counter()
+        update_maps(db=db, method="PCA")
+        seconds = time.perf_counter() - start
+        db.close()
+        _record(conn, "map_build_s", seconds)
+        conn.commit()
+    with psycopg.connect(cat.url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE clip_artifacts")
+        conn.execute("VACUUM ANALYZE clip_projections")
+
+
+def map_build(cat: Catalogue) -> Row:
+    """The stored map: ``update_maps`` from scratch (fit on a sample, place every clip)."""
+    prepare(cat)
+    with psycopg.connect(cat.url) as conn:
+        cat.meta.update(_meta(conn))
+    return {"map build, `update_maps` from scratch": cat.built_note("map_build_s")}
+
+
+# -- clips() and export --------------------------------------------------------------------
+
+
+def clips_page(cat: Catalogue) -> Row:
+    """``clips()`` first page (the default limit) against the same rows by raw SQL."""
+    from mediaml.catalog import CLIPS_LIMIT, clips
+    from mediaml.db import Database
+
+    db = Database(cat.url, max_size=1)
+    raw, first, every = [], [], []
+    with psycopg.connect(cat.url) as conn:
+        for _ in range(REPEAT):
+            t = time.perf_counter()
+            conn.execute(
+                "SELECT * FROM clips c JOIN source_videos v ON v.id = c.video_id"
+                " WHERE c.state <> 'archived' ORDER BY c.video_id, c.start_frame, c.id LIMIT %s",
+                (CLIPS_LIMIT,),
+            ).fetchall()
+            raw.append(time.perf_counter() - t)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                clips(db=db)
+                first.append(time.perf_counter() - t)
+            if cat.size <= 100_000:
+                t = time.perf_counter()
+                clips(limit=None, db=db)
+                every.append(time.perf_counter() - t)
+    db.close()
+    a, b = statistics.median(first), statistics.median(raw)
+    row = {
+        f"`clips()` first page ({CLIPS_LIMIT:,} rows), vs raw SQL": f"{a * 1000:,.0f} ms"
+        f" ({a / b:.1f}x raw {b * 1000:,.0f} ms)"
+    }
+    row["`clips(limit=None)`, every clip"] = (
+        f"{statistics.median(every):,.1f} s" if every else "not run above 100k"
+    )
+    return row
+
+
+_EXPORT_CHILD = """
+import json, resource, sys, time
+from mediaml.db import Database
+from mediaml.exchange import export_parquet
+db = Database(sys.argv[1], max_size=1)
+t = time.perf_counter()
+export_parquet(sys.argv[2], overwrite=True, db=db)
+print(json.dumps({"s": time.perf_counter() - t,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def export(cat: Catalogue) -> Row:
+    """``export_parquet`` in a fresh process against a binary COPY of the same tables."""
+    from mediaml.exchange import TABLES
+
+    start = time.perf_counter()
+    with psycopg.connect(cat.url) as conn, conn.cursor() as cur:
+        for table in TABLES:
+            query = f"COPY (SELECT * FROM {table} ORDER BY id) TO STDOUT (FORMAT BINARY)"
+            with cur.copy(query) as copy:
+                for _ in copy:
+                    pass
+    copy_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(dir="/tmp") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", _EXPORT_CHILD, cat.url, out],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        written = sum(p.stat().st_size for p in Path(out).iterdir()) / 2**20
+    return {
+        "`export_parquet` time / peak memory (fresh process)": f"{result['s']:,.1f} s /"
+        f" {result['peak_mb']:,.0f} MB ({result['s'] / copy_s:.1f}x a binary COPY,"
+        f" {written:,.0f} MB written)"
+    }
+
+
+# -- the explore page ------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class HealthPoller(threading.Thread):
+    """Times ``/healthz`` back to back (20 ms apart) while a page builds."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.times = base, []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            while not self.stop.is_set():
+                t = time.perf_counter()
+                session.get(f"{self.base}/healthz", timeout=60)
+                self.times.append(time.perf_counter() - t)
+                time.sleep(0.02)
+
+
+MAP_DRAWN = """() => {
+  const doc = window.Bokeh && Bokeh.documents[0];
+  const img = doc && doc.get_model_by_name('mm-map-image');
+  return !!img && img.data.image.length > 0;
+}"""
+
+
+def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": cat.url,
+        "MEDIAML_DATA_DIR": str(DATA_DIR),
+        "MEDIAML_EMBED_MODEL": "bench-synthetic-512",
+        "MEDIAML_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaml", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            requests.get(f"{base}/healthz", timeout=2)
+            return proc, base
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("mediaml serve did not answer /healthz within 2 minutes")
+
+
+def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    t = time.perf_counter()
+    page.goto(f"{base}/status")
+    page.wait_for_load_state("networkidle")
+    status_s = time.perf_counter() - t
+    received = [0]
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda p: received.__setitem__(0, received[0] + len(p))),
+    )
+    poller = HealthPoller(base)
+    cpu = _cpu_seconds(pid)
+    poller.start()
+    t = time.perf_counter()
+    page.goto(f"{base}/explore")
+    page.locator(".mm-card").first.wait_for(timeout=300_000)
+    page.wait_for_function(MAP_DRAWN, timeout=300_000)
+    ready = time.perf_counter() - t
+    poller.stop.set()
+    poller.join()
+    cpu = _cpu_seconds(pid) - cpu
+    canvas = page.locator(".bk-Canvas").last
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    t = time.perf_counter()
+    page.mouse.move(box["x"] + 3, box["y"] + 35)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3, steps=5)
+    page.mouse.up()
+    page.locator(".mm-selection").wait_for(timeout=300_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.mm-card').length > 12", timeout=300_000
+    )
+    select_s = time.perf_counter() - t
+    selected = page.locator(".mm-selection b").inner_text()
+    context.close()
+    return {
+        "status": status_s,
+        "ready": ready,
+        "ws": received[0],
+        "cpu": cpu,
+        "healthz": poller.times,
+        "select": select_s,
+        "selected": selected,
+    }
+
+
+def explore_page(cat: Catalogue) -> Row:
+    """``/explore`` in Chromium: see the module doc."""
+    from playwright.sync_api import sync_playwright
+
+    prepare(cat)
+    proc, base = _serve(cat)
+    try:
+        idle = []
+        for _ in range(20):
+            t = time.perf_counter()
+            requests.get(f"{base}/healthz", timeout=10)
+            idle.append(time.perf_counter() - t)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            loads = [_load(browser, base, proc.pid) for _ in range(REPEAT + 1)][1:]
+            browser.close()
+        peak = _peak_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+    def med(key: str) -> float:
+        return statistics.median(x[key] for x in loads)
+
+    health = [t for x in loads for t in x["healthz"]]
+    return {
+        "/explore ready in Chromium (grid and map drawn), vs /status": f"{med('ready'):.2f} s"
+        f" ({med('ready') / med('status'):.1f}x /status {med('status'):.2f} s)",
+        "explore server CPU per page load / peak server memory": f"{med('cpu'):.2f} s /"
+        f" {peak:,.0f} MB",
+        "explore websocket payload per page load": f"{med('ws') / 1024:,.0f} KB",
+        "`/healthz` while explore pages build: median / max (idle median)": (
+            f"{statistics.median(health) * 1000:.0f} / {max(health) * 1000:.0f} ms"
+            f" ({statistics.median(idle) * 1000:.0f} ms)"
+        ),
+        "box-select the whole map -> count and first cards drawn": f"{med('select'):.2f} s"
+        f" ({loads[-1]['selected']}, 24 cards)",
+    }
+
+
+MEASUREMENTS = [map_build, explore_page, clips_page, export]

@@ -1,0 +1,410 @@
+"""The explore page's map of embeddings, drawn so that a million clips cost the browser
+no more than a thousand.
+
+The points come from the stored map (:func:`mediaml.projections.read_map`, one query,
+shared by every session of the process). The server rasterises them, the way datashader
+does, into one RGBA image per view (a fixed-size picture, whatever the number of clips)
+and draws it again when the reader pans or zooms. The raster is two numpy passes (a
+count per pixel, then histogram-equalised shading); datashader itself was measured and
+left out, see ``docs/dashboard-scale.md``. Once the view holds at most
+:data:`POINTS_SHOWN` clips they are also sent as points, with a thumbnail on hover. A
+box or lasso selection is resolved on the server against every point of the map and
+listed a page of :data:`SELECTION_PAGE` cards at a time, with the total count.
+
+Nothing here runs on the event loop for long: every database read and every raster is
+computed in a worker thread (``asyncio.to_thread``) and only the result is applied to the
+page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import panel as pn
+from bokeh.events import RangesUpdate, SelectionGeometry
+from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.palettes import Category10
+from bokeh.plotting import figure
+from panel.io.state import set_curdoc
+
+from dashboards.components.grid import ClipGrid
+from dashboards.urls import preview_urls
+from mediaml.catalog import clip_details
+from mediaml.projections import MapPoints
+
+log = logging.getLogger(__name__)
+
+PALETTE = list(Category10[10])
+DENSITY = ("#6baed6", "#08306b")  # few clips -> many clips in a pixel
+RASTER = (720, 420)  # pixels of the map image (width, height)
+POINTS_SHOWN = 2_000  # clips in view at or below which they are drawn as points
+SELECTION_PAGE = 24
+PAD = 0.04
+
+
+def colours(video_ids: np.ndarray) -> list[str]:
+    """The colour of each clip's point: one per source video, cycling through 10."""
+    return [PALETTE[int(v) % 10] for v in video_ids]
+
+
+# -- rasterising -----------------------------------------------------------------------
+
+
+def _rgba(hex_colour: str, alpha: int = 255) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)] + [alpha], np.float32)
+
+
+LIGHT, DARK = _rgba(DENSITY[0], 110), _rgba(DENSITY[1])
+
+
+def counts_per_pixel(
+    points: MapPoints,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    size: tuple[int, int] = RASTER,
+) -> np.ndarray:
+    """How many clips fall in each pixel (``height x width``, row 0 at the bottom)."""
+    width, height = size
+    x0, x1 = x_range
+    y0, y1 = y_range
+    ix = np.floor((points.x - x0) * (width / (x1 - x0))).astype(np.int64)
+    iy = np.floor((points.y - y0) * (height / (y1 - y0))).astype(np.int64)
+    ok = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)
+    flat = np.bincount(iy[ok] * width + ix[ok], minlength=width * height)
+    return flat.reshape(height, width)
+
+
+def shade(counts: np.ndarray) -> np.ndarray:
+    """Counts as RGBA (``uint32``): empty pixels transparent, the rest from light to dark
+    blue by histogram equalisation (each shade covers as many pixels as the next), every
+    pixel grown by one so lone clips stay visible."""
+    padded = np.pad(counts, 1)
+    h, w = counts.shape
+    grown = np.max([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
+    filled = grown > 0
+    levels, rank = np.unique(grown[filled], return_inverse=True)
+    cdf = np.cumsum(np.bincount(rank, minlength=len(levels))) / max(1, rank.size)
+    t = cdf[rank][:, None].astype(np.float32)
+    colours = np.rint(LIGHT + (DARK - LIGHT) * t).astype(np.uint32)
+    out = np.zeros(counts.shape, np.uint32)
+    out[filled] = colours[:, 0] | colours[:, 1] << 8 | colours[:, 2] << 16 | colours[:, 3] << 24
+    return out
+
+
+def rasterise(
+    points: MapPoints,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    size: tuple[int, int] = RASTER,
+) -> np.ndarray:
+    """The points inside the ranges as one RGBA image (see :func:`shade`), the way
+    datashader draws big scatters, in two numpy passes (a million points: ~50 ms)."""
+    return shade(counts_per_pixel(points, x_range, y_range, size))
+
+
+def bounds(points: MapPoints) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The padded extent of the map (a unit square around a single point)."""
+    if not len(points):
+        return (0.0, 1.0), (0.0, 1.0)
+    out = []
+    for axis in (points.x, points.y):
+        lo, hi = float(axis.min()), float(axis.max())
+        pad = (hi - lo) * PAD or 0.5
+        out.append((lo - pad, hi + pad))
+    return out[0], out[1]
+
+
+# -- selecting -------------------------------------------------------------------------
+
+
+def inside(points: MapPoints, geometry: dict[str, Any]) -> np.ndarray:
+    """Indices of the points inside a Bokeh selection geometry (``rect`` or ``poly``)."""
+    x, y = points.x, points.y
+    kind = geometry.get("type")
+    if kind == "rect":
+        x0, x1 = sorted((float(geometry["x0"]), float(geometry["x1"])))
+        y0, y1 = sorted((float(geometry["y0"]), float(geometry["y1"])))
+        return np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    if kind == "poly":
+        px = np.asarray(geometry["x"], np.float64)
+        py = np.asarray(geometry["y"], np.float64)
+        if len(px) < 3:
+            return np.zeros(0, np.int64)
+        box = np.flatnonzero((x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max()))
+        cx, cy = x[box].astype(np.float64), y[box].astype(np.float64)
+        odd = np.zeros(len(box), bool)
+        for i in range(len(px)):  # even-odd rule, one edge at a time over all candidates
+            ax, ay, bx, by = px[i - 1], py[i - 1], px[i], py[i]
+            crosses = (ay > cy) != (by > cy)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                at = ax + (cy - ay) * (bx - ax) / (by - ay)
+            odd ^= crosses & (cx < at)
+        return box[odd]
+    return np.zeros(0, np.int64)
+
+
+@dataclass
+class View:
+    """What one raster shows: its image and ranges, and the points drawn individually."""
+
+    image: np.ndarray
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    shown: dict[str, list[Any]]
+    in_view: int
+
+
+def empty_points() -> dict[str, list[Any]]:
+    return {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")}
+
+
+class ExploreMap:
+    """One session's map: a Bokeh figure, the selection count and a paged card grid.
+
+    Args:
+        on_pick: called with a clip id when a card of the selection is clicked.
+        thumbnails: clip ids -> thumbnail URLs (the page's own lookup).
+        say: shows a message on the page.
+    """
+
+    def __init__(
+        self,
+        on_pick: Callable[[int], None],
+        thumbnails: Callable[[list[int]], dict[int, str]],
+        say: Callable[[str], None],
+    ) -> None:
+        self.thumbnails = thumbnails
+        self.say = say
+        self.doc = pn.state.curdoc
+        self.points: MapPoints | None = None
+        self.selection = np.zeros(0, np.int64)
+        self.selection_page = 1
+        self._rendered: tuple[Any, ...] | None = None
+        self._generation = 0
+        self.image = ColumnDataSource(
+            {"image": [], "x": [], "y": [], "dw": [], "dh": []}, name="mm-map-image"
+        )
+        self.source = ColumnDataSource(empty_points(), name="mm-map")
+        self.figure = self._figure()
+        self.status = pn.pane.HTML("", css_classes=["mm-map-status"])
+        self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
+        self.prev = pn.widgets.Button(name="‹ Previous clips", width=140, visible=False)
+        self.next = pn.widgets.Button(name="More clips ›", width=140, visible=False)
+        self.grid = ClipGrid(on_pick=on_pick, empty_text="", sizing_mode="stretch_width")
+        self.prev.on_click(lambda _e: self._turn(-1))
+        self.next.on_click(lambda _e: self._turn(1))
+        self.figure.on_event(RangesUpdate, self._on_ranges)
+        self.figure.on_event(SelectionGeometry, self._on_geometry)
+        self.plot = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width")
+        self.view = pn.Column(
+            self.status,
+            self.plot,
+            self.selected,
+            pn.Row(self.prev, self.next),
+            self.grid,
+            sizing_mode="stretch_width",
+        )
+
+    def _figure(self) -> Any:
+        fig = figure(
+            x_range=Range1d(start=0, end=1),
+            y_range=Range1d(start=0, end=1),
+            height=RASTER[1],
+            sizing_mode="stretch_width",
+            tools="pan,wheel_zoom,box_select,lasso_select,reset",
+            active_drag="box_select",
+            toolbar_location="above",
+        )
+        fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image)
+        dots = fig.scatter("x", "y", source=self.source, size=9, color="color", alpha=0.8)
+        fig.add_tools(
+            HoverTool(
+                renderers=[dots],
+                tooltips='<div><img src="@thumb" width="128" alt=""><div>#@clip_id @title</div></div>',
+            )
+        )
+        fig.axis.visible = False
+        fig.grid.visible = False
+        return fig
+
+    # -- running work off the event loop ----------------------------------------------
+
+    def _spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` (a coroutine function) as a Panel async callback of this session."""
+        with set_curdoc(self.doc):
+            pn.state.execute(job)
+
+    def _locked(self, change: Callable[[], None]) -> None:
+        """Change Bokeh models under the document lock (Panel's async callbacks run
+        without it; Panel's own widgets take care of that themselves, raw models do not)."""
+        if self.doc is None or self.doc.session_context is None:
+            change()
+        else:
+            self.doc.add_next_tick_callback(change)
+
+    def _clear(self) -> None:
+        self.image.data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+        self.source.data = empty_points()
+
+    # -- loading -------------------------------------------------------------------
+
+    async def show(self, points: MapPoints | None, note: str = "") -> None:
+        """Show a map (``None``: none stored yet, ``note`` says why) from its full extent."""
+        self.points = points
+        self.selection = np.zeros(0, np.int64)
+        self.grid.items = []
+        self.selected.object = ""
+        self.prev.visible = self.next.visible = False
+        self.status.object = f'<p class="mm-muted">{html.escape(note)}</p>' if note else ""
+        if points is None:
+            self._locked(self._clear)
+            return
+        x_range, y_range = bounds(points)
+        await self._draw(x_range, y_range, reset_ranges=True)
+
+    async def _draw(
+        self, x_range: tuple[float, float], y_range: tuple[float, float], *, reset_ranges: bool
+    ) -> None:
+        points = self.points
+        if points is None:
+            return
+        key = (points.version, x_range, y_range)
+        if key == self._rendered:
+            return
+        self._generation += 1
+        generation = self._generation
+        view = await asyncio.to_thread(self._render, points, x_range, y_range)
+        if generation != self._generation or points is not self.points:
+            return  # a newer view was asked for meanwhile
+        self._rendered = key
+
+        def apply() -> None:
+            if reset_ranges:
+                for rng, (lo, hi) in (
+                    (self.figure.x_range, x_range),
+                    (self.figure.y_range, y_range),
+                ):
+                    rng.update(start=lo, end=hi, reset_start=lo, reset_end=hi)
+            self.image.data = {
+                "image": [view.image],
+                "x": [x_range[0]],
+                "y": [y_range[0]],
+                "dw": [x_range[1] - x_range[0]],
+                "dh": [y_range[1] - y_range[0]],
+            }
+            self.source.data = view.shown
+
+        self._locked(apply)
+        hint = f"{len(points):,} clips on the map · {view.in_view:,} in view" + (
+            "" if view.in_view <= POINTS_SHOWN else " · zoom in to hover over single clips"
+        )
+        self.status.object = f'<p class="mm-muted">{hint}</p>'
+
+    def _render(
+        self, points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
+    ) -> View:
+        image = rasterise(points, x_range, y_range)
+        rect = {
+            "type": "rect",
+            "x0": x_range[0],
+            "x1": x_range[1],
+            "y0": y_range[0],
+            "y1": y_range[1],
+        }
+        in_view = inside(points, rect)
+        shown = empty_points()
+        if len(in_view) <= POINTS_SHOWN:
+            ids = [int(c) for c in points.clip_id[in_view]]
+            details = clip_details(ids)
+            thumbs = self.thumbnails(ids)
+            shown = {
+                "x": points.x[in_view],
+                "y": points.y[in_view],
+                "clip_id": ids,
+                "title": [str(details.get(c, {}).get("title", "")) for c in ids],
+                "thumb": [thumbs.get(c, "") for c in ids],
+                "color": colours(points.video_id[in_view]),
+                "video_id": [int(v) for v in points.video_id[in_view]],
+            }
+        return View(image, x_range, y_range, shown, len(in_view))
+
+    # -- events ----------------------------------------------------------------------
+
+    def _on_ranges(self, event: RangesUpdate) -> None:
+        x0, x1, y0, y1 = event.x0, event.x1, event.y0, event.y1
+        if x0 is None or x1 is None or y0 is None or y1 is None:
+            return
+        x_range, y_range = (float(x0), float(x1)), (float(y0), float(y1))
+
+        async def job() -> None:
+            await self._draw(x_range, y_range, reset_ranges=False)
+
+        self._spawn(job)
+
+    def _on_geometry(self, event: SelectionGeometry) -> None:
+        if not event.final or self.points is None or event.geometry is None:
+            return
+        geometry: dict[str, Any] = dict(event.geometry)
+        points = self.points
+
+        async def job() -> None:
+            found = await asyncio.to_thread(inside, points, geometry)
+            self.selection = np.sort(points.clip_id[found])
+            self.selection_page = 1
+            await self._list()
+
+        self._spawn(job)
+
+    def _turn(self, step: int) -> None:
+        self.selection_page = max(1, self.selection_page + step)
+
+        async def job() -> None:
+            await self._list()
+
+        self._spawn(job)
+
+    async def _list(self) -> None:
+        """Show the current page of the selection as cards, with the count."""
+        total = len(self.selection)
+        if not total:
+            self.selected.object = ""
+            self.grid.items = []
+            self.prev.visible = self.next.visible = False
+            return
+        pages = -(-total // SELECTION_PAGE)
+        self.selection_page = min(self.selection_page, pages)
+        first = (self.selection_page - 1) * SELECTION_PAGE
+        ids = [int(c) for c in self.selection[first : first + SELECTION_PAGE]]
+        items = await asyncio.to_thread(self._cards, ids)
+        self.selected.object = (
+            f'<div class="mm-selection"><b>{total:,} clip(s) selected</b> · showing'
+            f" {first + 1:,}–{first + len(ids):,} — click one to make it the main clip</div>"
+        )
+        self.grid.items = items
+        self.prev.visible = self.next.visible = pages > 1
+        self.prev.disabled = self.selection_page <= 1
+        self.next.disabled = self.selection_page >= pages
+
+    def _cards(self, ids: list[int]) -> list[dict[str, Any]]:
+        details = clip_details(ids)
+        thumbs = self.thumbnails(ids)
+        previews = preview_urls(ids)
+        return [
+            {
+                "clip_id": c,
+                "title": str(details[c]["title"]),
+                "start_frame": int(details[c]["start_frame"]),
+                "end_frame": int(details[c]["end_frame"]),
+                "similarity": None,
+                "thumb": thumbs.get(c) or None,
+                "preview": previews.get(c),
+            }
+            for c in ids
+            if c in details
+        ]

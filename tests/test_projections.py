@@ -1,0 +1,161 @@
+"""2D projections of embedding vectors and the stored maps the update_maps job keeps."""
+
+import numpy as np
+import pytest
+
+from mediaml.db.videos import create_video, update_video
+from mediaml.errors import MediamlError
+from mediaml.projections import (
+    PcaFit,
+    clear_cache,
+    fit_pca,
+    methods,
+    project,
+    read_map,
+    update_maps,
+)
+
+
+def test_pca_keeps_the_main_direction_of_variation():
+    rng = np.random.default_rng(0)
+    line = np.outer(np.linspace(-5, 5, 40), rng.normal(size=16))
+    xy = project(line + rng.normal(scale=0.01, size=line.shape))
+    assert xy.shape == (40, 2)
+    assert np.ptp(xy[:, 0]) > 50 * np.ptp(xy[:, 1])
+    order = np.argsort(xy[:, 0])
+    assert list(order) in (list(range(40)), list(range(39, -1, -1)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_tiny_inputs(n):
+    assert project(np.ones((n, 8))).shape == (n, 2)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(MediamlError, match="unknown projection"):
+        project(np.ones((3, 4)), "tsne")
+    assert "PCA" in methods()
+
+
+def test_randomized_pca_finds_the_exact_principal_axes():
+    rng = np.random.default_rng(1)
+    rotation = np.linalg.qr(rng.normal(size=(64, 64)))[0]
+    data = (rng.normal(size=(3000, 64)) * np.r_[10, 5, np.ones(62)]) @ rotation + 3
+    fit = fit_pca(data)
+    centered = data - data.mean(axis=0)
+    exact = np.linalg.svd(centered, full_matrices=False)[2][:2]
+    for got, want in zip(fit.axes, exact, strict=True):
+        assert abs(float(got @ want)) > 0.999
+    assert fit.transform(data).dtype == np.float32
+    again = PcaFit.loads(fit.dumps())
+    assert np.array_equal(again.transform(data[:5]), fit.transform(data[:5]))
+
+
+def _vector(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+def add_clips(db, video_id, vectors, *, strategy="keyframe_multi_avg", start=0):
+    """One clip per vector (or per list of vectors: keyframe_multi parts)."""
+    ids = []
+    with db.transaction() as conn:
+        for i, vec in enumerate(vectors):
+            frame = (start + i) * 10
+            clip = conn.execute(
+                "INSERT INTO clips (video_id, start_frame, end_frame, start_time, end_time, state)"
+                " VALUES (%s, %s, %s, %s, %s, 'embedded') RETURNING id",
+                (video_id, frame, frame + 10, frame / 25, (frame + 10) / 25),
+            ).fetchone()["id"]
+            parts = vec if strategy == "keyframe_multi" else [vec]
+            for part, p in enumerate(parts):
+                conn.execute(
+                    "INSERT INTO embeddings (clip_id, model_name, model_version,"
+                    " generation_strategy, part, dim, embedding)"
+                    " VALUES (%s, 'm', 'v1', %s, %s, %s, %s::vector)",
+                    (clip, strategy, part, len(p), _vector(p)),
+                )
+            ids.append(clip)
+    return ids
+
+
+@pytest.fixture
+def video(db):
+    with db.transaction() as conn:
+        video, _ = create_video(conn, "Map", "file:///map.mp4")
+        update_video(conn, video["id"], fps_num=25, fps_den=1, frame_count=100_000)
+    return video["id"]
+
+
+def clustered(rng, n, centre):
+    return centre + rng.normal(scale=0.05, size=(n, 16))
+
+
+def test_maps_are_fitted_once_and_extended_with_new_clips_only(db, video):
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    first = add_clips(db, video, np.vstack([clustered(rng, 15, a), clustered(rng, 15, b)]))
+    done = update_maps(method="PCA", db=db)
+    assert done == {
+        "m/keyframe_multi_avg/PCA": {
+            **done["m/keyframe_multi_avg/PCA"],
+            "placed": 30,
+            "refit": True,
+        }
+    }
+    points = read_map("m", "keyframe_multi_avg", "PCA", db=db)
+    assert points is not None and sorted(points.clip_id.tolist()) == first
+    xy = np.column_stack([points.x, points.y])
+    # The two clusters land apart: every point is nearer its own cluster's centre.
+    ca, cb = xy[:15].mean(axis=0), xy[15:].mean(axis=0)
+    assert np.linalg.norm(ca - cb) > 5 * xy[:15].std(axis=0).sum()
+
+    # Nothing new: the job does nothing. New clips: only they are placed, with the old fit.
+    assert update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]["placed"] == 0
+    more = add_clips(db, video, clustered(rng, 5, a), start=30)
+    step = update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]
+    assert step["placed"] == 5 and not step["refit"]
+    clear_cache()
+    after = read_map("m", "keyframe_multi_avg", "PCA", db=db)
+    assert after is not None and len(after) == 35
+    old = np.isin(after.clip_id, first)
+    assert np.array_equal(after.x[old], points.x) and np.array_equal(after.y[old], points.y)
+    new_xy = np.column_stack([after.x, after.y])[np.isin(after.clip_id, more)]
+    assert np.linalg.norm(new_xy.mean(axis=0) - ca) < np.linalg.norm(new_xy.mean(axis=0) - cb)
+
+    # Archived clips leave the map; doubling the catalogue refits it.
+    with db.transaction() as conn:
+        conn.execute("UPDATE clips SET state = 'archived' WHERE id = %s", (more[0],))
+    clear_cache()
+    assert more[0] not in read_map("m", "keyframe_multi_avg", "PCA", db=db).clip_id
+    add_clips(db, video, clustered(rng, 40, b), start=40)
+    step = update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]
+    assert step["refit"] and step["placed"] == 75
+
+
+def test_keyframe_multi_clips_are_placed_at_the_mean_of_their_vectors(db, video):
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(size=(3, 8)) for _ in range(12)]
+    ids = add_clips(db, video, parts, strategy="keyframe_multi")
+    single = add_clips(db, video, [p.mean(axis=0) for p in parts], start=20)
+    update_maps(db=db, method="PCA")
+    multi = read_map("m", "keyframe_multi", "PCA", db=db)
+    means = read_map("m", "keyframe_multi_avg", "PCA", db=db)
+    assert multi is not None and means is not None
+    assert multi.clip_id.tolist() == ids and means.clip_id.tolist() == single
+    # Same mean vectors, same fit sample: the same map (up to float32 rounding).
+    assert np.allclose(multi.x, means.x, atol=1e-4) and np.allclose(multi.y, means.y, atol=1e-4)
+
+
+def test_the_job_runs_on_background_jobs_and_on_the_scheduler(db, video):
+    from mediaml.config import get_settings
+    from mediaml.jobs import tasks
+    from mediaml.jobs.scheduler import default_jobs
+
+    assert tasks.update_maps.huey is tasks.HUEYS["background_jobs"]
+    assert "update_maps" in [j.name for j in default_jobs(get_settings())]
+    add_clips(db, video, np.random.default_rng(4).normal(size=(6, 8)))
+    done = tasks.update_maps.call_local()
+    assert done["m/keyframe_multi_avg/PCA"]["placed"] == 6
+    with db.transaction() as conn:
+        run = conn.execute("SELECT stats FROM job_runs WHERE job = 'update_maps'").fetchone()
+    assert run["stats"]["placed"] == 6
