@@ -109,3 +109,29 @@ def test_server_stops_with_its_last_user_after_a_kill_9():
         first.kill()
         if postmaster is not None and postmaster.is_running():
             postmaster.kill()
+
+
+THREADS = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from mediaml.db.embedded import embedded_url
+
+with ThreadPoolExecutor(8) as pool:
+    urls = set(pool.map(lambda _n: embedded_url(sys.argv[1]), range(16)))
+print(len(urls))
+"""
+
+
+def test_threads_starting_the_server_at_once_share_it_without_errors():
+    # A worker's consumer threads all ask for the database on their first task.
+    data = tempfile.mkdtemp(prefix="mmth-", dir="/tmp")
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS, data],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert "Traceback" not in done.stderr and "unaquired" not in done.stderr

@@ -11,6 +11,7 @@ import atexit
 import json
 import logging
 import os
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -55,9 +56,17 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
                 "to a PostgreSQL server with pgvector"
             ) from None
         try:
-            with _server_lock():
-                prune_dead_handles(pgdata)
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            # pgserver's inter-process lock (fasteners) is not safe between threads of one
+            # process: worker threads starting at once raised "Unable to release an
+            # unaquired lock". One thread at a time takes it here; later calls reuse the
+            # server this process already attached to.
+            with _in_process:
+                server = _attached.get(pgdata)
+                if server is None:
+                    with _server_lock():
+                        prune_dead_handles(pgdata)
+                    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+                    _attached[pgdata] = server
         except Exception as exc:  # pgserver raises bare subprocess/OS errors
             logfile = pgdata / "log"
             raise DatabaseError(
@@ -67,6 +76,9 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     _prune_at_exit(pgdata)
     return str(server.get_uri(database))
 
+
+_in_process = threading.Lock()
+_attached: dict[Path, Any] = {}
 
 # pgserver keeps the pids of the processes using the server in this file and stops the
 # server when the last of them exits; a process killed with -9 never removes its pid.
@@ -122,5 +134,5 @@ def _prune_at_exit(pgdata: Path) -> None:
 
 
 def _prune_locked(pgdata: Path) -> None:
-    with _server_lock():
+    with _in_process, _server_lock():
         prune_dead_handles(pgdata)
