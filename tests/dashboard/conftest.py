@@ -102,7 +102,7 @@ def start_server(
         try:
             if requests.get(f"{base}{ready}", timeout=2).status_code in (200, 503):
                 return proc, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or busy starting
             time.sleep(0.2)
     proc.kill()
     raise AssertionError(f"server did not answer {ready} within 180 s")
