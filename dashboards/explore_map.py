@@ -104,7 +104,8 @@ def rasterise(
     size: tuple[int, int] = RASTER,
 ) -> np.ndarray:
     """The points inside the ranges as one RGBA image (see :func:`shade`), the way
-    datashader draws big scatters, in two numpy passes (a million points: ~50 ms)."""
+    datashader draws big scatters, in two numpy passes (a million points: 0.12–0.26 s, measured at load average 7 on
+    2 cores; it runs in a worker thread, never on the event loop)."""
     return shade(counts_per_pixel(points, x_range, y_range, size))
 
 
