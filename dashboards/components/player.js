@@ -345,11 +345,10 @@ export function render({ model, el: root }) {
       const blob = await response.blob();
       if (preloaded.get(id) !== entry) return;
       const local = URL.createObjectURL(blob);
-      const v = makeVideo(local);
-      attach(v);
-      v.addEventListener("emptied", () => URL.revokeObjectURL(local), { once: true });
+      const v = makeVideo(local); // setting src starts loading; load() here would fire
+      attach(v); // "emptied" and revoke the URL before it is read
       pool.append(v);
-      v.load();
+      v.addEventListener("emptied", () => URL.revokeObjectURL(local), { once: true });
       entry.video = v;
     } catch (err) {
       // aborted or failed: the clip loads normally when it is shown
