@@ -74,7 +74,7 @@ class ObjectCache:
         self.max_bytes = _default("MEDIAML_OBJECT_CACHE_MAX_BYTES", int, max_bytes)
         self.max_age = _default("MEDIAML_OBJECT_CACHE_MAX_AGE", float, max_age)
         self._local = threading.local()
-        self._evicting = threading.Lock()
+        self._evicting = threading.RLock()  # admit holds it across make_room and the add
 
     def path(self, key: str) -> Path:
         """Where the copy of ``key`` lives (``key`` must already be validated)."""
@@ -133,19 +133,22 @@ class ObjectCache:
         """Add ``source`` as the copy of ``key`` (moved, hard-linked or copied), making
         room first, and return the pinned copy."""
         size = source.stat().st_size
-        self.make_room(size)
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if move:
-            os.replace(source, dest)
-        else:
-            with atomic_path(dest) as part:
-                if link:
-                    with suppress(OSError):  # another file system: copy instead
-                        os.link(source, part)
-                if not part.exists():
-                    shutil.copyfile(source, part)
-        self._pin(dest)
+        # Room and addition as one step: two threads admitting at once must not both
+        # count on the same free space.
+        with self._evicting:
+            self.make_room(size)
+            dest = self.path(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(source, dest)
+            else:
+                with atomic_path(dest) as part:
+                    if link:
+                        with suppress(OSError):  # another file system: copy instead
+                            os.link(source, part)
+                    if not part.exists():
+                        shutil.copyfile(source, part)
+            self._pin(dest)
         return dest
 
     # -- eviction -------------------------------------------------------------------------

@@ -17,6 +17,11 @@ from mediaml.storage.s3 import S3Store
 def _cache_bytes(root: Path) -> int:
     total = 0
     for path in root.rglob("*") if root.exists() else ():
+        if path.name.startswith("."):
+            # A copy being written under its hidden name (mediaml.files.atomic_path): the
+            # cache made room for it before writing, and one scan can meet the same inode
+            # under both names while it is renamed into place.
+            continue
         try:
             if path.is_file():
                 total += path.stat().st_size
