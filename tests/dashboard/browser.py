@@ -64,9 +64,11 @@ def shown_clip(page: Page) -> int:
 
 
 def wait_for_other_clip(page: Page, old: int) -> int:
-    """Wait until the review page shows a clip other than ``old``; return its id."""
+    """Wait until the review page shows a clip other than ``old`` and the server has
+    answered the action (a preloaded next clip is shown before the answer); return its id."""
     fact = page.locator(".mm-fact[data-fact=clip]")
     expect(fact).not_to_have_text(f"clip {old}", timeout=15000)
+    buttons_ready(page)
     return shown_clip(page)
 
 
