@@ -285,25 +285,10 @@ def _failure(
             item_id,
             "".join(traceback.format_exception(exc)),
         )
-    if transient and attempts < MAX_ATTEMPTS:
-        delay = backoff_seconds(attempts)
-        _finish(
-            ctx,
-            stage,
-            item_id,
-            stage.failed,
-            last_error=_clip(message),
-            retry_count=attempts,
-            error_kind=TRANSIENT,
-            next_retry_at=seconds_from_now(delay),
-        )
-        log.info(
-            "%s of %s %s will retry in %gs: %s", stage.name, stage.table, item_id, delay, message
-        )
-        return outcome("retry", message, delay)
-    if transient:
+    retry = transient and attempts < MAX_ATTEMPTS
+    delay = backoff_seconds(attempts) if retry else None
+    if transient and not retry:
         message = f"gave up after {attempts} tries: {message}"
-    log.warning("%s of %s %s failed: %s", stage.name, stage.table, item_id, message)
     _finish(
         ctx,
         stage,
@@ -311,9 +296,15 @@ def _failure(
         stage.failed,
         last_error=_clip(message),
         retry_count=attempts,
-        error_kind=PERMANENT,
-        next_retry_at=None,
+        error_kind=TRANSIENT if retry else PERMANENT,
+        next_retry_at=seconds_from_now(delay) if delay is not None else None,
     )
+    if delay is not None:
+        log.info(
+            "%s of %s %s will retry in %gs: %s", stage.name, stage.table, item_id, delay, message
+        )
+        return outcome("retry", message, delay)
+    log.warning("%s of %s %s failed: %s", stage.name, stage.table, item_id, message)
     return outcome("failed", message)
 
 

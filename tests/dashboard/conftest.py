@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 
+from mediaml import review
 from mediaml.config import Settings, load_settings, set_settings
 from mediaml.db import Database, set_db
 from mediaml.storage import LocalStore, set_store
@@ -143,3 +144,17 @@ def screenshot(page: object, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+@pytest.fixture
+def reviewers(library: Library) -> Iterator[Callable[[str], str]]:
+    """Hand out reviewer names; their claims are released after the test."""
+    names: list[str] = []
+
+    def make(name: str) -> str:
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        review.release(name, db=library.db)

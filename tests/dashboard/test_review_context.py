@@ -5,7 +5,7 @@ Every result is checked against the database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,19 +24,6 @@ def page(browser: Any) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     yield context.new_page()
     context.close()
-
-
-@pytest.fixture
-def reviewers(library: Library) -> Iterator[Callable[[str], str]]:
-    names: list[str] = []
-
-    def make(name: str) -> str:
-        names.append(name)
-        return name
-
-    yield make
-    for name in names:
-        review.release(name, db=library.db)
 
 
 def live(library: Library) -> list[dict[str, Any]]:

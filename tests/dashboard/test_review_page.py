@@ -34,20 +34,6 @@ def page(browser: Any) -> Iterator[Page]:
     context.close()
 
 
-@pytest.fixture
-def reviewers(library: Library) -> Iterator[Callable[[str], str]]:
-    """Hand out reviewer names; their claims are released after the test."""
-    names: list[str] = []
-
-    def make(name: str) -> str:
-        names.append(name)
-        return name
-
-    yield make
-    for name in names:
-        review.release(name, db=library.db)
-
-
 def clip(library: Library, clip_id: int) -> dict[str, Any]:
     with library.db.transaction() as conn:
         return get_clip(conn, clip_id)
