@@ -131,7 +131,10 @@ export function render({ model, el: root }) {
   let move = null; // {from, to, left, right} while a cut is picked
   let shownId = null; // the clip playing: the confirmed one, or a speculative next one
   let playedId = null;
-  let sentAt = null;
+  let sentAt = null; // when the last action was sent (performance.now())
+  let answerMs = null; // how long the server took to answer it
+  let speculation = null; // "hit", or why the next clip could not start before the answer
+  let swapped = null; // {ms: send -> swap, ready: readyState then} of the last preloaded swap
   let lastStep = { dir: 0, at: 0, level: 0 };
   const preloaded = new Map(); // clip id -> {url, video: hidden <video> or null, abort}
 
@@ -278,7 +281,16 @@ export function render({ model, el: root }) {
     v.addEventListener("playing", () => {
       if (v !== video || shownId == null || playedId === shownId) return;
       playedId = shownId;
-      const detail = { clip_id: shownId, ms: sentAt == null ? null : performance.now() - sentAt };
+      performance.mark("mm:playing");
+      // Where the time went, for bench/review.py: the key press to playing, whether the
+      // clip started before the server's answer, and how long that answer took.
+      const detail = {
+        clip_id: shownId,
+        ms: sentAt == null ? null : performance.now() - sentAt,
+        speculation,
+        answer_ms: answerMs,
+        swapped,
+      };
       window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
     });
     v.addEventListener("error", async () => {
@@ -312,10 +324,13 @@ export function render({ model, el: root }) {
     const ready = preloaded.get(c.clip_id);
     if (ready && ready.video && ready.url === c.url) {
       preloaded.delete(c.clip_id);
+      swapped = { ms: sentAt == null ? null : performance.now() - sentAt, ready: ready.video.readyState };
       swapIn(ready.video);
-      video.currentTime = 0;
+      if (video.currentTime !== 0) video.currentTime = 0; // a seek would delay playing
+      performance.mark("mm:play-preloaded");
     } else if (c.url) {
       video.src = c.url;
+      performance.mark("mm:play-load");
     }
     video.play().catch(() => {});
   }
@@ -355,8 +370,11 @@ export function render({ model, el: root }) {
     }
   }
 
+  // ``upcoming`` lists the next clips in order; those marked ready are cut on the server
+  // (the others are kept if already here, and fetched once they are cut).
   function preload() {
-    const wanted = new Map((model.upcoming || []).slice(0, POOL_SIZE).map((u) => [u.clip_id, u.url]));
+    const list = (model.upcoming || []).slice(0, POOL_SIZE);
+    const wanted = new Map(list.map((u) => [u.clip_id, u.url]));
     const c = clip();
     if (c) wanted.delete(c.clip_id);
     wanted.delete(shownId);
@@ -366,8 +384,9 @@ export function render({ model, el: root }) {
         preloaded.delete(id);
       }
     }
+    const ready = new Set(list.filter((u) => u.ready !== false).map((u) => u.clip_id));
     for (const [id, url] of wanted) {
-      if (preloaded.has(id) || !url) continue;
+      if (preloaded.has(id) || !url || !ready.has(id)) continue;
       const entry = { url, video: null, abort: new AbortController() };
       preloaded.set(id, entry);
       fetchClip(id, url, entry);
@@ -393,20 +412,41 @@ export function render({ model, el: root }) {
     );
   }
 
-  // Start the likely next clip while the server answers a verdict (see the top).
+  // Start the likely next clip while the server answers a verdict (see the top). Returns
+  // "hit", or why it could not (reported with the playing event, for the bench).
   function speculate() {
     const c = clip();
-    const next = (model.upcoming || [])[0];
-    if (!c || !next || !next.clip || !next.clip.url || next.clip_id === shownId) return;
+    // The list may still be the one sent before the last answer: skip what is on screen.
+    const next = (model.upcoming || []).find((u) => u.clip_id !== c?.clip_id && u.clip_id !== shownId);
+    if (!c || !next || !next.clip || !next.clip.url) return "no upcoming clip";
     const ready = preloaded.get(next.clip_id);
-    if (!ready || !ready.video || ready.video.readyState < 2) return;
+    if (!ready) return "not preloading";
+    if (!ready.video) return "still downloading";
+    if (ready.video.readyState < 2) return "not decoded yet";
     shownId = next.clip_id;
     showFacts(next.clip, Math.max(c.pending_count - 1, 0));
+    box.dataset.speculative = String(next.clip_id);
     play(next.clip);
+    return "hit";
+  }
+
+  // The next clip was started before the server answered; a different answer (the
+  // verdict refused, or another clip claimed) replaces it, and the player flashes so the
+  // reviewer sees that the screen changed back.
+  function settleGuess(c) {
+    const guessed = box.dataset.speculative;
+    if (!guessed) return;
+    delete box.dataset.speculative;
+    if (c && guessed === String(c.clip_id)) return;
+    box.dataset.rolledBack = guessed;
+    box.classList.remove("mm-rolled-back");
+    void box.offsetWidth; // restart the flash animation
+    box.classList.add("mm-rolled-back");
   }
 
   function showClip() {
     const c = clip();
+    settleGuess(c);
     leaveSplit(false);
     move = null;
     if (!c) {
@@ -440,10 +480,13 @@ export function render({ model, el: root }) {
     if (waiting || (!c && action !== "undo")) return;
     waiting = true;
     sentAt = performance.now();
+    answerMs = null;
+    swapped = null;
+    performance.mark("mm:send");
     refreshButtons();
     drawMoveBar();
     model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
-    if (VERDICTS.has(action)) speculate();
+    speculation = VERDICTS.has(action) ? speculate() : "not a verdict";
   }
 
   // ---------------------------------------------------------------- split mode
@@ -583,6 +626,9 @@ export function render({ model, el: root }) {
   model.on("upcoming", preload);
   model.on("message", showMessage);
   model.on("revision", () => {
+    if (sentAt != null && answerMs == null) answerMs = performance.now() - sentAt;
+    performance.mark("mm:answer");
+    window.dispatchEvent(new CustomEvent("mediaml:answer", { detail: { clip_id: clip() ? clip().clip_id : null } }));
     waiting = false;
     refreshButtons();
     drawMoveBar();

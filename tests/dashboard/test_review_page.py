@@ -166,6 +166,73 @@ def test_approve_button(page: Page, server: str, library: Library, reviewers) ->
     assert f"Approved clip {first}" in message(page)
 
 
+# Armed before a verdict: resolves with the player's playing event for the next clip.
+ARM_PLAYING = """() => { window.__playing = new Promise((resolve) => window.addEventListener(
+    "mediaml:playing", (e) => resolve(e.detail), { once: true })); }"""
+
+
+def wait_preloaded(page: Page) -> None:
+    """Wait until the next clip waits decoded in the hidden pool."""
+    wait_deep(page, ".mm-pool video", "v => v.readyState >= 2", timeout=30000)
+
+
+def playing_time_advances(page: Page) -> None:
+    """The video on screen is playing: not paused, and its time moves."""
+    wait_deep(page, "video.mm-video", "v => !v.paused && v.readyState >= 2")
+    before = deep(page, "video.mm-video", "v => v.currentTime")
+    wait_deep(
+        page, "video.mm-video", "(v, t) => v.currentTime > t + 0.15 || v.currentTime < t", before
+    )
+
+
+def test_after_approve_the_next_clip_plays(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
+    # The preloaded next clip is swapped in on the key press, before the server answers,
+    # and must then really play (time advancing), clip after clip.
+    shown = open_review(page, server, reviewers("pat"))
+    playing_time_advances(page)
+    for _ in range(3):
+        wait_preloaded(page)
+        page.evaluate(ARM_PLAYING)
+        page.keyboard.press("a")
+        detail = page.evaluate("() => window.__playing")
+        assert detail["speculation"] == "hit", detail
+        nxt = wait_for_other_clip(page, shown)
+        assert detail["clip_id"] == nxt  # the clip that started is the one confirmed
+        assert deep(page, "video.mm-video", "v => v.currentSrc").startswith("blob:")
+        playing_time_advances(page)
+        assert clip(library, shown)["state"] == "review_approved"
+        shown = nxt
+    assert [r["action"] for r in actions_by(library, "pat")] == ["approve"] * 3
+
+
+def test_a_refused_verdict_rolls_the_screen_back(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
+    first = open_review(page, server, reviewers("quin"))
+    wait_preloaded(page)
+    upcoming = [i for i in review.upcoming("quin", 3, db=library.db) if i != first]
+    # Meanwhile another reviewer takes over Quin's clip and the one after it: the approve
+    # is refused, and the clip started early is not the one the server shows.
+    other = reviewers("rex")
+    claim(library, first, other)
+    claim(library, upcoming[0], other)
+    page.evaluate(ARM_PLAYING)
+    page.keyboard.press("a")
+    started = page.evaluate("() => window.__playing")
+    assert started["speculation"] == "hit" and started["clip_id"] == upcoming[0]
+    now = wait_for_other_clip(page, upcoming[0])
+    assert now not in (first, upcoming[0])
+    box = page.locator(".mm-review")
+    expect(box).to_have_attribute("data-rolled-back", str(upcoming[0]))
+    expect(box).to_have_attribute("data-confirmed", str(now))
+    expect(page.locator(".mm-message.mm-error")).to_contain_text(str(first))
+    playing_time_advances(page)
+    assert clip(library, first)["state"] == "pending_review"
+    assert actions_by(library, "quin") == []
+
+
 def test_skip_and_archive_by_keyboard(page: Page, server: str, library: Library, reviewers) -> None:
     first = open_review(page, server, reviewers("cal"))
     page.keyboard.press("s")
