@@ -277,21 +277,34 @@ export function render({ model, el: root }) {
 
   // ---------------------------------------------------------------- playback
 
+  // The clip on screen plays: report it (event ``mediaml:playing``) when its first frame
+  // is presented while playing, i.e. its time moves on screen.
+  function reportPlaying(v, id) {
+    if (typeof v.requestVideoFrameCallback !== "function") notifyPlaying(v, id);
+    else v.requestVideoFrameCallback(() => notifyPlaying(v, id));
+  }
+
+  function notifyPlaying(v, id) {
+    if (v !== video || shownId !== id || playedId === id || v.paused) return;
+    playedId = id;
+    performance.mark("mm:playing");
+    if (swapped) swapped.frame_ms = performance.now() - sentAt;
+    setTimeout(flushLater, 0);
+    // Where the time went, for bench/review.py: the key press to playing, whether the
+    // clip started before the server's answer, and the swap of a preloaded clip.
+    const detail = {
+      clip_id: id,
+      ms: sentAt == null ? null : performance.now() - sentAt,
+      speculation,
+      answer_ms: answerMs,
+      swapped,
+    };
+    window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
+  }
+
   function attach(v) {
     v.addEventListener("playing", () => {
-      if (v !== video || shownId == null || playedId === shownId) return;
-      playedId = shownId;
-      performance.mark("mm:playing");
-      // Where the time went, for bench/review.py: the key press to playing, whether the
-      // clip started before the server's answer, and how long that answer took.
-      const detail = {
-        clip_id: shownId,
-        ms: sentAt == null ? null : performance.now() - sentAt,
-        speculation,
-        answer_ms: answerMs,
-        swapped,
-      };
-      window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
+      if (v === video && shownId != null && playedId !== shownId) reportPlaying(v, shownId);
     });
     v.addEventListener("error", async () => {
       const c = clip();
@@ -313,11 +326,28 @@ export function render({ model, el: root }) {
     next.className = "mm-video";
     next.controls = true;
     next.autoplay = true;
-    video.replaceWith(next);
-    video.pause();
-    video.removeAttribute("src");
-    video.load();
+    const old = video;
+    old.pause();
+    old.replaceWith(next);
     video = next;
+    // Freeing the old one's media (and warming the clip after this one) waits until the
+    // new one plays: neither may compete with its start.
+    later(() => {
+      old.removeAttribute("src");
+      old.load();
+    });
+  }
+
+  // Run ``work`` once the clip on screen plays (or after 1 s at most).
+  let pending = [];
+  function later(work) {
+    pending.push(work);
+    if (pending.length === 1) setTimeout(flushLater, 1000);
+  }
+  function flushLater() {
+    const work = pending;
+    pending = [];
+    for (const w of work) w();
   }
 
   function play(c) {
@@ -326,8 +356,23 @@ export function render({ model, el: root }) {
       preloaded.delete(c.clip_id);
       swapped = { ms: sentAt == null ? null : performance.now() - sentAt, ready: ready.video.readyState };
       swapIn(ready.video);
-      if (video.currentTime !== 0) video.currentTime = 0; // a seek would delay playing
       performance.mark("mm:play-preloaded");
+      const v = video;
+      swapped.warm = !v.paused;
+      if (!v.paused && v.currentTime > 0.04) {
+        // Warm (already playing, hidden): back to its start, reported once there.
+        v.addEventListener(
+          "seeked",
+          () => {
+            if (swapped) swapped.seeked_ms = performance.now() - sentAt;
+            reportPlaying(v, c.clip_id);
+          },
+          { once: true }
+        );
+        v.currentTime = 0;
+      } else if (!v.paused) {
+        reportPlaying(v, c.clip_id);
+      }
     } else if (c.url) {
       video.src = c.url;
       performance.mark("mm:play-load");
@@ -365,6 +410,7 @@ export function render({ model, el: root }) {
       pool.append(v);
       v.addEventListener("emptied", () => URL.revokeObjectURL(local), { once: true });
       entry.video = v;
+      warm();
     } catch (err) {
       // aborted or failed: the clip loads normally when it is shown
     }
@@ -374,6 +420,7 @@ export function render({ model, el: root }) {
   // (the others are kept if already here, and fetched once they are cut).
   function preload() {
     const list = (model.upcoming || []).slice(0, POOL_SIZE);
+    box.dataset.upcoming = list.map((u) => u.clip_id + (u.ready === false ? "" : "*")).join(" ");
     const wanted = new Map(list.map((u) => [u.clip_id, u.url]));
     const c = clip();
     if (c) wanted.delete(c.clip_id);
@@ -391,6 +438,7 @@ export function render({ model, el: root }) {
       preloaded.set(id, entry);
       fetchClip(id, url, entry);
     }
+    warm();
   }
 
   function syncAddress(c) {
@@ -412,12 +460,32 @@ export function render({ model, el: root }) {
     );
   }
 
+  // The clip the server will most likely claim after the one on screen (the list may
+  // still be the one sent before the last answer, so what is on screen is skipped).
+  function likelyNext() {
+    const c = clip();
+    return (model.upcoming || []).find((u) => u.clip_id !== c?.clip_id && u.clip_id !== shownId);
+  }
+
+  // The likely next clip keeps playing, muted and hidden, so swapping it in needs no
+  // start-up (a paused element may have released its decoder); the others wait paused.
+  function warm() {
+    const next = likelyNext();
+    for (const [id, entry] of preloaded) {
+      if (!entry.video) continue;
+      if (next && id === next.clip_id) {
+        if (entry.video.paused) entry.video.play().catch(() => {});
+      } else if (!entry.video.paused) {
+        entry.video.pause();
+      }
+    }
+  }
+
   // Start the likely next clip while the server answers a verdict (see the top). Returns
   // "hit", or why it could not (reported with the playing event, for the bench).
   function speculate() {
     const c = clip();
-    // The list may still be the one sent before the last answer: skip what is on screen.
-    const next = (model.upcoming || []).find((u) => u.clip_id !== c?.clip_id && u.clip_id !== shownId);
+    const next = likelyNext();
     if (!c || !next || !next.clip || !next.clip.url) return "no upcoming clip";
     const ready = preloaded.get(next.clip_id);
     if (!ready) return "not preloading";
@@ -427,6 +495,7 @@ export function render({ model, el: root }) {
     showFacts(next.clip, Math.max(c.pending_count - 1, 0));
     box.dataset.speculative = String(next.clip_id);
     play(next.clip);
+    later(warm);
     return "hit";
   }
 
@@ -625,10 +694,12 @@ export function render({ model, el: root }) {
   model.on("context", drawContext);
   model.on("upcoming", preload);
   model.on("message", showMessage);
+  model.on("message_kind", showMessage); // either may change first
   model.on("revision", () => {
     if (sentAt != null && answerMs == null) answerMs = performance.now() - sentAt;
     performance.mark("mm:answer");
-    window.dispatchEvent(new CustomEvent("mediaml:answer", { detail: { clip_id: clip() ? clip().clip_id : null } }));
+    const answered = { clip_id: clip() ? clip().clip_id : null, ms: answerMs };
+    window.dispatchEvent(new CustomEvent("mediaml:answer", { detail: answered }));
     waiting = false;
     refreshButtons();
     drawMoveBar();
