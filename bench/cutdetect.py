@@ -1,6 +1,6 @@
 """Shot detection benchmark: mediaml vs PySceneDetect, in one run.
 
-Two families of test videos with known transitions:
+Three families of test videos with known transitions:
 
 - **synthetic**: seeded edits of FFmpeg test sources (hard cuts, 3-5 frame shots,
   dissolves, fades through black, fast pans, zooms, film grain, cellular automata, single
@@ -11,7 +11,13 @@ Two families of test videos with known transitions:
   push-ins, 6-15 frame shots, camera flashes, strobes, mid-shot whip pans, fades and
   0.5-2 s dissolves; plus ``bikes.mp4`` as it was edited, cuts labelled by eye. The
   seeds are split: ``real-tune`` sets were looked at while developing the detector,
-  ``real-held`` sets only to check that it generalises.
+  ``real-held`` sets only to check that it generalises;
+- **cuts**: cut-only edits of the same footage in a fast-paced professional style
+  (`tests.support.footage.cut_only_edit`): 1.6 s average shots, a quarter of them 6-15
+  frames, footage played 2-3x faster, cuts into and out of whip pans, push-ins and
+  things sweeping past the lens, hand-held shake, mid-shot whip pans and sweeps, and
+  continuity cuts between two framings of the same moment (same set, same palette).
+  Split the same way into ``cuts-tune`` and ``cuts-held``.
 
 Then prints:
 
@@ -45,7 +51,11 @@ from mediaml.media.encode import transcode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test-video builders live in tests/support
-from tests.support.footage import make_edited_video, original_bikes  # noqa: E402
+from tests.support.footage import (  # noqa: E402
+    make_cut_only_video,
+    make_edited_video,
+    original_bikes,
+)
 from tests.support.media import SOURCES, Shot, Transition, make_multishot_video  # noqa: E402
 
 SEED = 20261129
@@ -53,6 +63,8 @@ VIDEOS = 12
 TOLERANCE = 2  # frames a hard cut may be off
 REAL_TUNE = (1, 2, 3, 4)  # seeds of edited real footage looked at while developing
 REAL_HELD = (101, 102, 103, 104)  # seeds only used to check generalisation
+CUTS_TUNE = (11, 12, 13, 14)  # cut-only fast-motion edits looked at while developing
+CUTS_HELD = (111, 112, 113, 114)  # ... only used to check generalisation
 SIZE = (480, 270)
 FPS = 25
 POOL = [k for k in SOURCES if k not in ("red", "teal")] + ["red", "teal"]
@@ -145,6 +157,10 @@ def build_sets(work: Path) -> list[tuple[str, str, Path, list[Transition]]]:
         for seed in seeds:
             path = work / f"real_{seed}.mp4"
             sets.append((family, f"real-{seed}", path, make_edited_video(path, seed)))
+    for family, seeds in (("cuts-tune", CUTS_TUNE), ("cuts-held", CUTS_HELD)):
+        for seed in seeds:
+            path = work / f"cuts_{seed}.mp4"
+            sets.append((family, f"cuts-{seed}", path, make_cut_only_video(path, seed)))
     return sets
 
 

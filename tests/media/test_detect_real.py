@@ -73,3 +73,28 @@ def test_per_frame_scores_explain_the_cuts(bikes):
     crossing = scores[scores["frame"].between(96, 107)]
     assert crossing["structure"].max() > 0.2
     assert not crossing["candidate"].any()
+
+
+# A cut-only edit in a fast-paced style: footage played 2x faster (a man turning and
+# talking fast), a cut into a hand sweeping past the lens, an 11-frame hand-held shot,
+# continuity cuts between two framings of the same moment, a sweep and a whip pan in
+# the middle of shots, a cut out of a whip pan and one into a whip pan.
+CUT_ONLY = [
+    Edit(Take("carphone", 0, 30, zoom=1.3, speed=2)),
+    Edit(Take("carphone", 58, 24, zoom=2.2, cx=0.5, cy=0.3, speed=2, swing_at=-2)),
+    Edit(Take("bikes", 80, 11, zoom=1.7, cx=0.3, shake=0.025)),
+    Edit(Take("bikes", 91, 40, zoom=3.0, cx=0.6, swing_at=12)),
+    Edit(Take("bunny", 20, 30, zoom=2.2, cx=0.4, speed=2, whip_at=12)),
+    Edit(Take("carphone", 30, 30, zoom=1.0, speed=2, closing="whip", shake=0.01)),
+    Edit(Take("bikes", 140, 30, zoom=1.3, opening="whip")),
+]
+
+
+def test_fast_motion_in_a_cut_only_edit_makes_no_boundary(media_dir):
+    path = media_dir / "cut_only.mp4"
+    truth = edit_video(path, CUT_ONLY, size=(320, 180))
+    assert [t.frame for t in truth] == [30, 54, 65, 105, 135, 165]
+    found = detect_cuts(path)
+    # every cut on its exact frame, as a cut; nothing for the sweeps or the whip pan
+    # (before: the end of the sweep after frame 30 was a cut, the whip pan a dissolve)
+    assert_matches(found, truth)

@@ -93,6 +93,14 @@ class Take:
         whip_at: frame within the take where the camera whips to another part of the
             scene over 5 blurred frames (one shot: not a cut).
         reverse: play the frames backwards (another moment of the same footage).
+        speed: play every ``speed``-th source frame: subjects and camera move that many
+            times faster (a person turning, arms and hair flying).
+        shake: hand-held camera shake, amplitude as a fraction of the crop's width; the
+            frame jumps a little every frame.
+        swing_at: frame within the take at which something close to the camera (a
+            blurred piece of other footage, like an arm or a passer-by) sweeps across
+            the frame in 5 frames; negative: it was already sweeping when the take
+            began (a cut into fast motion).
     """
 
     clip: str
@@ -107,6 +115,9 @@ class Take:
     strobe: int | None = None
     whip_at: int | None = None
     reverse: bool = False
+    speed: int = 1
+    shake: float = 0.0
+    swing_at: int | None = None
 
     def source(self) -> str:
         """The lavfi expression producing this take (before scaling to the output)."""
@@ -133,14 +144,22 @@ class Take:
             k = self.whip_at
             terms.append(f"{sign * travel}*min(1,max(0,(n-{k})/5))")
             blur.append(f"between(n,{k + 1},{k + 4})")
+        y_terms = [str(y0)]
+        if self.shake:
+            a = max(1, int(self.shake * cw))
+            terms.append(f"{a}*sin(n*2.1+{x0})*cos(n*0.9)")
+            y_terms.append(f"{a // 2 + 1}*sin(n*1.7+{y0})")
+        end = self.start + self.frames * self.speed
         chain = [
             f"movie={footage(self.clip)}",
-            f"trim=start_frame={self.start}:end_frame={self.start + self.frames}",
-            "setpts=N/(25*TB)",
+            f"trim=start_frame={self.start}:end_frame={end}",
         ]
+        if self.speed > 1:
+            chain.append(f"select='not(mod(n,{self.speed}))'")
+        chain.append("setpts=N/(25*TB)")
         if self.reverse:
             chain.append("reverse")
-        chain.append(f"crop={cw}:{ch}:'{'+'.join(terms)}':{y0}:exact=1")
+        chain.append(f"crop={cw}:{ch}:'{'+'.join(terms)}':'{'+'.join(y_terms)}':exact=1")
         if self.opening == "push":
             # a fast push-in: 1.35x over the first 8 frames, centred
             chain.append(
@@ -148,6 +167,8 @@ class Take:
                 f":d=1:s={cw}x{ch}:fps=25,setpts=N/(25*TB)"
             )
         chain += [f"gblur=sigma=8:sigmaV=0.01:enable='{e}'" for e in blur]
+        if self.swing_at is not None:
+            chain[-1] += self._swing(cw, ch)  # a sub-graph: joins the chain without a comma
         if self.flash is not None:
             k = self.flash
             chain.append(f"lutyuv=y='min(255,val*1.6+90)':enable='eq(n,{k})'")
@@ -159,6 +180,22 @@ class Take:
                 f"enable='between(n,{k},{k + 7})*not(mod(n-{k},2))'"
             )
         return ",".join(chain)
+
+    def _swing(self, cw: int, ch: int) -> str:
+        """Overlay an out-of-focus foreground sweeping across the frame.
+
+        The foreground is a dark, blurred, magnified piece of the take itself (like an
+        arm or a passer-by right in front of the lens), so it shares the take's palette.
+        """
+        k = self.swing_at
+        label = f"sw{abs(hash(self)) % 10**9}"
+        w, h = cw // 2 // 2 * 2, ch * 3 // 2 // 2 * 2
+        fg = f"crop=iw/4:ih/2:0:0,scale={w}:{h},boxblur=6:2,eq=brightness=-0.12"
+        x = f"if(between(n,{k},{k + 5}),-w+(W+w)*(n-({k}))/5,W)"
+        return (
+            f",split[{label}m][{label}s];[{label}s]{fg}[{label}f];"
+            f"[{label}m][{label}f]overlay=x='{x}':y=-h/6:eval=frame:shortest=1"
+        )
 
 
 @dataclass(frozen=True)
@@ -298,3 +335,111 @@ def random_edit(rng: random.Random, takes: int = 24) -> list[Edit]:
 def make_edited_video(path: str | Path, seed: int, takes: int = 24) -> list[Transition]:
     """Write the edit `random_edit` draws from ``seed`` and return its transitions."""
     return edit_video(path, random_edit(random.Random(seed), takes))
+
+
+MOVING_SHOTS = {"bikes": (1, 2)}
+"""Shots of a clip with the most motion of their own (bikes: cyclists, the taxi pan and
+the car crossing), preferred by `cut_only_edit`."""
+
+
+def cut_only_edit(rng: random.Random, takes: int = 30) -> list[Edit]:
+    """A cut-only edit like a fast-paced professional one, drawn from ``rng``.
+
+    Every transition is a hard cut; shots last 1.6 s on average, a quarter of them 6-15
+    frames. Cuts fall inside fast motion: most takes play their footage 2-3x faster
+    (people turning, hair and arms flying), many open or close on a whip pan, a push-in
+    or something sweeping past the camera, some shake hand-held, and mid-shot whip pans
+    and sweeps (not cuts) happen too. Almost half the cuts are continuity cuts between
+    two framings of the same footage (close-up <-> medium, zoom ratio 1.4-2), with the
+    second take starting within a few frames of where the first ended: same set, same
+    palette, nearly the same instant.
+    """
+    edits: list[Edit] = []
+    prev: tuple[Take, int] | None = None  # previous take and its shot index
+    for _ in range(takes):
+        short = rng.random() < 0.25
+        frames = rng.randint(6, 15) if short else rng.randint(20, 75)
+        take: Take | None = None
+        if prev is not None and rng.random() < 0.45 and not prev[0].reverse:
+            take = _continuity(rng, prev[0], prev[1], frames)
+        shot = prev[1] if take is not None and prev is not None else 0
+        while take is None:
+            clip = rng.choice(list(CLIPS))
+            shots = MOVING_SHOTS.get(clip, ()) if rng.random() < 0.6 else ()
+            shot = rng.choice(shots) if shots else rng.randrange(len(CLIPS[clip].shots))
+            if prev is not None and (clip, shot) == (prev[0].clip, prev[1]):
+                continue
+            lo, hi = CLIPS[clip].shots[shot]
+            speed = rng.choice([1, 1, 2, 2, 3])
+            while speed > 1 and frames * speed > hi - lo:
+                speed -= 1
+            n = min(frames, hi - lo)
+            zoom, cx, cy = _framing(rng)
+            start = rng.randint(lo, hi - n * speed)
+            take = Take(clip, start, n, zoom, cx, cy, speed=speed, reverse=rng.random() < 0.25)
+        edits.append(Edit(_with_motion(rng, take)))
+        prev = (take, shot)
+    return edits
+
+
+def _continuity(rng: random.Random, before: Take, shot: int, frames: int) -> Take | None:
+    """The same footage, re-framed, starting within 4 frames of where ``before`` ended."""
+    lo, hi = CLIPS[before.clip].shots[shot]
+    start = before.start + before.frames * before.speed + rng.randint(-4, 4) * before.speed
+    frames = min(frames, (hi - start) // before.speed)
+    if start < lo or frames < 6:
+        return None
+    ratio = rng.uniform(1.4, 2.0)
+    zoom = before.zoom * ratio if before.zoom * ratio <= 3.2 else before.zoom / ratio
+    if zoom < 1.0:
+        return None
+    cx = min(1.0, max(0.0, before.cx + rng.uniform(-0.15, 0.15)))
+    cy = min(1.0, max(0.0, before.cy + rng.uniform(-0.15, 0.15)))
+    return Take(before.clip, start, frames, zoom, cx, cy, speed=before.speed)
+
+
+def _with_motion(rng: random.Random, take: Take) -> Take:
+    """``take`` with fast motion at its start, its end, or in its middle."""
+    n = take.frames
+    opening = closing = ""
+    swing_at = whip_at = None
+    roll = rng.random()
+    if roll < 0.15:
+        opening = "whip"
+    elif roll < 0.25:
+        opening = "push"
+    elif roll < 0.45:
+        swing_at = rng.randint(-3, 1)  # a cut into (or just before) a sweep
+    roll = rng.random()
+    if roll < 0.15 and swing_at is None and n >= 8:
+        swing_at = n - rng.randint(2, 4)  # a cut out of a sweep
+    elif roll < 0.27 and n >= 12 and not opening:
+        closing = "whip"
+    elif roll < 0.45 and n >= 26 and not opening and swing_at is None:
+        if rng.random() < 0.5:
+            whip_at = rng.randint(8, n - 12)
+        else:
+            swing_at = rng.randint(8, n - 10)
+    shake = rng.choice([0.0, 0.0, 0.01, 0.025])
+    return Take(
+        take.clip,
+        take.start,
+        n,
+        take.zoom,
+        take.cx,
+        take.cy,
+        opening,
+        closing,
+        None,
+        None,
+        whip_at,
+        take.reverse,
+        take.speed,
+        shake,
+        swing_at,
+    )
+
+
+def make_cut_only_video(path: str | Path, seed: int, takes: int = 30) -> list[Transition]:
+    """Write the edit `cut_only_edit` draws from ``seed`` and return its cuts."""
+    return edit_video(path, cut_only_edit(random.Random(seed), takes))

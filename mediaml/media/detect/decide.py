@@ -158,12 +158,63 @@ def hard_cuts(
     flash = np.zeros(len(score), dtype=bool)
     events = []
     for t in np.flatnonzero(ev["candidate"]):
-        if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p):
+        if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p) or _sweep_ends(
+            f, int(t), score, float(ev["level"][t]), p
+        ):
             flash[t] = True
             continue
         events.append(Event(int(t), "cut", float(score[t])))
+    events = _one_per_disturbance(events, score, ev, p)
     ev["flash"] = flash
     return events, ev
+
+
+def _one_per_disturbance(
+    events: list[Event], score: np.ndarray, ev: dict[str, np.ndarray], p: DetectorParams
+) -> list[Event]:
+    """Of cuts a few frames apart with no calm step between them, keep the dominant one.
+
+    A cut into (or out of) fast motion, such as something sweeping past the lens, is
+    followed (or preceded) by several big changes, one of which may also look like a
+    cut; but a shot needs at least one calm step to be a shot. Two cuts around a short
+    shot are kept: inside the shot the picture settles, or both steps tower over their
+    neighbours (``sharp_dominance``).
+    """
+    kept: list[Event] = []
+    for e in events:
+        if kept and e.frame - kept[-1].frame <= p.sweep_frames:
+            c = kept[-1].frame
+            calm = score[c + 1 : e.frame] < ev["level"][c + 1 : e.frame] + p.cut_margin
+            weaker = min(ev["dominance"][e.frame], ev["dominance"][c])
+            if not calm.any() and weaker < p.sharp_dominance:
+                if ev["dominance"][e.frame] > ev["dominance"][c]:
+                    kept[-1] = e
+                continue
+        kept.append(e)
+    return kept
+
+
+def _sweep_ends(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+    """True when ``t`` ends a brief disturbance: the picture from before it comes back.
+
+    Something sweeping past the lens, or a whip away and back, changes the picture a
+    lot for a few frames in a row; when it is over, frame ``t`` matches a frame from
+    before the disturbance began (searched widely: the scene moved meanwhile). Only runs
+    where every step was a big change count: a short shot between two cuts is calm
+    inside, so a cutaway of a few frames and back is kept.
+    """
+    for j in range(p.flash_frames + 1, p.sweep_frames + 1):
+        a = t - 1 - j
+        if a < 0:
+            break
+        if score[a + 1 : t].min() < level + p.cut_margin:
+            break  # a calm step: no disturbance reaches back this far
+        pair = motion_distance(f.zs[[a, t - 1]], f.zs[[t, t]], p.wide_shift)
+        back, across = float(pair[0]), float(pair[1])
+        colour = float(hist_distance(f.hist[a], f.hist[t]))
+        if back < p.flash_ratio * across and colour < 0.5:
+            return True
+    return False
 
 
 def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams) -> bool:
@@ -274,6 +325,30 @@ def _balance_point(f: Features, first: int, last: int, h: int) -> int:
     return int(c[int(np.argmin(np.abs(back - ahead)))])
 
 
+def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> float:
+    """How badly the ``middle`` frames are explained as mixes of ``before`` and ``after``.
+
+    Each middle frame's raw luma (half-size thumbnail) is fitted, by least squares, as
+    ``a * before + (1 - a) * after`` with ``0 <= a <= 1``; the residual is measured
+    relative to the difference between the two end pictures. A cross-dissolve is such a
+    mix frame by frame (residual near 0, only the two shots' own motion adds to it);
+    a camera whip, a push-in or something sweeping past the lens produces pictures that
+    are no mix of the ends (residual ~0.5 and up). Returns the median over the middle.
+    """
+    luma = f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None]
+    a, b = luma[before].ravel(), luma[after].ravel()
+    d = a - b
+    dd = float(d @ d)
+    if dd < 1e-6 or len(middle) == 0:
+        return 1.0
+    out = []
+    for m in middle:
+        x = luma[m].ravel() - b
+        alpha = min(1.0, max(0.0, float(x @ d) / dd))
+        out.append(float(np.sqrt(np.mean((x - alpha * d) ** 2) / np.mean(d**2))))
+    return float(np.median(out))
+
+
 def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
 
@@ -324,6 +399,10 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
         if peak < p.gradual_confirm:
             continue  # a weak run: camera or subject motion more likely than a dissolve
         frame = _balance_point(f, first, last, h)
+        lo, hi = max(0, first - h), min(len(f) - 1, last + h)
+        middle = np.arange(max(lo + 1, frame - 2), min(hi, frame + 3))
+        if blend_residual(f, lo, hi, middle) > p.blend_max:
+            continue  # the middle is no mix of the ends: motion, not a dissolve
         events.append(Event(frame, "dissolve", peak))
     return sorted(events, key=lambda e: e.frame), best
 

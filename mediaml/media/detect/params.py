@@ -41,6 +41,11 @@ class DetectorParams:
         window: frames on each side used for the local level.
         max_shift: motion compensation search range, in pixels of the half-size (32x18)
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
+        wide_shift: the motion search range used to re-check candidate cuts (a pan
+            faster than ``max_shift`` must not look like a cut) and for sweeps.
+        sweep_frames: a candidate cut that ends a run of up to this many big changes and
+            brings back the picture from before them is the end of a sweep past the lens
+            or a whip away and back, not a cut.
         flash_frames: a change that returns to the previous picture within this many
             frames is a flash or brief occlusion, not a cut.
         flash_ratio: "returns" means the structural distance between the frames before
@@ -54,6 +59,10 @@ class DetectorParams:
         gradual_confirm: a dissolve is reported only when its contrast peaks at least
             this high somewhere (runs that only just pass ``gradual_threshold`` were,
             on real footage, fast subject or camera motion).
+        blend_max: a dissolve's middle frames must be explained as mixes of the pictures
+            before and after it (see `decide.blend_residual`) to within this fraction of
+            the difference between those two pictures; fast camera or subject motion
+            (whip pans, push-ins, something sweeping past the lens) is not a mix.
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -70,11 +79,14 @@ class DetectorParams:
     sharp_margin: float = 0.05
     window: int = 12
     max_shift: int = 2
+    wide_shift: int = 6
+    sweep_frames: int = 7
     flash_frames: int = 2
     flash_ratio: float = 0.5
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
     gradual_confirm: float = 0.37
+    blend_max: float = 0.45
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
