@@ -263,7 +263,11 @@ def dashboard(env: dict[str, str], port: int, prefetch: int) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine may not let it finish
+            proc.kill()
+            proc.wait(10)
 
 
 def reset_review(db: Database, video_id: int) -> None:
