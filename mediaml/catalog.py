@@ -162,6 +162,63 @@ def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFr
     return pd.DataFrame(rows, columns=VIDEO_COLUMNS)
 
 
+def _like_pattern(text: str) -> str:
+    """``%text%`` for ILIKE, with the pattern characters in ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def find_videos(
+    text: str = "", *, limit: int = 50, include: int | None = None, db: Database | None = None
+) -> tuple[list[tuple[int, str]], int]:
+    """A page of source videos to choose from, for a chooser that stays light at any size.
+
+    Args:
+        text: part of a title (case-insensitive), or a video id; empty matches every video.
+        limit: at most this many matches, in id order (a video whose id is ``text``
+            comes first).
+        include: a video id to return as well when it exists, matching or not (the
+            one already chosen).
+        db: the database (default: the process default).
+
+    Returns:
+        ``([(video_id, title), ...], total)``: the matches (with ``include`` first when it
+        is not among them), and how many videos match in all, counted up to ``limit + 1``
+        at most (``limit + 1`` means "more than ``limit``").
+    """
+    text = text.strip()
+    number = int(text) if text.isdigit() and len(text) < 19 else None
+    params = {
+        "text": text,
+        "pattern": _like_pattern(text),
+        "id": number,
+        "limit": max(0, int(limit)),
+        "include": include,
+    }
+    match = "(%(text)s = '' OR v.title ILIKE %(pattern)s OR v.id = %(id)s)"
+    db = db or get_db()
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT v.id, v.title FROM source_videos v WHERE " + match + " ORDER BY"
+            " v.id = %(id)s DESC NULLS LAST, v.id LIMIT %(limit)s",
+            params,
+        ).fetchall()
+        total = conn.execute(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM source_videos v WHERE "
+            + match
+            + " LIMIT %(limit)s + 1) m",
+            params,
+        ).fetchone()
+        found = [(int(r["id"]), str(r["title"])) for r in rows]
+        if include is not None and include not in {video for video, _ in found}:
+            extra = conn.execute(
+                "SELECT id, title FROM source_videos WHERE id = %s", (include,)
+            ).fetchone()
+            if extra is not None:
+                found.insert(0, (int(extra["id"]), str(extra["title"])))
+    return found, int(total["n"]) if total else 0
+
+
 CLIPS_LIMIT = 10_000
 
 

@@ -72,3 +72,27 @@ def test_bad_pages_are_refused_clearly(db, library):
         clips(limit=0, db=db)
     with pytest.raises(QueryError, match="no clip has that id"):
         clips(after=10**9, db=db)
+
+
+def test_find_videos_pages_by_title_or_id_and_keeps_the_chosen_one(db):
+    """The explore page's source-video chooser: a bounded page of matches at any size."""
+    with db.transaction() as conn:
+        made = [
+            create_video(conn, title, f"file:///f{i}.mp4")[0]["id"]
+            for i, title in enumerate(
+                [f"Holiday {i:03d}" for i in range(60)] + ["100% real_footage", "Interview"]
+            )
+        ]
+    found, total = catalog.find_videos(limit=50, db=db)
+    assert [v for v, _ in found] == made[:50] and total == 51  # 51: "more than 50"
+    found, total = catalog.find_videos("holiday 01", limit=50, db=db)
+    assert [t for _, t in found] == [f"Holiday {i:03d}" for i in range(10, 20)] and total == 10
+    # LIKE's pattern characters are taken literally.
+    assert [t for _, t in catalog.find_videos("0% real_", db=db)[0]] == ["100% real_footage"]
+    assert catalog.find_videos("_", db=db)[0] == [(made[60], "100% real_footage")]
+    # An id finds its video first; the chosen video is kept whatever the text.
+    found, _ = catalog.find_videos(str(made[61]), db=db)
+    assert found[0] == (made[61], "Interview")
+    found, total = catalog.find_videos("interview", include=made[3], db=db)
+    assert found == [(made[3], "Holiday 003"), (made[61], "Interview")] and total == 1
+    assert catalog.find_videos("no such title", include=10**9, db=db) == ([], 0)

@@ -40,6 +40,8 @@ from mediaml.storage import get_store
 log = logging.getLogger(__name__)
 
 PER_PAGE = 12
+# The source-video chooser lists this many videos matching what was typed.
+VIDEO_CHOICES = 50
 # A variant without a stored map gets one computed by this process (in a worker thread)
 # up to this many clips; larger ones wait for the update_maps job, which is queued.
 INLINE_MAP_CLIPS = 20_000
@@ -64,15 +66,25 @@ def variants() -> dict[str, list[str]]:
     return stored_variants()
 
 
-def videos() -> dict[str, int]:
-    """Source video choices: label -> id (0: every video)."""
-    from mediaml.catalog import videos as list_videos
+def videos(text: str = "", selected: int = 0) -> tuple[dict[str, int], str]:
+    """Source video choices (label -> id, 0: every video) and a line saying how many match.
 
-    frame = list_videos()
-    return {
-        "All videos": 0,
-        **{f"{v} · {t}": int(v) for v, t in zip(frame["video_id"], frame["title"], strict=True)},
-    }
+    Only the first :data:`VIDEO_CHOICES` videos matching ``text`` (part of a title, or
+    an id) are offered, plus the one already chosen: a catalogue of ten thousand videos
+    never sends ten thousand options to the browser.
+    """
+    from mediaml.catalog import find_videos
+
+    found, total = find_videos(text, limit=VIDEO_CHOICES, include=selected or None)
+    choices = {"All videos": 0, **{f"{v} · {t}": v for v, t in found}}
+    matching = f" matching “{text.strip()}”" if text.strip() else ""
+    if total > VIDEO_CHOICES:
+        note = f"first {VIDEO_CHOICES} videos{matching} listed; type part of a title or an id"
+    elif total == 0:
+        note = f"no video{matching}"
+    else:
+        note = f"{total:,} video{'s' if total != 1 else ''}{matching}"
+    return choices, note
 
 
 def thumbnail_urls(clip_ids: list[int]) -> dict[int, str]:
@@ -141,6 +153,7 @@ class Choices:
 
     found: dict[str, list[str]]
     videos: dict[str, int]
+    video_note: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -159,6 +172,11 @@ class ExploreView:
         self.model = pn.widgets.Select(name="Model", options=[model], value=model)
         self.strategy = pn.widgets.Select(name="Strategy", options=list(EMBED_STRATEGIES))
         self.video = pn.widgets.Select(name="Source video", options={"All videos": 0}, value=0)
+        self.video_find = pn.widgets.TextInput(
+            name="Find video", placeholder="part of a title, or an id", width=200
+        )
+        self.video_note = pn.pane.HTML("", css_classes=["mm-video-note"])
+        self._video_searches = 0
         order = {v: k for k, v in ORDERS.items()}.get(values.get("order", "desc"), "Most similar")
         self.order = pn.widgets.RadioButtonGroup(options=list(ORDERS), value=order)
         self.random = pn.widgets.Button(name="Random clip", button_type="primary")
@@ -192,6 +210,7 @@ class ExploreView:
         self.strategy.param.watch(self._on_variant, "value")
         self.video.param.watch(lambda _e: self._first_page(), "value")
         self.order.param.watch(lambda _e: self._first_page(), "value")
+        self.video_find.param.watch(lambda _e: self._spawn(self.find_videos), "value_input")
         self.method.param.watch(lambda _e: self._spawn(self.refresh_map), "value")
         self.random.on_click(lambda _e: self._spawn(self.pick_random))
         self.go.on_click(lambda _e: self._show_typed_clip())
@@ -202,7 +221,13 @@ class ExploreView:
 
         self.view = pn.Column(
             self.notes_pane,
-            pn.Row(self.model, self.strategy, self.video, sizing_mode="stretch_width"),
+            pn.Row(
+                self.model,
+                self.strategy,
+                self.video,
+                pn.Column(self.video_find, self.video_note),
+                sizing_mode="stretch_width",
+            ),
             pn.Row(self.order, self.random, self.clip_input, self.go),
             pn.Row(self.text, self.search),
             self.text_note,
@@ -246,6 +271,7 @@ class ExploreView:
             if self.values.get("video", 0) in choices.videos.values()
             else 0
         )
+        self.video_note.object = self._video_note(choices.video_note)
         self._show_notes()
         self._quiet = False
         await self.update_text_support()
@@ -254,7 +280,7 @@ class ExploreView:
 
     def _choices(self) -> Choices:
         found = variants()
-        choices = Choices(found, videos())
+        choices = Choices(found, *videos(selected=self.values.get("video", 0)))
         model = self.values.get("model")
         if model is not None and model not in found:
             choices.notes.append(f"ignored ?model={model}: no clips are embedded with it")
@@ -271,6 +297,26 @@ class ExploreView:
         )
 
     # -- choices ------------------------------------------------------------------
+
+    @staticmethod
+    def _video_note(text: str) -> str:
+        return f'<span class="mm-muted">{html.escape(text)}</span>'
+
+    async def find_videos(self) -> None:
+        """Offer the videos matching what is typed in "Find video" (the chosen one stays)."""
+        self._video_searches += 1
+        mine = self._video_searches
+        text = self.video_find.value_input or ""
+        choices, note = await asyncio.to_thread(videos, text, self.video.value or 0)
+        if mine != self._video_searches:
+            return  # a later keystroke's answer draws
+        quiet, self._quiet = self._quiet, True
+        try:
+            # The chosen video is among the options, so the value (and the grid) stay.
+            self.video.options = choices
+        finally:
+            self._quiet = quiet
+        self.video_note.object = self._video_note(note)
 
     def _fit_strategies(self, wanted: str | None = None) -> None:
         available = self.found.get(self.model.value) or list(EMBED_STRATEGIES)

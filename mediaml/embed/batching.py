@@ -58,6 +58,36 @@ def _prepare(embedder: Embedder, item: ImageLike) -> np.ndarray:
     return embedder.prepare(load_image(item, embedder.decode_edge))
 
 
+def _collect(
+    embedder: Embedder,
+    items: Sequence[ImageLike],
+    chunk: range,
+    futures: list[Future[np.ndarray]],
+) -> dict[int, np.ndarray | MediamlError]:
+    """The prepared inputs (or errors) of one batch, helping the preparing threads.
+
+    The model needs this batch now. Items no preparing thread has started yet are
+    prepared here, in the caller's thread and at its priority, from the end of the
+    batch while the threads work from its start: on a busy machine the low-priority
+    threads can be starved for seconds, and the model must not wait for them. Items
+    already started are waited for.
+    """
+    out: dict[int, np.ndarray | MediamlError] = {}
+    for index, future in reversed(list(zip(chunk, futures, strict=True))):
+        if future.cancel():
+            try:
+                out[index] = _prepare(embedder, items[index])
+            except MediamlError as exc:
+                out[index] = exc
+    for index, future in zip(chunk, futures, strict=True):
+        if index not in out:
+            try:
+                out[index] = future.result()
+            except MediamlError as exc:
+                out[index] = exc
+    return out
+
+
 def embed_batches(
     embedder: Embedder,
     items: Sequence[ImageLike],
@@ -105,15 +135,17 @@ def embed_batches(
             futures = in_flight.popleft()
             if submitted < len(chunks):
                 submit_next()
+            prepared = _collect(embedder, items, chunk, futures)
             inputs: list[np.ndarray] = []
             indices: list[int] = []
             errors: dict[int, MediamlError] = {}
-            for index, future in zip(chunk, futures, strict=True):
-                try:
-                    inputs.append(future.result())
+            for index in chunk:
+                result = prepared[index]
+                if isinstance(result, MediamlError):
+                    errors[index] = result
+                else:
+                    inputs.append(result)
                     indices.append(index)
-                except MediamlError as exc:
-                    errors[index] = exc
             if inputs:
                 vectors = embedder.infer(np.stack(inputs))
             else:

@@ -55,11 +55,11 @@ _DTYPES: dict[str, Any] = {
     "end_time": np.float64,
 }
 
-# Candidates the quantised index hands to the exact re-ranking: RERANK_FACTOR per
-# wanted row, at least MIN_CANDIDATES, for vectors of FULL_BITS dimensions or more. On
-# clustered clip vectors at 1M, 24 wanted rows from 400 candidates find 0.99 of the true
-# 24 nearest (bench/scale.py). Fewer dimensions mean fewer bits that tell vectors apart,
-# so smaller models get proportionally more candidates.
+# Candidates the quantised index hands to the exact re-ranking: RERANK_FACTOR per row
+# of the page, at least MIN_CANDIDATES, plus the rows of the earlier pages, for vectors
+# of FULL_BITS dimensions or more. On clustered clip vectors at 1M, 24 wanted rows from
+# 400 candidates find 0.99 of the true 24 nearest (bench/scale.py). Fewer dimensions
+# mean fewer bits that tell vectors apart, so smaller models get proportionally more.
 RERANK_FACTOR = 8
 MIN_CANDIDATES = 400
 FULL_BITS = 512
@@ -72,14 +72,23 @@ MIN_SCAN_TUPLES = 20_000  # pgvector's default
 ITERATIVE_SCAN = "relaxed_order"
 
 
-def candidate_count(limit: int, dim: int) -> int:
+def candidate_count(limit: int, dim: int, skip: int = 0) -> int:
     """Candidates to re-rank exactly for a query that wants ``limit`` rows of ``dim``-dim
-    vectors."""
-    return max(MIN_CANDIDATES, RERANK_FACTOR * limit) * max(1, FULL_BITS // max(1, dim))
+    vectors, the first ``skip`` of them only to be passed over (earlier pages).
+
+    A deep page costs what the first page costs plus one candidate per row passed over:
+    the margin that lets the bits miss a true neighbour is the page's own (RERANK_FACTOR
+    per row), not one per row of every earlier page as well. Page 10 of 24 rows re-ranks
+    616 candidates, not 1,928 (bench/scale.py measures both pages' latency and recall).
+    """
+    skip = min(max(0, skip), limit)
+    page = max(MIN_CANDIDATES, RERANK_FACTOR * (limit - skip))
+    return (skip + page) * max(1, FULL_BITS // max(1, dim))
 
 
 def ef_search(candidates: int) -> int:
-    """The HNSW candidate list size for a query that wants ``candidates`` rows."""
+    """The HNSW candidate list size for a walk that wants ``candidates`` rows (for a deep
+    page, the rows of its first page: see :func:`run_nearest`)."""
     return min(MAX_EF_SEARCH, candidates)
 
 
@@ -94,11 +103,13 @@ def nearest_query(
     dim: int,
     *,
     limit: int,
+    skip: int = 0,
     source_video: bool = False,
     exclude: bool = False,
     from_clip: bool = False,
 ) -> sql.Composed:
-    """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows.
+    """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows of
+    which the first ``skip`` belong to earlier pages (see :func:`candidate_count`).
 
     The limits are written into the statement: a prepared statement's generic plan
     would otherwise guess the number of rows wanted. Parameters: ``q`` (the query
@@ -151,7 +162,7 @@ def nearest_query(
         query=query,
         order=order,
         where=sql.SQL(" AND ").join(where),
-        candidates=sql.Literal(candidate_count(int(limit), int(dim))),
+        candidates=sql.Literal(candidate_count(int(limit), int(dim), int(skip))),
         limit=sql.Literal(int(limit)),
     )
 
@@ -178,16 +189,25 @@ def search_session(database: Database) -> Iterator[Connection]:
 
 
 def run_nearest(
-    conn: Connection, query: sql.Composed, params: Mapping[str, Any], limit: int, dim: int
+    conn: Connection,
+    query: sql.Composed,
+    params: Mapping[str, Any],
+    limit: int,
+    dim: int,
+    skip: int = 0,
 ) -> list[dict[str, Any]]:
-    """Run a nearest-neighbour query that wants ``limit`` rows with the right settings.
+    """Run a :func:`nearest_query` made with ``limit`` and ``skip`` with the right settings.
 
     On an autocommit connection (:func:`search_session`) the settings are set on the
     session once and kept, so a search costs one round trip. Inside a caller's
     transaction they are set transaction-locally instead.
     """
-    candidates = candidate_count(limit, dim)
-    ef, scan = ef_search(candidates), max_scan_tuples(candidates)
+    candidates = candidate_count(limit, dim, skip)
+    # The graph walk keeps the first page's list size whatever the page: the iterative
+    # scan hands over the candidates for the earlier pages' rows past it, which costs
+    # far less than a wider walk (a page 10 of 24 rows walks like page 1).
+    ef = ef_search(candidate_count(limit - skip, dim))
+    scan = max_scan_tuples(candidates)
     settings = (
         "SELECT set_config('hnsw.ef_search', %s, {local}),"
         " set_config('hnsw.max_scan_tuples', %s, {local}),"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +111,27 @@ class ClipPreprocessor:
                 image = image.resize(size, resample=Image.Resampling(self.resample))
         if self.do_center_crop:
             image = self._center_crop(image)
-        pixels = np.asarray(image, dtype=np.float32)
+        # Every step after the crop maps each 8-bit value of a channel to one float, so
+        # the whole chain is a 256-entry table per channel, computed with the same float32
+        # operations (identical results) and applied straight into the (3, H, W) layout.
+        values = np.asarray(image, dtype=np.uint8)
+        table = self._table
+        out = np.empty((3, *values.shape[:2]), dtype=np.float32)
+        for channel in range(3):
+            np.take(table[channel], values[:, :, channel], out=out[channel])
+        return out
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        """``float32 (3, 256)``: the model input value of each 8-bit value, per channel."""
+        pixels = np.repeat(np.arange(256, dtype=np.float32)[:, None], 3, axis=1)
         if self.do_rescale:
             pixels = pixels * np.float32(self.rescale_factor)
         if self.do_normalize:
             mean = np.asarray(self.mean, dtype=np.float32)
             std = np.asarray(self.std, dtype=np.float32)
             pixels = (pixels - mean) / std
-        return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
+        return np.ascontiguousarray(pixels.T, dtype=np.float32)
 
     def _center_crop(self, image: Image.Image) -> Image.Image:
         width, height = image.size

@@ -212,18 +212,19 @@ def _similar_in_one_trip(
 ) -> pd.DataFrame | None:
     """One vector per clip: the clip's vector is looked up inside the search statement."""
     params = {"clip": clip_id, "exclude": clip_id, "video": source_video}
-    limit = _fetch_count(k, page)
+    limit, skip = _fetch_count(k, page), k * (page - 1)
     while True:
         query = nearest_query(
             model_name,
             strategy,
             dim,
             limit=limit,
+            skip=skip,
             source_video=source_video is not None,
             exclude=True,
             from_clip=True,
         )
-        rows = run_nearest(conn, query, params, limit, dim)
+        rows = run_nearest(conn, query, params, limit, dim, skip)
         if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
             break
         limit *= 2
@@ -277,13 +278,14 @@ def _search_vectors(
 ) -> pd.DataFrame:
     wanted = _fetch_count(k, page)
     per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
-    limit = wanted * per_clip
+    limit, skip = wanted * per_clip, k * (page - 1) * per_clip
     while True:
         query = nearest_query(
             model_name,
             strategy,
             int(queries.shape[1]),
             limit=limit,
+            skip=skip,
             source_video=source_video is not None,
             exclude=exclude is not None,
         )
@@ -296,7 +298,7 @@ def _search_vectors(
                 "video": source_video,
                 "exclude": exclude,
             }
-            found = run_nearest(conn, query, params, limit, int(queries.shape[1]))
+            found = run_nearest(conn, query, params, limit, int(queries.shape[1]), skip)
             full = full or len(found) == limit
             hits.extend(found)
         distinct = len({h["clip_id"] for h in hits})

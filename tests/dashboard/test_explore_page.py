@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from dashboards.pages.explore import VIDEO_CHOICES
 from mediaml.db.artifacts import list_artifacts
 from mediaml.embed import embed_clip
 from tests.dashboard.conftest import Library, screenshot
@@ -108,6 +109,17 @@ def test_similar_grid_filters_pages_sort_and_click(
         second_page,
     )
 
+    # The chooser lists the videos matching what is typed (a page of them at most).
+    select = page.locator(".bk-input-group", has_text="Source video").locator("select")
+    everything = select.locator("option").all_inner_texts()
+    assert 1 + 3 <= len(everything) <= 1 + VIDEO_CHOICES, everything  # "All videos" first
+    with library.db.transaction() as conn:
+        title = conn.execute(
+            "SELECT title FROM source_videos WHERE id = %s", (library.videos["explore_b"],)
+        ).fetchone()["title"]
+    page.get_by_placeholder("part of a title, or an id").fill(title.upper())
+    expect(select.locator("option")).to_have_count(2)
+    expect(page.locator(".mm-video-note")).to_contain_text(f"1 video matching “{title.upper()}”")
     choose(page, "Source video", f"{library.videos['explore_b']} · ")
     b_only = {library.videos["explore_b"]}
     filtered = settle(page, cards, lambda ids: videos_of(library, ids) == b_only)

@@ -3,6 +3,8 @@ and the weight-free descriptor backend."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,6 +70,40 @@ def test_batches_give_the_same_vectors_as_one_at_a_time(clip_model, tmp_path):
         clip_model.batch_size = 32
     alone = np.concatenate([clip_model.embed_images([p]) for p in paths])
     np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_the_model_does_not_wait_for_starved_preparing_threads(clip_model, tmp_path, monkeypatch):
+    """On a busy machine the low-priority preparing threads may get no CPU for seconds:
+    the caller then prepares the batch it needs itself. Here the threads never start
+    working until every batch has been embedded, with an unreadable file among them."""
+    from mediaml.embed import batching
+
+    paths = []
+    for i in range(7):
+        path = tmp_path / f"{i}.jpg"
+        _scene((30 * i, 200 - 20 * i, 90), seed=i).save(path, quality=92)
+        paths.append(path)
+    paths.insert(4, tmp_path / "missing.jpg")
+    starved, woke = threading.Event(), []
+
+    def never_scheduled() -> None:  # a preparing thread that gets no CPU until released
+        woke.append(starved.wait(60))
+
+    monkeypatch.setattr(batching, "_lower_priority", never_scheduled)
+    batches = []
+    try:
+        for batch in batching.embed_batches(clip_model, paths, batch_size=3, workers=2):
+            batches.append(batch)
+            if len(batches) == 3:
+                assert woke == []  # all three embedded while no thread could work
+                starved.set()
+    finally:
+        starved.set()
+    assert [b.indices for b in batches] == [[0, 1, 2], [3, 5], [6, 7]]
+    assert list(batches[1].errors) == [4] and "not found" in str(batches[1].errors[4])
+    got = np.concatenate([b.vectors for b in batches])
+    expected = clip_model.embed_images([p for p in paths if p.exists()])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_inputs_of_every_kind(clip_model, tmp_path):

@@ -170,6 +170,25 @@ def test_pages_continue_where_the_last_one_ended(corpus):
     assert _recall(together["clip_id"], whole["clip_id"]) >= 0.9
 
 
+def test_a_deep_page_agrees_with_brute_force_and_walks_like_page_one(corpus):
+    """Page 8 of 12 (ranks 85-96, still inside the query's video cluster) re-ranks page
+    1's candidates plus one per row passed over, found by page 1's graph walk."""
+    rng = np.random.default_rng(3)
+    live = [c for c in corpus.clips if c not in corpus.archived]
+    recalls = []
+    for clip in rng.choice(live, 8, replace=False):
+        query = corpus.vectors[list(corpus.clips).index(clip)]
+        result = similar(int(clip), 12, model=MODEL, strategy=AVG, page=8, db=corpus.db)
+        expected, _ = corpus.brute(query, 96, exclude=clip)
+        assert list(result["rank"]) == list(range(85, 97))
+        recalls.append(_recall(result["clip_id"], expected[84:]))
+    assert np.mean(recalls) >= 0.9, recalls
+    with corpus.db.transaction() as conn:
+        walked = conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"]
+    assert walked == str(ef_search(candidate_count(12 + 1, DIM)))
+    assert candidate_count(12 * 8 + 1, DIM, skip=12 * 7) < candidate_count(12 * 8 + 1, DIM)
+
+
 def test_ascending_lists_the_least_similar_first(corpus):
     clip = int(corpus.clips[7])
     result = similar(clip, 24, model=MODEL, strategy=AVG, ascending=True, db=corpus.db)
