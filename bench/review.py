@@ -263,7 +263,11 @@ def dashboard(env: dict[str, str], port: int, prefetch: int) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine may not let it finish
+            proc.kill()
+            proc.wait(10)
 
 
 def reset_review(db: Database, video_id: int) -> None:
@@ -331,29 +335,23 @@ def bench_review(
 def make_explore_library(work: Path, env: dict[str, str], db: Database) -> int:
     """A second source run through the whole pipeline (auto-approved, exported, embedded
     with the offline descriptor model), so the explore page has result cards. Returns the
-    first clip id."""
-    from mediaml.pipeline import run_pipeline
+    first clip id.
 
-    source = work / "explore.mp4"
-    parts = "".join(f"[{i}:v]" for i in range(16))
-    inputs = []
-    for i in range(16):
-        inputs += ["-f", "lavfi", "-i", f"testsrc2=s=320x180:r={FPS}:d=1,hue=h={i * 22}"]
-    media.run_ffmpeg(
-        [
-            *inputs,
-            "-filter_complex",
-            f"{parts}concat=n=16:v=1:a=0[v]",
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            str(source),
-        ],
-        timeout=600,
-    )
+    Raises:
+        SystemExit: the pipeline made fewer than two clips (no result cards to hover).
+    """
+    from mediaml.pipeline import run_pipeline
+    from tests.support.dashboard import EXPLORE_SOURCES, make_reel
+
+    # Shots of distinct sources (every join a certain cut, as the detector sees it), each
+    # turned in hue so no two clips embed alike: 16 one-second clips.
+    source = make_reel(
+        work / "explore.mp4",
+        EXPLORE_SOURCES["explore"],
+        shot_frames=FPS,
+        size=(320, 180),
+        hue_step=22,
+    ).path
     settings = load_settings(env)
     set_settings(settings)
     set_store(LocalStore(settings.media_dir, settings.cache_dir))
@@ -365,9 +363,12 @@ def make_explore_library(work: Path, env: dict[str, str], db: Database) -> int:
         set_store(None)
         set_db(None)
     with db.transaction() as conn:
-        row = conn.execute("SELECT min(clip_id) AS id FROM embeddings").fetchone()
-    if row is None or row["id"] is None:
-        raise SystemExit("the explore library has no embedded clips; the pipeline failed")
+        row = conn.execute("SELECT min(clip_id) AS id, count(*) AS n FROM embeddings").fetchone()
+    if row is None or row["n"] < 2:
+        raise SystemExit(
+            "the explore library has fewer than two embedded clips, so no result cards; "
+            "the pipeline failed or found no cuts"
+        )
     return int(row["id"])
 
 
@@ -382,7 +383,14 @@ def bench_hover(env: dict[str, str], clip_id: int, port: int, hovers: int) -> li
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/explore?clip={clip_id}")
         cards = page.locator(".mm-grid .mm-card")
-        cards.first.wait_for(timeout=60000)
+        try:
+            cards.first.wait_for(timeout=60000)
+        except Exception:
+            shot = Path(tempfile.gettempdir()) / "bench-review-explore.png"
+            page.screenshot(path=str(shot), full_page=True)
+            log(f"  the explore page showed no result cards (see {shot}):")
+            log(page.locator("body").inner_text()[:2000])
+            raise
         count = cards.count()
         for i in range(hovers):
             page.mouse.move(5, 5)
