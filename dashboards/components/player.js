@@ -38,6 +38,7 @@ const STEPS = [1, 2, 4, 8, 16];
 const REPEAT_MS = 300;
 const POOL_SIZE = 3;
 const VERDICTS = new Set(["approve", "skip", "archive"]);
+const PAST_TENSE = { approve: "Approving", skip: "Skipping", archive: "Archiving" };
 const PRELOAD_MAX_BYTES = 48 * 1024 * 1024;
 
 function el(tag, attrs = {}, text = "") {
@@ -126,6 +127,7 @@ export function render({ model, el: root }) {
   root.append(box);
 
   let waiting = false;
+  let queued = null; // a verdict key pressed on the early-started clip while the last action was in flight
   let splitting = false;
   let splitFrame = 1;
   let move = null; // {from, to, left, right} while a cut is picked
@@ -544,6 +546,40 @@ export function render({ model, el: root }) {
     preload();
   }
 
+  // Say so in the message line (a key that was not sent, or waits its turn).
+  function note(text, kind = "info") {
+    message.textContent = text;
+    message.className = "mm-message mm-" + kind;
+  }
+
+  // A key pressed while the last action is in flight. A verdict on the clip started early
+  // waits its turn (one at most) and is sent once the answer confirms that clip; anything
+  // else is refused, visibly: actions never overtake each other.
+  function whileWaiting(action, key) {
+    const onScreen = box.dataset.speculative;
+    if (VERDICTS.has(action) && onScreen && !queued) {
+      queued = { action, clip_id: Number(onScreen) };
+      box.dataset.queued = `${action} ${onScreen}`;
+      note(`${PAST_TENSE[action]} clip ${onScreen} once the last decision is saved…`);
+    } else {
+      note(`"${key}" was ignored: the last ${queued ? "decisions are" : "decision is"} still being saved.`, "error");
+    }
+  }
+
+  // After an answer: send the verdict that waited, if the answer confirmed its clip.
+  function sendQueued() {
+    const q = queued;
+    queued = null;
+    delete box.dataset.queued;
+    if (!q) return;
+    const c = clip();
+    if (c && c.clip_id === q.clip_id) send(q.action);
+    else {
+      const why = c ? `the server showed clip ${c.clip_id} instead` : "nothing is left to review";
+      note(`${model.message ? model.message + " " : ""}Your ${q.action} of clip ${q.clip_id} was not sent: ${why}.`, "error");
+    }
+  }
+
   function send(action, extra = {}) {
     const c = clip();
     if (waiting || (!c && action !== "undo")) return;
@@ -628,7 +664,8 @@ export function render({ model, el: root }) {
     const key = event.key;
     if ((event.ctrlKey || event.metaKey) && !event.altKey && key.toLowerCase() === "z") {
       event.preventDefault();
-      if (!splitting && !move && !byAction.undo.disabled) send("undo");
+      if (waiting) whileWaiting("undo", "Ctrl-Z");
+      else if (!splitting && !move && !byAction.undo.disabled) send("undo");
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -685,7 +722,8 @@ export function render({ model, el: root }) {
     const action = KEYS[key.toLowerCase()];
     if (!action) return;
     event.preventDefault();
-    if (action === "split") enterSplit();
+    if (waiting && !splitting && !move) whileWaiting(action, key);
+    else if (action === "split") enterSplit();
     else if (!byAction[action].disabled) send(action);
   }
   document.addEventListener("keydown", onKey);
@@ -703,6 +741,7 @@ export function render({ model, el: root }) {
     waiting = false;
     refreshButtons();
     drawMoveBar();
+    sendQueued();
   });
   model.on("remove", () => document.removeEventListener("keydown", onKey));
   showClip();

@@ -1,11 +1,21 @@
-"""The review page: the reviewer's claimed clip, its actions, and what happened."""
+"""The review page: the reviewer's claimed clip, its actions, and what happened.
+
+An action's database work (the verdict's transaction, claiming the next clip, reading its
+context) runs in a worker thread (``asyncio.to_thread``) from a Panel async callback, and
+its result is applied to the widgets back on the event loop, so one reviewer's action
+never holds up the other sessions or the health check. A session's actions are applied
+one at a time, in the order they arrived.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import panel as pn
+from panel.io.state import set_curdoc
 
 from dashboards.components.player import ReviewPlayer
 from dashboards.context import get_context, session_identity
@@ -18,6 +28,8 @@ from mediaml.errors import MediamlError, ReviewError, StorageError
 from mediaml.review import ReviewClip, ReviewResult
 from mediaml.states import PENDING_REVIEW
 from mediaml.storage import get_store
+
+log = logging.getLogger(__name__)
 
 PAST = {
     "approve": "Approved",
@@ -107,6 +119,7 @@ class ReviewSession:
         self.identity = session_identity()
         self.nav = nav
         self.doc = pn.state.curdoc
+        self._turn = asyncio.Lock()
         self.player = ReviewPlayer(on_action=self.on_action, sizing_mode="stretch_width")
         self.reviewer = pn.widgets.TextInput(
             name="Reviewer",
@@ -117,7 +130,7 @@ class ReviewSession:
             stylesheets=[_DARK_INPUT],
             margin=(6, 12, 0, 12),
         )
-        self.reviewer.param.watch(lambda _e: self.load(), "value")
+        self.reviewer.param.watch(lambda _e: self.reload(), "value")
         self.view = pn.Column(
             self.reviewer,
             self.player,
@@ -134,17 +147,24 @@ class ReviewSession:
 
     # -- showing ----------------------------------------------------------------
 
-    def show(self, clip: ReviewClip | None, message: str = "", kind: str = "info") -> None:
+    def render(
+        self, clip: ReviewClip | None, message: str = "", kind: str = "info"
+    ) -> dict[str, Any]:
+        """The player's new parameters for ``clip`` (blocking: object store, database)."""
         view, problem = clip_view(clip)
         if problem:
             message, kind = (f"{message} " if message else "") + problem, "error"
-        self.player.param.update(
-            clip=view,
-            context=context_view(clip.clip_id) if clip is not None else None,
-            message=message,
-            message_kind=kind,
-            revision=self.player.revision + 1,
-        )
+        return {
+            "clip": view,
+            "context": context_view(clip.clip_id) if clip is not None else None,
+            "message": message,
+            "message_kind": kind,
+        }
+
+    def apply(self, clip: ReviewClip | None, update: dict[str, Any]) -> None:
+        """Put ``update`` (from :meth:`render`) on screen and start prefetching after
+        ``clip`` (cheap: for the event loop)."""
+        self.player.param.update(**update, revision=self.player.revision + 1)
         if self.nav is not None:
             self.nav.set_pending(clip.pending_count if clip is not None else 0)
         if clip is not None:
@@ -175,34 +195,81 @@ class ReviewSession:
 
     def load(self, message: str = "", kind: str = "info", *, prefer: int | None = None) -> None:
         """Show the reviewer's claimed clip (or claim the next one; ``prefer``: a deep
-        link's clip, claimed when it is pending and free)."""
+        link's clip, claimed when it is pending and free). Blocking: used while the page
+        is built; once it is served, see :meth:`on_action` and :meth:`reload`."""
+        self.apply(*self.claim(self.name, message, kind, prefer=prefer))
+
+    def claim(
+        self, reviewer: str, message: str = "", kind: str = "info", *, prefer: int | None = None
+    ) -> tuple[ReviewClip | None, dict[str, Any]]:
+        """The clip ``reviewer`` should see now and the player's parameters for it
+        (blocking: database, object store)."""
         try:
-            clip = review.next_clip(self.name, prefer=prefer)
+            clip = review.next_clip(reviewer, prefer=prefer)
         except ReviewError as exc:
-            self.show(None, str(exc), "error")
-            return
+            return None, self.render(None, str(exc), "error")
         if prefer is not None:
             note = deep_link_note(prefer, clip)
             if note:
                 message, kind = note, "error"
-        self.show(clip, message, kind)
+        return clip, self.render(clip, message, kind)
 
     # -- acting -------------------------------------------------------------------
 
+    def _spawn(self, work: Any, *args: Any) -> None:
+        """Run ``work(reviewer, *args)`` (blocking, returns ``(clip, update)``) in a worker
+        thread after this session's earlier work, then apply its result on the loop."""
+        reviewer = self.name  # read on the loop: the session's user, never the browser
+
+        async def job() -> None:
+            async with self._turn:  # FIFO: a session's actions land in arrival order
+                try:
+                    clip, update = await asyncio.to_thread(work, reviewer, *args)
+                except Exception as exc:  # the database went away, say: the buttons come back
+                    log.exception("review action failed")
+                    self.player.param.update(
+                        message=f"That action failed: {exc}. Reload the page to try again.",
+                        message_kind="error",
+                        revision=self.player.revision + 1,
+                    )
+                    return
+                self.apply(clip, update)
+
+        if self.doc is None:  # outside a served document (no loop of ours to return to)
+            self.apply(*work(reviewer, *args))
+            return
+        with set_curdoc(self.doc):
+            pn.state.execute(job)
+
+    def reload(self, message: str = "", kind: str = "info") -> None:
+        """Show the reviewer's clip again, off the event loop."""
+        self._spawn(self.claim, message, kind)
+
     def on_action(self, msg: dict[str, Any]) -> None:
+        """Handle one action from the browser: validated here, done in a worker thread."""
         action, clip_id, offset = msg.get("action"), msg.get("clip_id"), msg.get("offset_seconds")
         if not isinstance(action, str) or not (clip_id is None or isinstance(clip_id, int)):
-            self.load("That request was malformed and was ignored.", "error")
+            self.reload("That request was malformed and was ignored.", "error")
             return
         if offset is not None and not isinstance(offset, int | float):
-            self.load("That split position was malformed and was ignored.", "error")
+            self.reload("That split position was malformed and was ignored.", "error")
             return
         frame, to = msg.get("frame"), msg.get("to")
         moved = (frame, to) if isinstance(frame, int) and isinstance(to, int) else None
         if action == "move" and moved is None:
-            self.load("That cut position was malformed and was ignored.", "error")
+            self.reload("That cut position was malformed and was ignored.", "error")
             return
-        reviewer = self.name
+        self._spawn(self.decide, action, clip_id, offset, moved)
+
+    def decide(
+        self,
+        reviewer: str,
+        action: str,
+        clip_id: int | None,
+        offset: float | None,
+        moved: tuple[int, int] | None,
+    ) -> tuple[ReviewClip | None, dict[str, Any]]:
+        """Apply one action for ``reviewer`` and return what to show next (blocking)."""
         try:
             if action == review.UNDO:
                 result = review.undo(reviewer)
@@ -215,9 +282,9 @@ class ReviewSession:
         except MediamlError as exc:
             # Stale tab, deleted video, refused action: say why and show the clip the
             # reviewer should see now; nothing was written.
-            self.load(str(exc), "error")
-            return
-        self.show(result.next_clip, self.describe(action, clip_id, result))
+            return self.claim(reviewer, str(exc), "error")
+        clip = result.next_clip
+        return clip, self.render(clip, self.describe(action, clip_id, result))
 
     @staticmethod
     def describe(action: str, clip_id: int | None, result: ReviewResult) -> str:

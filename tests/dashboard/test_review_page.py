@@ -208,6 +208,41 @@ def test_after_approve_the_next_clip_plays(
     assert [r["action"] for r in actions_by(library, "pat")] == ["approve"] * 3
 
 
+# Three key presses in one turn of the browser's loop, so the second and third surely
+# arrive while the first verdict is in flight; returns the player's state right after.
+THREE_KEYS = """box => {
+    for (const key of ["a", "s", "x"])
+        document.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
+    return { queued: box.dataset.queued || null, speculative: box.dataset.speculative || null,
+             message: box.querySelector(".mm-message").textContent };
+}"""
+
+
+def test_quick_verdicts_are_applied_in_order(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
+    # A verdict pressed while the last one is saved waits its turn and acts on the clip
+    # started early, once the server confirms that clip; a third press meanwhile is
+    # refused visibly. Nothing races: the decisions land in the order they were made.
+    first = open_review(page, server, reviewers("ida"))
+    wait_preloaded(page)
+    state = deep(page, ".mm-review", THREE_KEYS)
+    second = int(state["speculative"])
+    assert second != first
+    assert state["queued"] == f"skip {second}", state
+    assert '"x" was ignored' in state["message"], state
+    third = wait_for_other_clip(page, second)
+    buttons_ready(page)
+    assert third not in (first, second)
+    assert [(r["action"], r["clip_id"]) for r in actions_by(library, "ida")] == [
+        ("approve", first),
+        ("skip", second),
+    ]
+    assert clip(library, first)["state"] == "review_approved"
+    assert clip(library, second)["state"] == "review_skipped"
+    assert f"Skipped clip {second}" in message(page)
+
+
 def test_a_refused_verdict_rolls_the_screen_back(
     page: Page, server: str, library: Library, reviewers
 ) -> None:
