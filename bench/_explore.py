@@ -221,21 +221,27 @@ def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
         "MEDIAML_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaml", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = DATA_DIR / "serve.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mediaml", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError("mediaml serve exited: " + " | ".join(tail))
         try:
             requests.get(f"{base}/healthz", timeout=2)
             return proc, base
         except requests.ConnectionError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("mediaml serve did not answer /healthz within 2 minutes")
+    raise RuntimeError(f"mediaml serve did not answer /healthz within 2 minutes; see {log}")
 
 
 def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:

@@ -4,28 +4,39 @@
    cold), next to a raw ``ffmpeg -c copy`` of the same frames (the baseline, same run),
    and a cache hit (timed with FFmpeg made unusable, which proves a hit never runs it).
 2. In Chromium against ``mediaml serve``: time from pressing approve to the next clip
-   playing, p50/p95 over 50 clips: prefetch off (the baseline), prefetch on (3 ahead:
-   temp clips cut in the background and preloaded in hidden <video> elements that are
-   swapped in on approve), on a quiet machine and with the machine busy encoding (two
-   FFmpeg x264 encodes running throughout, as a worker would).
-3. Hover -> preview playing on the explore page's result cards, p50/p95, quiet and busy.
+   PLAYING (the ``playing`` event of the <video> on screen), p50/p95: prefetch off (the
+   baseline) and prefetch 3 ahead (the next clips cut in the background, downloaded and
+   decoded in hidden <video> elements, the first swapped in on the key press before the
+   server answers), on a quiet machine and with the machine busy encoding (this script
+   runs a real FFmpeg x264 encode of a generated 720p video, over and over, throughout
+   those rows). Each row also says where the time went: how many transitions started
+   before the server's answer, and how long the answer took.
+3. Hover -> preview playing on the explore page's result cards (from the pointer event to
+   the preview's ``playing`` event), quiet and busy encoding.
 
-Every figure is printed with the load average, since the machine is shared.
+Tables (Markdown) go to stdout, progress to stderr; every row carries the load average,
+since the machine may be shared.
 
-Usage: python bench/review.py   (needs Debian's chromium, like the browser tests)
+Usage: python bench/review.py [--clips N] [--hovers N]   (needs Debian's chromium, like
+the browser tests)
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,8 +55,10 @@ FPS = 25
 SECONDS = 130
 CLIP_FRAMES = 25  # one-second clips for the review run
 REPEATS = 7
-CLIPS_PER_RUN = 50
-HOVERS = 36
+CLIPS_PER_RUN = 40
+HOVERS = 30
+WATCH_S = 0.5  # how long the bench's reviewer looks at a clip after the server answered
+TIMEOUT_MS = 20000  # a transition slower than this counts as failed (the run goes on)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -115,10 +128,9 @@ def raw_copy(proxy: Path, start: int, frames: int, out: Path) -> None:
 def bench_generation(work: Path, env: dict[str, str], db: Database, store: LocalStore) -> None:
     settings = load_settings(env)
     proxy = work / "proxy.mp4"
-    print("\nTemp clip generation (median of", REPEATS, "runs, cache cold)")
-    print(
-        f"{'clip':>6} {'raw ffmpeg copy':>16} {'temp_clip_path':>15} {'ratio':>6} {'cache hit':>10}"
-    )
+    print(f"\n### Temp clip generation (median of {REPEATS} runs, cache cold)\n")
+    print("| clip | raw ffmpeg copy (baseline) | temp_clip_path | ratio | cache hit | load |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for seconds in (2, 5, 20):
         frames = seconds * FPS
         with db.transaction() as conn:
@@ -153,38 +165,75 @@ def bench_generation(work: Path, env: dict[str, str], db: Database, store: Local
                     else:
                         os.environ[k] = v
         r, o, h = (statistics.median(x) * 1000 for x in (raw, ours, hits))
-        print(f"{seconds:>5}s {r:>13.1f} ms {o:>12.1f} ms {o / r:>5.2f}x {h:>7.2f} ms")
+        load = os.getloadavg()[0]
+        print(
+            f"| {seconds} s | {r:.1f} ms | {o:.1f} ms | {o / r:.2f}x | {h:.2f} ms | {load:.1f} |",
+            flush=True,
+        )
+
+
+def make_busy_source(work: Path) -> Path:
+    """A generated 20 s 1280x720 video with sound, for the busy-encoding rows to encode."""
+    path = work / "busy-source.mp4"
+    media.run_ffmpeg(
+        [
+            *("-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=20"),
+            *("-f", "lavfi", "-i", "sine=frequency=330:duration=20"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)),
+        ],
+        timeout=600,
+    )
+    return path
 
 
 @contextlib.contextmanager
-def busy_encoding(active: bool):
-    """Two FFmpeg x264 encodes running in a loop while the block runs (the machine busy
-    encoding, as a worker on the same box would make it)."""
-    procs: list[subprocess.Popen[bytes]] = []
-    if active:
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        media.ffmpeg_exe(),
-                        *("-v", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25"),
-                        *("-c:v", "libx264", "-preset", "medium", "-f", "null", "-"),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+def busy_encoding(source: Path | None) -> Iterator[None]:
+    """While the block runs, FFmpeg encodes ``source`` to H.264 (x264 medium, all cores)
+    + AAC into a real MP4 file, again and again, as a worker on the same machine would
+    (None: the machine is left alone)."""
+    if source is None:
+        yield
+        return
+    stop = threading.Event()
+    current: list[subprocess.Popen[bytes]] = []
+    encodes = [0]
+
+    def loop() -> None:
+        out = source.with_name("busy-output.mp4")
+        while not stop.is_set():
+            proc = subprocess.Popen(
+                [
+                    media.ffmpeg_exe(),
+                    *("-v", "error", "-y", "-i", str(source)),
+                    *("-c:v", "libx264", "-preset", "medium", "-c:a", "aac", str(out)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-        time.sleep(2.0)  # let them reach full speed
+            current[:] = [proc]
+            if proc.wait() == 0:
+                encodes[0] += 1
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    time.sleep(3.0)  # let the encode reach full speed
     try:
         yield
     finally:
-        for proc in procs:
+        stop.set()
+        for proc in current:
             proc.terminate()
-            proc.wait(10)
+        thread.join(30)
+        log(f"  (busy: {encodes[0]} whole encodes finished during the row)")
+
+
+def log(*parts: object) -> None:
+    """Progress, on stderr (stdout carries the tables)."""
+    print(*parts, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
-def dashboard(env: dict[str, str], port: int, prefetch: int):
+def dashboard(env: dict[str, str], port: int, prefetch: int) -> Iterator[str]:
     """``mediaml serve`` in a subprocess; yields its base URL."""
     import requests
 
@@ -200,7 +249,7 @@ def dashboard(env: dict[str, str], port: int, prefetch: int):
             str(prefetch),
         ],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # stdout carries this script's tables
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -214,7 +263,11 @@ def dashboard(env: dict[str, str], port: int, prefetch: int):
         yield base
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine may not let it finish
+            proc.kill()
+            proc.wait(10)
 
 
 def reset_review(db: Database, video_id: int) -> None:
@@ -228,60 +281,77 @@ def reset_review(db: Database, video_id: int) -> None:
         )
 
 
+# Armed before each key press: resolves with the next clip's playing event and the
+# server's answer (both, in either order), or what arrived by the timeout.
+ARM = """(timeout) => { window.__transition = new Promise((resolve) => {
+  const out = {};
+  const done = () => { if (out.playing && out.answer) { clearTimeout(t); resolve(out); } };
+  const t = setTimeout(() => resolve({ ...out, timeout: true }), timeout);
+  window.addEventListener("mediaml:playing", (e) => { out.playing = e.detail; done(); }, { once: true });
+  window.addEventListener("mediaml:answer", (e) => { out.answer = e.detail; done(); }, { once: true });
+}); }"""
+
+
 def bench_review(
-    env: dict[str, str], db: Database, video_id: int, prefetch: int, port: int
-) -> list[float]:
-    """Approve CLIPS_PER_RUN clips in Chromium; ms from key press to the next clip playing."""
+    env: dict[str, str], db: Database, video_id: int, prefetch: int, port: int, clips: int
+) -> list[dict[str, Any]]:
+    """Approve ``clips`` clips in Chromium; per transition the ms from the key press to
+    the next clip playing, whether it started before the server's answer, and the answer's
+    ms (None values and ``timeout`` for a transition that did not complete)."""
     from playwright.sync_api import sync_playwright
 
     settings = load_settings(env)
     shutil.rmtree(settings.playback_cache_dir, ignore_errors=True)
     reset_review(db, video_id)
-    timings: list[float] = []
+    out: list[dict[str, Any]] = []
     with dashboard(env, port, prefetch) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{base}/review?reviewer=bench-{port}")
-        page.locator(".mm-fact[data-fact=clip]").wait_for()
-        time.sleep(1.5)  # let the first clip start and the prefetch run ahead
-        for _ in range(CLIPS_PER_RUN):
-            page.evaluate(
-                "() => { window.__next = new Promise(r => window.addEventListener("
-                "'mediaml:playing', e => r(e.detail.ms), {once: true})); }"
-            )
+        page.locator(".mm-fact[data-fact=clip]").wait_for(timeout=120000)
+        time.sleep(2.0)  # let the first clip start and the prefetch run ahead
+        for n in range(clips):
+            page.evaluate(ARM, TIMEOUT_MS)
             page.keyboard.press("a")
-            timings.append(float(page.evaluate("() => window.__next")))
-            time.sleep(0.3)  # a reviewer watches for a moment; prefetch works meanwhile
+            got = page.evaluate("() => window.__transition")
+            playing = got.get("playing") or {}
+            answer_ms = (got.get("answer") or {}).get("ms")
+            out.append(
+                {
+                    "ms": playing.get("ms") if "playing" in got else None,
+                    "speculation": playing.get("speculation"),
+                    "answer_ms": answer_ms,
+                    "swapped": playing.get("swapped"),
+                    "timeout": bool(got.get("timeout")),
+                }
+            )
+            if got.get("timeout"):
+                log(f"  transition {n + 1}: no playing/answer within {TIMEOUT_MS} ms: {got}")
+            time.sleep(WATCH_S)  # a reviewer watches for a moment; prefetch works meanwhile
         browser.close()
-    return timings
+    return out
 
 
 def make_explore_library(work: Path, env: dict[str, str], db: Database) -> int:
     """A second source run through the whole pipeline (auto-approved, exported, embedded
     with the offline descriptor model), so the explore page has result cards. Returns the
-    first clip id."""
-    from mediaml.pipeline import run_pipeline
+    first clip id.
 
-    source = work / "explore.mp4"
-    parts = "".join(f"[{i}:v]" for i in range(16))
-    inputs = []
-    for i in range(16):
-        inputs += ["-f", "lavfi", "-i", f"testsrc2=s=320x180:r={FPS}:d=1,hue=h={i * 22}"]
-    media.run_ffmpeg(
-        [
-            *inputs,
-            "-filter_complex",
-            f"{parts}concat=n=16:v=1:a=0[v]",
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            str(source),
-        ],
-        timeout=600,
-    )
+    Raises:
+        SystemExit: the pipeline made fewer than two clips (no result cards to hover).
+    """
+    from mediaml.pipeline import run_pipeline
+    from tests.support.dashboard import EXPLORE_SOURCES, make_reel
+
+    # Shots of distinct sources (every join a certain cut, as the detector sees it), each
+    # turned in hue so no two clips embed alike: 16 one-second clips.
+    source = make_reel(
+        work / "explore.mp4",
+        EXPLORE_SOURCES["explore"],
+        shot_frames=FPS,
+        size=(320, 180),
+        hue_step=22,
+    ).path
     settings = load_settings(env)
     set_settings(settings)
     set_store(LocalStore(settings.media_dir, settings.cache_dir))
@@ -293,13 +363,16 @@ def make_explore_library(work: Path, env: dict[str, str], db: Database) -> int:
         set_store(None)
         set_db(None)
     with db.transaction() as conn:
-        row = conn.execute("SELECT min(clip_id) AS id FROM embeddings").fetchone()
-    if row is None or row["id"] is None:
-        raise SystemExit("the explore library has no embedded clips; the pipeline failed")
+        row = conn.execute("SELECT min(clip_id) AS id, count(*) AS n FROM embeddings").fetchone()
+    if row is None or row["n"] < 2:
+        raise SystemExit(
+            "the explore library has fewer than two embedded clips, so no result cards; "
+            "the pipeline failed or found no cuts"
+        )
     return int(row["id"])
 
 
-def bench_hover(env: dict[str, str], clip_id: int, port: int) -> list[float]:
+def bench_hover(env: dict[str, str], clip_id: int, port: int, hovers: int) -> list[float]:
     """Hover the explore page's result cards one after another; ms from the pointer
     entering a card to its preview playing."""
     from playwright.sync_api import sync_playwright
@@ -310,68 +383,171 @@ def bench_hover(env: dict[str, str], clip_id: int, port: int) -> list[float]:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/explore?clip={clip_id}")
         cards = page.locator(".mm-grid .mm-card")
-        cards.first.wait_for(timeout=60000)
+        try:
+            cards.first.wait_for(timeout=60000)
+        except Exception:
+            shot = Path(tempfile.gettempdir()) / "bench-review-explore.png"
+            page.screenshot(path=str(shot), full_page=True)
+            log(f"  the explore page showed no result cards (see {shot}):")
+            log(page.locator("body").inner_text()[:2000])
+            raise
         count = cards.count()
-        for i in range(HOVERS):
+        for i in range(hovers):
             page.mouse.move(5, 5)
-            time.sleep(0.2)
+            time.sleep(0.3)
             page.evaluate(
-                "() => { window.__preview = new Promise(r => window.addEventListener("
-                "'mediaml:preview-playing', e => r(e.detail.ms), {once: true})); }"
+                "(timeout) => { window.__preview = new Promise(r => {"
+                " const t = setTimeout(() => r(null), timeout);"
+                " window.addEventListener('mediaml:preview-playing',"
+                " e => { clearTimeout(t); r(e.detail.ms); }, {once: true}); }); }",
+                TIMEOUT_MS,
             )
             cards.nth(i % count).hover()
-            timings.append(float(page.evaluate("() => window.__preview")))
+            ms = page.evaluate("() => window.__preview")
+            if ms is None:
+                log(f"  hover {i + 1}: the preview did not play within {TIMEOUT_MS} ms")
+            timings.append(float("inf") if ms is None else float(ms))
         browser.close()
     return timings
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def row(label: str, timings: list[float]) -> str:
-    load = os.getloadavg()[0]
+def ms(value: float) -> str:
+    return "failed" if value == float("inf") else f"{value:.0f}"
+
+
+def review_row(label: str, runs: list[dict[str, Any]]) -> str:
+    """One Markdown row: transitions, p50/p95/max, where the time went, load."""
+    times = [float("inf") if r["ms"] is None else float(r["ms"]) for r in runs]
+    early = sum(r["speculation"] == "hit" for r in runs)
+    answers = [float(r["answer_ms"]) for r in runs if r["answer_ms"] is not None]
+    misses: dict[str, int] = {}
+    for r in runs:
+        if r["speculation"] not in (None, "hit"):
+            misses[r["speculation"]] = misses.get(r["speculation"], 0) + 1
+    why = ", ".join(f"{k} {v}" for k, v in sorted(misses.items())) or "-"
+    answer = f"{percentile(answers, 0.5):.0f} / {percentile(answers, 0.95):.0f}" if answers else "-"
+    # Of the transitions that swapped a preloaded clip in (p50s since the key press): the
+    # swap, the seek back to its start (a warm clip), its first frame playing.
+    swaps = [r["swapped"] for r in runs if r.get("swapped") and r["ms"] is not None]
+    split = "-"
+    if swaps:
+
+        def p50(key: str) -> str:
+            values = [float(w[key]) for w in swaps if w.get(key) is not None]
+            return f"{percentile(values, 0.5):.0f}" if values else "-"
+
+        warm = sum(bool(w.get("warm")) for w in swaps)
+        split = f"{p50('ms')} / {p50('seeked_ms')} / {p50('frame_ms')} ({warm} warm)"
     return (
-        f"{label:>28} {percentile(timings, 0.5):>6.0f} ms {percentile(timings, 0.95):>6.0f} ms"
-        f" {max(timings):>6.0f} ms   load {load:.1f}"
+        f"| {label} | {len(runs)} | {ms(percentile(times, 0.5))} | {ms(percentile(times, 0.95))}"
+        f" | {ms(max(times))} | {early}/{len(runs)} ({why}) | {split} | {answer}"
+        f" | {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def hover_row(label: str, times: list[float]) -> str:
+    return (
+        f"| {label} | {len(times)} | {ms(percentile(times, 0.5))} | {ms(percentile(times, 0.95))}"
+        f" | {ms(max(times))} | {os.getloadavg()[0]:.1f} |"
     )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", type=int, default=CLIPS_PER_RUN, help="approvals per row")
+    parser.add_argument("--hovers", type=int, default=HOVERS, help="hovers per row")
+    parser.add_argument(
+        "--only",
+        choices=("generation", "review", "hover"),
+        action="append",
+        help="run only this part (repeatable; default: all three)",
+    )
+    args = parser.parse_args()
+    parts = set(args.only or ("generation", "review", "hover"))
+    # Stopped from outside: unwind, so the busy encoder and the servers are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench/review.py: terminated"))
     work = Path(tempfile.mkdtemp(prefix="mmreview-"))
-    env, db, store, video_id = make_library(work)
-    bench_generation(work, env, db, store)
-    print(f"\nApprove -> next clip playing, {CLIPS_PER_RUN} clips of {CLIP_FRAMES / FPS:.0f} s")
-    print(f"{'run':>28} {'p50':>9} {'p95':>9} {'max':>9}")
-    results = {}
-    runs = [
-        ("prefetch off, quiet", 0, False),
-        ("prefetch 3 ahead, quiet", 3, False),
-        ("prefetch off, busy encoding", 0, True),
-        ("prefetch 3 ahead, busy encoding", 3, True),
-    ]
-    for n, (label, prefetch, busy) in enumerate(runs):
-        with busy_encoding(busy):
-            timings = bench_review(env, db, video_id, prefetch, 5800 + n)
-            results[label] = timings
-            print(row(label, timings), flush=True)
-    for busy in ("quiet", "busy encoding"):
-        off = percentile(results[f"prefetch off, {busy}"], 0.95)
-        on = percentile(results[f"prefetch 3 ahead, {busy}"], 0.95)
-        print(f"p95 prefetch / off ({busy}): {on / off:.2f}x")
-    print("targets: p95 < 50 ms quiet, < 150 ms busy encoding (with prefetch)")
+    try:
+        log("building the review library (a 130 s video, its proxy, one-second clips)...")
+        env, db, store, video_id = make_library(work)
+        busy_source = make_busy_source(work)
+        if "generation" in parts:
+            log("temp clip generation...")
+            bench_generation(work, env, db, store)
+        if "review" in parts:
+            bench_review_rows(env, db, video_id, busy_source, args.clips)
+        if "hover" in parts:
+            log("building the explore library (16 clips through the whole pipeline)...")
+            first = make_explore_library(work, env, db)
+            print(
+                f"\n### Hover -> preview playing ({args.hovers} hovers over explore result cards)\n"
+            )
+            print("From the pointer entering a card to its preview's `playing` event.\n")
+            print("| run | hovers | p50 ms | p95 ms | max ms | load |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for n, (label, busy) in enumerate((("quiet", None), ("busy encoding", busy_source))):
+                log(f"hover row: {label}...")
+                with busy_encoding(busy):
+                    times = bench_hover(env, first, 5810 + n, args.hovers)
+                    print(hover_row(label, times), flush=True)
+            print("\n- target: p95 < 300 ms")
+        db.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
-    first = make_explore_library(work, env, db)
-    print(f"\nHover -> preview playing, {HOVERS} hovers over explore result cards")
-    print(f"{'run':>28} {'p50':>9} {'p95':>9} {'max':>9}")
-    for n, busy in enumerate((False, True)):
+
+def bench_review_rows(
+    env: dict[str, str], db: Database, video_id: int, busy_source: Path, clips: int
+) -> None:
+    """The approve -> next clip playing table: baseline and prefetch, quiet and busy."""
+    print(
+        f"\n### Approve -> next clip playing ({clips} approvals of "
+        f"{CLIP_FRAMES / FPS:.0f} s clips per row, {WATCH_S} s watched after each answer)\n"
+    )
+    print(
+        "From the key press to the next clip's <video> playing: its first frame presented "
+        "(requestVideoFrameCallback) after its `playing` event or its seek to the start. "
+        "'Started early': transitions where the preloaded next clip was swapped in before "
+        "the server answered (else why not); 'swap / seeked / playing': of the transitions "
+        "that swapped a preloaded <video> in, ms from the key press to the swap, to the seek "
+        "back to its start (a 'warm' clip, already playing hidden), and to its first frame "
+        "presented while playing; "
+        "'answer': the server's round trip. 'Busy encoding': FFmpeg encoding a generated "
+        "720p video (x264 medium + AAC, all cores, normal priority) over and over during "
+        "the row.\n"
+    )
+    print(
+        "| run | transitions | p50 ms | p95 ms | max ms | started early"
+        " | swap / seeked / playing p50 ms | answer p50 / p95 ms | load |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|")
+    p95: dict[str, float] = {}
+    rows = [
+        ("prefetch off (baseline), quiet", 0, None),
+        ("prefetch 3 ahead, quiet", 3, None),
+        ("prefetch off (baseline), busy encoding", 0, busy_source),
+        ("prefetch 3 ahead, busy encoding", 3, busy_source),
+    ]
+    for n, (label, prefetch, busy) in enumerate(rows):
+        log(f"review row: {label}...")
         with busy_encoding(busy):
-            timings = bench_hover(env, first, 5810 + n)
-            print(row("busy encoding" if busy else "quiet", timings), flush=True)
-    print("target: p95 < 300 ms")
-    db.close()
-    shutil.rmtree(work, ignore_errors=True)
+            runs = bench_review(env, db, video_id, prefetch, 5800 + n, clips)
+            print(review_row(label, runs), flush=True)
+        p95[label] = percentile(
+            [float("inf") if r["ms"] is None else float(r["ms"]) for r in runs], 0.95
+        )
+    print()
+    for what in ("quiet", "busy encoding"):
+        off = p95[f"prefetch off (baseline), {what}"]
+        on = p95[f"prefetch 3 ahead, {what}"]
+        print(f"- p95 prefetch / baseline ({what}): {on / off:.2f}x")
+    print("- targets (prefetch on): p95 < 50 ms quiet, < 150 ms busy encoding")
 
 
 if __name__ == "__main__":

@@ -55,11 +55,11 @@ class DashboardContext:
         self,
         reviewer: str,
         current: int,
-        on_ready: Callable[[list[int]], None] | None = None,
+        on_ready: Callable[[list[int], int], None] | None = None,
     ) -> None:
         """Cut the temp clips ``reviewer`` will see after ``current``, in the background
-        (no-op when prefetch is 0), then call ``on_ready`` with their ids (from the
-        prefetch thread). Choosing them reads the database too, so all of it runs off the
+        (no-op when prefetch is 0), calling ``on_ready(ids, n)`` after each (from the
+        prefetch thread): ``ids`` the upcoming clips in order, the first ``n`` of them cut. Choosing them reads the database too, so all of it runs off the
         request path."""
         if self.prefetch:
             future = self._pool.submit(self._prefetch_ahead, reviewer, current, on_ready)
@@ -70,13 +70,18 @@ class DashboardContext:
         self._pool.submit(work).add_done_callback(_log_failure)
 
     def _prefetch_ahead(
-        self, reviewer: str, current: int, on_ready: Callable[[list[int]], None] | None
+        self, reviewer: str, current: int, on_ready: Callable[[list[int], int], None] | None
     ) -> int:
         ahead = review.upcoming(reviewer, self.prefetch + 1)
         ids = [i for i in ahead if i != current][: self.prefetch]
-        made = playback.prefetch(ids, db=get_db(), settings=self.settings)
-        if on_ready is not None:
-            on_ready(ids)
+        made = 0
+        # One clip at a time, in the order they will be needed, and ``on_ready`` after each:
+        # the browser starts fetching the next clip (a cache hit, usually) while the ones
+        # after it are still being cut.
+        for n, clip_id in enumerate(ids, 1):
+            made += playback.prefetch([clip_id], db=get_db(), settings=self.settings)
+            if on_ready is not None:
+                on_ready(ids, n)
         return made
 
 

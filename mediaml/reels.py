@@ -107,6 +107,16 @@ def plan_reel(
     return ReelPlan(fps, size, title_frames, fade, tuple(starts), tuple(lengths))
 
 
+def reel_frames(source: PlaybackSource, fps: Fraction) -> int:
+    """How many frames of a reel at ``fps`` the clip of ``source`` takes: its own frame
+    count at its own rate, or its duration at the reel's rate (rounded, at least one)
+    when its video has another rate."""
+    frames = source.end_frame - source.start_frame
+    if source.fps == fps:
+        return frames
+    return max(1, round(Fraction(frames) * fps / source.fps))
+
+
 def _sources(db: Database, clip_ids: Sequence[int]) -> list[PlaybackSource]:
     missing, found = [], []
     with db.transaction() as conn:
@@ -187,8 +197,9 @@ def reel(
 
     Returns:
         ``path``. The reel has the first clip's frame rate and size; other clips are
-        scaled to its height. Its frame count is the title card's frames plus every
-        clip's frames minus one crossfade per join.
+        scaled to its height (and centred, cropped if wider). Its frame count is the title
+        card's frames plus every clip's frames minus one crossfade per join; a clip of
+        another frame rate keeps its duration (:func:`reel_frames`).
 
     Raises:
         NotFoundError: a clip does not exist. MediaError: a clip's video has no proxy, or
@@ -251,7 +262,7 @@ def _compose(
         fps = sources[0].fps
         width, height = videos[0].size
         plan = plan_reel(
-            [s.end_frame - s.start_frame for s in sources],
+            [reel_frames(s, fps) for s in sources],
             fps,
             (width, height),
             crossfade=crossfade,

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mediaml.db.embedded import HANDLES_FILE, embedded_url, prune_dead_handles
+from mediaml.db.embedded import HANDLES_FILE, embedded_url, prune_dead_handles, server_settings
 from mediaml.errors import DatabaseError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,3 +135,32 @@ def test_threads_starting_the_server_at_once_share_it_without_errors():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
     assert "Traceback" not in done.stderr and "unaquired" not in done.stderr
+
+
+def test_server_memory_grows_with_the_machine_within_bounds():
+    gib = 2**30
+    assert server_settings(1 * gib)["shared_buffers"] == "128MB"  # PostgreSQL's default
+    assert server_settings(8 * gib)["shared_buffers"] == "1024MB"
+    assert server_settings(256 * gib)["shared_buffers"] == "2048MB"
+    assert server_settings(8 * gib)["effective_cache_size"] == "4096MB"
+
+
+SHOW = """
+import sys
+import psycopg
+from mediaml.db.embedded import embedded_url
+with psycopg.connect(embedded_url(sys.argv[1])) as conn:
+    print(conn.execute("SHOW shared_buffers").fetchone()[0])
+"""
+
+
+def test_the_embedded_server_runs_with_mediamls_memory_settings():
+    data = tempfile.mkdtemp(prefix="mmsb-", dir="/tmp")  # short: the socket lives here
+    done = subprocess.run(
+        [sys.executable, "-c", SHOW, data], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    wanted = server_settings(psutil.virtual_memory().total)["shared_buffers"]
+    megabytes = int(wanted.removesuffix("MB"))
+    shown = done.stdout.strip()  # PostgreSQL prints whole gigabytes as "2GB"
+    assert shown in (wanted, f"{megabytes // 1024}GB"), shown

@@ -128,3 +128,39 @@ def test_overlapping_live_clips_are_refused_per_video(db_url):
         clip(ids[0], 10, 20, "archived")  # archived clips may overlap
         with pytest.raises(psycopg.errors.ExclusionViolation):
             clip(ids[0], 49, 60)
+
+
+def test_clip_vectors_are_stored_in_their_rows_not_in_toast(db_url):
+    # Re-ranking a search reads hundreds of vectors: out-of-line storage doubled its cost.
+    import numpy as np
+    from pgvector.psycopg import register_vector
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        register_vector(conn)
+        video = conn.execute(
+            "INSERT INTO source_videos (source_uri, title) VALUES ('file:///v.mp4', 'v')"
+            " RETURNING id"
+        ).fetchone()[0]
+        clips = [
+            conn.execute(
+                "INSERT INTO clips (video_id, start_frame, end_frame, start_time, end_time)"
+                " VALUES (%s, %s, %s, 0, 1) RETURNING id",
+                (video, 10 * i, 10 * i + 10),
+            ).fetchone()[0]
+            for i in range(3)
+        ]
+        rng = np.random.default_rng(0)
+        for clip, dim in zip(clips, (512, 768, 1024), strict=True):
+            conn.execute(
+                "INSERT INTO embeddings (clip_id, model_name, model_version,"
+                " generation_strategy, dim, embedding) VALUES (%s, 'm', 'v', 'keyframe_multi_avg',"
+                " %s, %s)",
+                (clip, dim, rng.standard_normal(dim).astype(np.float32)),
+            )
+        toast = conn.execute(
+            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'embeddings'"
+        ).fetchone()[0]
+        (chunks,) = conn.execute(f"SELECT count(*) FROM {toast}").fetchone()
+        (stored,) = conn.execute("SELECT count(*) FROM embeddings").fetchone()
+    assert stored == 3
+    assert chunks == 0

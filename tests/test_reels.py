@@ -117,6 +117,31 @@ def test_reel_with_title_card_and_hard_cuts_from_the_cli(clips, tmp_path):
     assert frames == 50 + sum(clips.values()) and audio  # 2 s title card + every frame
 
 
+def test_reel_of_clips_with_mixed_frame_rates_and_sizes(db, store, tmp_path):
+    # A 25 fps 16:9 video and a 30 fps 4:3 one: the reel takes the first clip's rate and
+    # size; the 30 fps clips keep their durations (frames x 25/30), scaled to its height.
+    wide, square = tmp_path / "wide 25.mp4", tmp_path / "square 30.mp4"
+    make_multishot_video(wide, [Shot("testsrc2", 20), Shot("red", 30)], (160, 90), 25)
+    make_multishot_video(square, [Shot("smptebars", 36), Shot("teal", 24)], (120, 90), 30)
+    steps = mediaml.run_pipeline([wide, square], until="review", progress=False)
+    assert set(steps["result"]) == {"done"}, steps
+    frame = mediaml.clips()
+    by_title = {
+        t: [int(r.end_frame - r.start_frame) for r in g.sort_values("start_frame").itertuples()]
+        for t, g in frame.groupby("title")
+    }
+    assert by_title == {"wide 25": [20, 30], "square 30": [36, 24]}
+    ordered = frame.sort_values(["title", "start_frame"], ascending=[False, True])
+    ids = [int(i) for i in ordered["clip_id"]]  # the 25 fps clips first
+    out = mediaml.reel(ids, tmp_path / "mixed.mp4", crossfade=0.2, progress=False)
+    frames, audio = decoded(out)
+    # 20 + 30 at 25 fps; 36 and 24 frames at 30 fps are 1.44 s -> 30 and 0.96 s -> 20.
+    assert frames == 20 + 30 + 30 + 20 - 3 * 5
+    assert audio
+    info = mediaml.media.probe(out)
+    assert (info.width, info.height) == (160, 90) and info.fps == 25
+
+
 def test_reel_of_unknown_clips_says_which(clips, tmp_path):
     with pytest.raises(NotFoundError, match="clip\\(s\\) 999 do not exist"):
         mediaml.reel([*clips, 999], tmp_path / "x.mp4")

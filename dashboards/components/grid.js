@@ -48,13 +48,13 @@ export function render({ model, el }) {
     empty.textContent = items.length ? "" : model.empty_text;
   }
 
-  function startPreview(target) {
+  // ``started``: when the pointer entered (the event's time stamp), for the playing event.
+  function startPreview(target, started) {
     if (hovered && hovered.card === target) return;
     stopPreview();
     const id = Number(target.dataset.clipId);
     const item = byId.get(id);
     if (!item) return;
-    const started = performance.now();
     const video = document.createElement("video");
     video.className = "mm-preview";
     video.muted = true;
@@ -93,7 +93,7 @@ export function render({ model, el }) {
   });
   grid.addEventListener("pointerover", (event) => {
     const target = event.target.closest(".mm-card");
-    if (target) startPreview(target);
+    if (target) startPreview(target, event.timeStamp);
   });
   grid.addEventListener("pointerout", (event) => {
     if (hovered && !hovered.card.contains(event.relatedTarget)) stopPreview();

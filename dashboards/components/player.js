@@ -131,7 +131,10 @@ export function render({ model, el: root }) {
   let move = null; // {from, to, left, right} while a cut is picked
   let shownId = null; // the clip playing: the confirmed one, or a speculative next one
   let playedId = null;
-  let sentAt = null;
+  let sentAt = null; // when the last action was sent (performance.now())
+  let answerMs = null; // how long the server took to answer it
+  let speculation = null; // "hit", or why the next clip could not start before the answer
+  let swapped = null; // {ms: send -> swap, ready: readyState then} of the last preloaded swap
   let lastStep = { dir: 0, at: 0, level: 0 };
   const preloaded = new Map(); // clip id -> {url, video: hidden <video> or null, abort}
 
@@ -274,12 +277,34 @@ export function render({ model, el: root }) {
 
   // ---------------------------------------------------------------- playback
 
+  // The clip on screen plays: report it (event ``mediaml:playing``) when its first frame
+  // is presented while playing, i.e. its time moves on screen.
+  function reportPlaying(v, id) {
+    if (typeof v.requestVideoFrameCallback !== "function") notifyPlaying(v, id);
+    else v.requestVideoFrameCallback(() => notifyPlaying(v, id));
+  }
+
+  function notifyPlaying(v, id) {
+    if (v !== video || shownId !== id || playedId === id || v.paused) return;
+    playedId = id;
+    performance.mark("mm:playing");
+    if (swapped) swapped.frame_ms = performance.now() - sentAt;
+    setTimeout(flushLater, 0);
+    // Where the time went, for bench/review.py: the key press to playing, whether the
+    // clip started before the server's answer, and the swap of a preloaded clip.
+    const detail = {
+      clip_id: id,
+      ms: sentAt == null ? null : performance.now() - sentAt,
+      speculation,
+      answer_ms: answerMs,
+      swapped,
+    };
+    window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
+  }
+
   function attach(v) {
     v.addEventListener("playing", () => {
-      if (v !== video || shownId == null || playedId === shownId) return;
-      playedId = shownId;
-      const detail = { clip_id: shownId, ms: sentAt == null ? null : performance.now() - sentAt };
-      window.dispatchEvent(new CustomEvent("mediaml:playing", { detail }));
+      if (v === video && shownId != null && playedId !== shownId) reportPlaying(v, shownId);
     });
     v.addEventListener("error", async () => {
       const c = clip();
@@ -301,21 +326,56 @@ export function render({ model, el: root }) {
     next.className = "mm-video";
     next.controls = true;
     next.autoplay = true;
-    video.replaceWith(next);
-    video.pause();
-    video.removeAttribute("src");
-    video.load();
+    const old = video;
+    old.pause();
+    old.replaceWith(next);
     video = next;
+    // Freeing the old one's media (and warming the clip after this one) waits until the
+    // new one plays: neither may compete with its start.
+    later(() => {
+      old.removeAttribute("src");
+      old.load();
+    });
+  }
+
+  // Run ``work`` once the clip on screen plays (or after 1 s at most).
+  let pending = [];
+  function later(work) {
+    pending.push(work);
+    if (pending.length === 1) setTimeout(flushLater, 1000);
+  }
+  function flushLater() {
+    const work = pending;
+    pending = [];
+    for (const w of work) w();
   }
 
   function play(c) {
     const ready = preloaded.get(c.clip_id);
     if (ready && ready.video && ready.url === c.url) {
       preloaded.delete(c.clip_id);
+      swapped = { ms: sentAt == null ? null : performance.now() - sentAt, ready: ready.video.readyState };
       swapIn(ready.video);
-      video.currentTime = 0;
+      performance.mark("mm:play-preloaded");
+      const v = video;
+      swapped.warm = !v.paused;
+      if (!v.paused && v.currentTime > 0.04) {
+        // Warm (already playing, hidden): back to its start, reported once there.
+        v.addEventListener(
+          "seeked",
+          () => {
+            if (swapped) swapped.seeked_ms = performance.now() - sentAt;
+            reportPlaying(v, c.clip_id);
+          },
+          { once: true }
+        );
+        v.currentTime = 0;
+      } else if (!v.paused) {
+        reportPlaying(v, c.clip_id);
+      }
     } else if (c.url) {
       video.src = c.url;
+      performance.mark("mm:play-load");
     }
     video.play().catch(() => {});
   }
@@ -350,13 +410,18 @@ export function render({ model, el: root }) {
       pool.append(v);
       v.addEventListener("emptied", () => URL.revokeObjectURL(local), { once: true });
       entry.video = v;
+      warm();
     } catch (err) {
       // aborted or failed: the clip loads normally when it is shown
     }
   }
 
+  // ``upcoming`` lists the next clips in order; those marked ready are cut on the server
+  // (the others are kept if already here, and fetched once they are cut).
   function preload() {
-    const wanted = new Map((model.upcoming || []).slice(0, POOL_SIZE).map((u) => [u.clip_id, u.url]));
+    const list = (model.upcoming || []).slice(0, POOL_SIZE);
+    box.dataset.upcoming = list.map((u) => u.clip_id + (u.ready === false ? "" : "*")).join(" ");
+    const wanted = new Map(list.map((u) => [u.clip_id, u.url]));
     const c = clip();
     if (c) wanted.delete(c.clip_id);
     wanted.delete(shownId);
@@ -366,12 +431,14 @@ export function render({ model, el: root }) {
         preloaded.delete(id);
       }
     }
+    const ready = new Set(list.filter((u) => u.ready !== false).map((u) => u.clip_id));
     for (const [id, url] of wanted) {
-      if (preloaded.has(id) || !url) continue;
+      if (preloaded.has(id) || !url || !ready.has(id)) continue;
       const entry = { url, video: null, abort: new AbortController() };
       preloaded.set(id, entry);
       fetchClip(id, url, entry);
     }
+    warm();
   }
 
   function syncAddress(c) {
@@ -393,20 +460,62 @@ export function render({ model, el: root }) {
     );
   }
 
-  // Start the likely next clip while the server answers a verdict (see the top).
+  // The clip the server will most likely claim after the one on screen (the list may
+  // still be the one sent before the last answer, so what is on screen is skipped).
+  function likelyNext() {
+    const c = clip();
+    return (model.upcoming || []).find((u) => u.clip_id !== c?.clip_id && u.clip_id !== shownId);
+  }
+
+  // The likely next clip keeps playing, muted and hidden, so swapping it in needs no
+  // start-up (a paused element may have released its decoder); the others wait paused.
+  function warm() {
+    const next = likelyNext();
+    for (const [id, entry] of preloaded) {
+      if (!entry.video) continue;
+      if (next && id === next.clip_id) {
+        if (entry.video.paused) entry.video.play().catch(() => {});
+      } else if (!entry.video.paused) {
+        entry.video.pause();
+      }
+    }
+  }
+
+  // Start the likely next clip while the server answers a verdict (see the top). Returns
+  // "hit", or why it could not (reported with the playing event, for the bench).
   function speculate() {
     const c = clip();
-    const next = (model.upcoming || [])[0];
-    if (!c || !next || !next.clip || !next.clip.url || next.clip_id === shownId) return;
+    const next = likelyNext();
+    if (!c || !next || !next.clip || !next.clip.url) return "no upcoming clip";
     const ready = preloaded.get(next.clip_id);
-    if (!ready || !ready.video || ready.video.readyState < 2) return;
+    if (!ready) return "not preloading";
+    if (!ready.video) return "still downloading";
+    if (ready.video.readyState < 2) return "not decoded yet";
     shownId = next.clip_id;
     showFacts(next.clip, Math.max(c.pending_count - 1, 0));
+    box.dataset.speculative = String(next.clip_id);
     play(next.clip);
+    later(warm);
+    return "hit";
+  }
+
+  // The next clip was started before the server answered; a different answer (the
+  // verdict refused, or another clip claimed) replaces it, and the player flashes so the
+  // reviewer sees that the screen changed back.
+  function settleGuess(c) {
+    const guessed = box.dataset.speculative;
+    if (!guessed) return;
+    delete box.dataset.speculative;
+    if (c && guessed === String(c.clip_id)) return;
+    box.dataset.rolledBack = guessed;
+    box.classList.remove("mm-rolled-back");
+    void box.offsetWidth; // restart the flash animation
+    box.classList.add("mm-rolled-back");
   }
 
   function showClip() {
     const c = clip();
+    settleGuess(c);
     leaveSplit(false);
     move = null;
     if (!c) {
@@ -440,10 +549,13 @@ export function render({ model, el: root }) {
     if (waiting || (!c && action !== "undo")) return;
     waiting = true;
     sentAt = performance.now();
+    answerMs = null;
+    swapped = null;
+    performance.mark("mm:send");
     refreshButtons();
     drawMoveBar();
     model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
-    if (VERDICTS.has(action)) speculate();
+    speculation = VERDICTS.has(action) ? speculate() : "not a verdict";
   }
 
   // ---------------------------------------------------------------- split mode
@@ -582,7 +694,12 @@ export function render({ model, el: root }) {
   model.on("context", drawContext);
   model.on("upcoming", preload);
   model.on("message", showMessage);
+  model.on("message_kind", showMessage); // either may change first
   model.on("revision", () => {
+    if (sentAt != null && answerMs == null) answerMs = performance.now() - sentAt;
+    performance.mark("mm:answer");
+    const answered = { clip_id: clip() ? clip().clip_id : null, ms: answerMs };
+    window.dispatchEvent(new CustomEvent("mediaml:answer", { detail: answered }));
     waiting = false;
     refreshButtons();
     drawMoveBar();

@@ -17,7 +17,8 @@ class ReviewPlayer(JSComponent):
 
     Set ``clip`` (a dict from :meth:`mediaml.review.ReviewClip.to_dict` plus ``url``),
     ``context`` (a dict from :meth:`mediaml.review.ClipContext.to_dict` whose neighbours
-    carry ``url`` and ``poster``), ``upcoming`` (``[{"clip_id", "url"}]``, preloaded in the
+    carry ``url`` and ``poster``), ``upcoming`` (``[{"clip_id", "url", "clip", "ready"}]``:
+    the next clips in order, their views, and whether their temp clip is cut; preloaded in the
     browser) and ``message``; bump ``revision`` after handling an action so the buttons
     come back. Each action arrives at ``on_action`` as ``{"action", "clip_id"}`` plus
     ``offset_seconds`` (split) or ``frame`` and ``to`` (move a cut).

@@ -529,9 +529,34 @@ class Found:
 
 
 def page() -> pn.viewable.Viewable:
-    """Build the explore page for one session: the layout now, its content in
-    :meth:`ExploreView.load` once the browser has it."""
+    """Build the explore page for one session.
+
+    The first answer is the navigation bar and a loading line. Making the page's widgets
+    and their Bokeh models costs ~0.4 s of CPU; done while the page is requested, it
+    would hold the event loop, and every other request (the health check among them),
+    that long. So the widgets are made in a worker thread once the browser has the page,
+    handed to it one section at a time (each a short turn of the loop), and then
+    :meth:`ExploreView.load` fills them in.
+    """
     values, notes = read_query(pn.state.session_args, QUERY)
-    view = ExploreView(values, notes)
-    pn.state.onload(view.load)
-    return shell("explore", view.view)
+    body = pn.Column(
+        pn.pane.HTML('<p class="mm-muted mm-loading">Loading…</p>'), sizing_mode="stretch_width"
+    )
+    doc = pn.state.curdoc
+
+    def make_view() -> ExploreView:
+        with set_curdoc(doc):
+            return ExploreView(values, notes)
+
+    async def build() -> None:
+        view = await asyncio.to_thread(make_view)
+        for i, part in enumerate(view.view.objects):
+            if i == 0:
+                body.objects = [part]
+            else:
+                body.append(part)
+            await asyncio.sleep(0)  # let other requests in between sections
+        await view.load()
+
+    pn.state.onload(build)
+    return shell("explore", body)

@@ -150,15 +150,23 @@ class ReviewSession:
         if clip is not None:
             self.ctx.prefetch_ahead(self.name, clip.clip_id, on_ready=self._preload)
 
-    def _preload(self, clip_ids: list[int]) -> None:
-        """Tell the browser which clips come next, with their views, so it preloads their
-        temp clips and can start the first at once (called from the prefetch thread once
-        they are cut, so the browser's requests hit the cache)."""
+    def _preload(self, clip_ids: list[int], cut: int) -> None:
+        """Tell the browser which clips come next, with their views, so it preloads the
+        temp clips of the first ``cut`` (already cut, so its requests hit the cache) and
+        can start the first at once (called from the prefetch thread after each cut)."""
         upcoming = []
+        ready = set(clip_ids[:cut])
         for clip in review.describe(clip_ids):
             view, problem = clip_view(clip)
             if view is not None and not problem:
-                upcoming.append({"clip_id": clip.clip_id, "url": view["url"], "clip": view})
+                upcoming.append(
+                    {
+                        "clip_id": clip.clip_id,
+                        "url": view["url"],
+                        "clip": view,
+                        "ready": clip.clip_id in ready,
+                    }
+                )
         if self.doc is None:
             self.player.upcoming = upcoming
             return

@@ -65,7 +65,11 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
                 if server is None:
                     with _server_lock():
                         prune_dead_handles(pgdata)
-                    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+                    server = pgserver.get_server(pgdata, cleanup_mode="stop", start=False)
+                    with _server_lock():
+                        server.ensure_pgdata_inited()
+                        write_settings(pgdata)
+                    server.start()
                     _attached[pgdata] = server
         except Exception as exc:  # pgserver raises bare subprocess/OS errors
             logfile = pgdata / "log"
@@ -75,6 +79,48 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
             ) from exc
     _prune_at_exit(pgdata)
     return str(server.get_uri(database))
+
+
+# The server reads mediaml's settings from this file, included by postgresql.conf.
+SETTINGS_FILE = "mediaml.conf"
+_INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'"
+MiB = 2**20
+
+
+def server_settings(memory_bytes: int) -> dict[str, str]:
+    """Memory settings for an embedded server on a machine with ``memory_bytes`` of RAM.
+
+    PostgreSQL's defaults (128 MB of shared buffers) are made for a server that shares a
+    small machine with much else. A catalogue's search index must stay in shared memory
+    for searches to be fast (at a million clips the binary-quantised index is ~350 MB and a
+    search touches ~15,000 of its pages), so the buffers get an eighth of the machine's
+    memory, between 128 MB and 2 GB; the planner is told the OS cache holds about half.
+    """
+    buffers = min(max(memory_bytes // 8, 128 * MiB), 2048 * MiB)
+    cache = max(memory_bytes // 2, buffers)
+    return {
+        "shared_buffers": f"{buffers // MiB}MB",
+        "effective_cache_size": f"{cache // MiB}MB",
+    }
+
+
+def write_settings(pgdata: Path) -> None:
+    """Write :func:`server_settings` for this machine where the server reads them at start.
+
+    A server already running keeps its settings until it restarts.
+    """
+    settings = server_settings(psutil.virtual_memory().total)
+    text = "# Written by mediaml (mediaml/db/embedded.py) at every start; edits are lost.\n"
+    text += "".join(f"{name} = '{value}'\n" for name, value in settings.items())
+    target = pgdata / SETTINGS_FILE
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+        owner = pgdata.stat()  # the server may run as another user (pgserver, under root)
+        os.chown(target, owner.st_uid, owner.st_gid)
+    conf = pgdata / "postgresql.conf"
+    lines = conf.read_text().splitlines()
+    if _INCLUDE not in lines:
+        conf.write_text("\n".join([*lines, _INCLUDE, ""]))
 
 
 _in_process = threading.Lock()

@@ -409,11 +409,13 @@ def random_clip(
         if bounds is None or bounds["lo"] is None:
             return None
         pivot = random.randint(int(bounds["lo"]), int(bounds["hi"]))
+        # The bound is given on both tables: with it on one only, the planner merge-joins
+        # from the first clip (0.2 s at 100k clips, 1 s at 1M) instead of from the pivot.
         for clause in (
-            " AND e.clip_id >= %s ORDER BY e.clip_id LIMIT 1",
-            " AND e.clip_id < %s ORDER BY e.clip_id LIMIT 1",
+            " AND e.clip_id >= %(p)s AND c.id >= %(p)s ORDER BY e.clip_id LIMIT 1",
+            " AND e.clip_id < %(p)s AND c.id < %(p)s ORDER BY e.clip_id LIMIT 1",
         ):
-            row = conn.execute(base + sql.SQL(clause), (pivot,)).fetchone()
+            row = conn.execute(base + sql.SQL(clause), {"p": pivot}).fetchone()
             if row is not None:
                 return int(row["clip_id"])
         return None

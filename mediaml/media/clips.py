@@ -42,6 +42,7 @@ def cut_clip(
     out_path: str | os.PathLike[str],
     *,
     fps: Fraction | None = None,
+    nice: int = 0,
 ) -> Path:
     """Copy frames ``[start_frame, end_frame)`` of the all-intra proxy to ``out_path``.
 
@@ -52,6 +53,7 @@ def cut_clip(
         out_path: the clip to write (``.mp4``).
         fps: the proxy's frame rate; when not given it is probed, and the range is
             checked against the proxy's length.
+        nice: run FFmpeg this much lower in CPU priority (background prefetching).
 
     Returns:
         ``out_path``.
@@ -84,6 +86,7 @@ def cut_clip(
                 str(tmp),
             ],
             timeout=CLIP_TIMEOUT_S,
+            nice=nice,
         )
     return out
 

@@ -46,6 +46,16 @@ def ffmpeg_exe() -> str:
         ) from exc
 
 
+def _lower_priority(pid: int, nice: int) -> None:
+    """Run process ``pid`` ``nice`` steps below this one (set just after it starts: its
+    first milliseconds, before FFmpeg has read anything, run at the old priority)."""
+    setpriority = getattr(os, "setpriority", None)  # POSIX only
+    if setpriority is None:
+        return
+    with contextlib.suppress(OSError):  # it exited already
+        setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+
+
 def _tail(lines: deque[str]) -> str:
     return " | ".join(line.strip() for line in lines if line.strip())
 
@@ -59,6 +69,8 @@ class FfmpegProcess:
         progress: called with the fraction done (0..1) as FFmpeg reports its position.
         duration: seconds of media the run will produce, to turn positions into fractions.
         stdout: ``subprocess.PIPE`` to read FFmpeg's output (e.g. raw frames), else dropped.
+        nice: how much lower than this process FFmpeg runs (POSIX niceness, 0: the same),
+            for background work that must not slow down what a user waits for.
     """
 
     def __init__(
@@ -69,6 +81,7 @@ class FfmpegProcess:
         progress: Callable[[float], None] | None = None,
         duration: float | None = None,
         stdout: int = subprocess.DEVNULL,
+        nice: int = 0,
     ) -> None:
         self.args = args
         self.timeout = timeout
@@ -92,6 +105,8 @@ class FfmpegProcess:
                 f"cannot run FFmpeg at {cmd[0]} ({exc.strerror or exc}); install ffmpeg on "
                 "PATH or reinstall imageio-ffmpeg"
             ) from None
+        if nice > 0:
+            _lower_priority(self.proc.pid, nice)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         self._timer: threading.Timer | None = None
@@ -175,6 +190,7 @@ def run_ffmpeg(
     timeout: float | None = None,
     progress: Callable[[float], None] | None = None,
     duration: float | None = None,
+    nice: int = 0,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run FFmpeg with ``args`` (everything after the executable) to completion.
 
@@ -183,6 +199,7 @@ def run_ffmpeg(
         timeout: seconds after which FFmpeg is killed (None: no limit).
         progress: called with the fraction done, 0..1 (needs ``duration``).
         duration: seconds of media the run produces, for progress fractions.
+        nice: run FFmpeg this much lower in CPU priority (background work).
 
     Returns:
         The completed process; ``stderr`` holds the tail of FFmpeg's log.
@@ -190,7 +207,9 @@ def run_ffmpeg(
     Raises:
         MediaError: FFmpeg failed or timed out (the message carries its stderr tail).
     """
-    with FfmpegProcess(args, timeout=timeout, progress=progress, duration=duration) as proc:
+    with FfmpegProcess(
+        args, timeout=timeout, progress=progress, duration=duration, nice=nice
+    ) as proc:
         return proc.wait()
 
 

@@ -173,7 +173,7 @@ def fetch_source(
         with atomic_path(dest) as part:
             shutil.copyfile(path, part)
     elif kind == "s3":
-        _fetch_s3(uri, dest, settings)
+        _fetch_s3(uri, dest, settings, progress, cancelled)
     elif kind == "ytdl":
         title = _fetch_ytdl(uri.removeprefix("ytdl+"), dest, settings, progress, cancelled)
     else:
@@ -228,7 +228,14 @@ def _fetch_http(
     return None
 
 
-def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
+def _fetch_s3(
+    uri: str,
+    dest: Path,
+    settings: Settings,
+    progress: Progress | None,
+    cancelled: Callable[[], None] | None,
+) -> None:
+    """Stream the object at ``uri`` to ``dest``, reporting (bytes so far, object size)."""
     import s3fs
 
     fs = s3fs.S3FileSystem(
@@ -260,6 +267,10 @@ def _fetch_s3(uri: str, dest: Path, settings: Settings) -> None:
                         f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
                     )
                 out.write(chunk)
+                if progress:
+                    progress(done, size)
+                if cancelled:
+                    cancelled()
     except FileNotFoundError:
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:

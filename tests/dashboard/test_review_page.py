@@ -4,6 +4,7 @@ proxy, deleted video, malformed query). Each action is checked in the database."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -164,6 +165,79 @@ def test_approve_button(page: Page, server: str, library: Library, reviewers) ->
     (record,) = actions_by(library, "bea")
     assert (record["action"], record["clip_id"]) == ("approve", first)
     assert f"Approved clip {first}" in message(page)
+
+
+# Armed before a verdict: resolves with the player's playing event for the next clip.
+ARM_PLAYING = """() => { window.__playing = new Promise((resolve) => window.addEventListener(
+    "mediaml:playing", (e) => resolve(e.detail), { once: true })); }"""
+
+
+def wait_preloaded(page: Page) -> None:
+    """Wait until the next clip waits decoded in the hidden pool."""
+    wait_deep(page, ".mm-pool video", "v => v.readyState >= 2", timeout=30000)
+
+
+def playing_time_advances(page: Page) -> None:
+    """The video on screen is playing: not paused, and its time moves."""
+    wait_deep(page, "video.mm-video", "v => !v.paused && v.readyState >= 2")
+    before = deep(page, "video.mm-video", "v => v.currentTime")
+    wait_deep(
+        page, "video.mm-video", "(v, t) => v.currentTime > t + 0.15 || v.currentTime < t", before
+    )
+
+
+def test_after_approve_the_next_clip_plays(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
+    # The preloaded next clip is swapped in on the key press, before the server answers,
+    # and must then really play (time advancing), clip after clip.
+    shown = open_review(page, server, reviewers("pat"))
+    playing_time_advances(page)
+    for _ in range(3):
+        wait_preloaded(page)
+        page.evaluate(ARM_PLAYING)
+        page.keyboard.press("a")
+        detail = page.evaluate("() => window.__playing")
+        assert detail["speculation"] == "hit", detail
+        nxt = wait_for_other_clip(page, shown)
+        assert detail["clip_id"] == nxt  # the clip that started is the one confirmed
+        assert deep(page, "video.mm-video", "v => v.currentSrc").startswith("blob:")
+        playing_time_advances(page)
+        assert clip(library, shown)["state"] == "review_approved"
+        shown = nxt
+    assert [r["action"] for r in actions_by(library, "pat")] == ["approve"] * 3
+
+
+def test_a_refused_verdict_rolls_the_screen_back(
+    page: Page, server: str, library: Library, reviewers
+) -> None:
+    first = open_review(page, server, reviewers("quin"))
+    wait_preloaded(page)
+    # The clips the browser was told come next ("*": cut, so preloaded).
+    box = page.locator(".mm-review")
+    listed = [int(i.rstrip("*")) for i in (box.get_attribute("data-upcoming") or "").split()]
+    # Meanwhile another reviewer takes over Quin's clip and those: the approve is refused,
+    # and the clip started early is not the one the server shows next.
+    other = reviewers("rex")
+    for clip_id in (first, *listed):
+        claim(library, clip_id, other)
+    page.keyboard.press("a")
+    # The likely next clip was put on screen at once (which one the player guessed is
+    # kept as data-rolled-back when the answer differs), then replaced by the answer.
+    expect(box).to_have_attribute("data-rolled-back", re.compile(r"^\d+$"))
+    guessed = int(box.get_attribute("data-rolled-back") or 0)
+    assert guessed in listed, (guessed, listed)
+    buttons_ready(page)
+    now = shown_clip(page)
+    assert now not in (first, *listed)
+    expect(box).to_have_attribute("data-confirmed", str(now))
+    expect(page.locator(".mm-message.mm-error")).to_contain_text(
+        f"clip {first} is being reviewed by rex"
+    )
+    playing_time_advances(page)
+    screenshot(page, "review-rolled-back")
+    assert clip(library, first)["state"] == "pending_review"
+    assert actions_by(library, "quin") == []
 
 
 def test_skip_and_archive_by_keyboard(page: Page, server: str, library: Library, reviewers) -> None:

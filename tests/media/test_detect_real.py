@@ -98,3 +98,23 @@ def test_fast_motion_in_a_cut_only_edit_makes_no_boundary(media_dir):
     # every cut on its exact frame, as a cut; nothing for the sweeps or the whip pan
     # (before: the end of the sweep after frame 30 was a cut, the whip pan a dissolve)
     assert_matches(found, truth)
+
+
+# Bunny in a 6-frame medium shot, then the same bunny world in a close-up that opens
+# with a whip pan: the colours barely change, the structure does, all in one step.
+SAME_PALETTE = [
+    Edit(Take("carphone", 0, 30, zoom=1.3)),
+    Edit(Take("bunny", 46, 6, zoom=1.3, cx=0.38, cy=0.96)),
+    Edit(Take("bunny", 94, 21, zoom=2.2, cx=0.1, cy=0.98, opening="whip", reverse=True)),
+    Edit(Take("carphone", 52, 14, zoom=2.2, reverse=True)),
+]
+
+
+def test_same_palette_cut_found_by_structure_alone(media_dir):
+    path = media_dir / "same_palette.mp4"
+    truth = edit_video(path, SAME_PALETTE, size=(320, 180))
+    assert [t.frame for t in truth] == [30, 36, 57]
+    scores = mediaml.detect_scores(path).set_index("frame")
+    # the combined score stays under the 0.3 floor: only the structure carries the cut
+    assert scores.loc[36, "score"] < 0.3 < scores.loc[36, "structure"]
+    assert_matches(detect_cuts(path), truth)

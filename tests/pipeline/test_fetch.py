@@ -121,6 +121,11 @@ def test_s3_size_limit(s3_endpoint, s3_bucket, video_bytes, tmp_path):
     assert not (tmp_path / "big.mp4").exists() and not list(tmp_path.glob(".*partial*"))
     exact = dataclasses.replace(small, max_download_bytes=len(video_bytes))
     assert fetch(uri, tmp_path / "ok.mp4", exact).read_bytes() == video_bytes
+    # S3 downloads report progress like HTTP ones: (bytes so far, object size), to the end.
+    seen: list[tuple[int, int | None]] = []
+    fetch(uri, tmp_path / "again.mp4", exact, progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1] == (len(video_bytes), len(video_bytes))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
 def test_http_and_s3_sources_through_the_pipeline(

@@ -12,7 +12,14 @@ import pytest
 from mediaml import media
 from mediaml.db.videos import delete_video
 from mediaml.errors import MediaError, NotFoundError
-from mediaml.review.playback import cached_path, playback_source, prefetch, temp_clip_path
+from mediaml.media.ffmpeg import FfmpegProcess
+from mediaml.review.playback import (
+    PREFETCH_NICE,
+    cached_path,
+    playback_source,
+    prefetch,
+    temp_clip_path,
+)
 from mediaml.storage.keys import proxy_key
 from tests.support.media import frame_number, make_numbered_video
 from tests.support.review import add_video_with_clips
@@ -93,6 +100,28 @@ def test_prefetch_cuts_only_what_is_missing(db, clips):
     assert prefetch(clips[:2]) == 2
     assert prefetch(clips) == 1
     assert all(cached_path(_source(db, c)).exists() for c in clips)
+
+
+def niceness(pid: int) -> int:
+    """A process's niceness, from /proc (field 19 of its stat line)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_background_cuts_run_at_lower_cpu_priority():
+    # Prefetch cuts pass nice=PREFETCH_NICE; FFmpeg must then really run that much lower
+    # than the dashboard (a long null encode, so it is still running when looked at).
+    ours = niceness(os.getpid())
+    args = ["-f", "lavfi", "-i", "nullsrc=s=16x16:r=25:d=600", "-f", "null", "-"]
+    with FfmpegProcess(args, nice=PREFETCH_NICE, timeout=60) as proc:
+        background = niceness(proc.proc.pid)
+        proc.kill()
+    with FfmpegProcess(args, timeout=60) as proc:
+        foreground = niceness(proc.proc.pid)
+        proc.kill()
+    assert background == min(ours + PREFETCH_NICE, 19)
+    assert foreground == ours
 
 
 def test_concurrent_requests_cut_once(db, clips):

@@ -125,6 +125,21 @@ def cut_evidence(
     usual = score >= p.cut_ratio * base + p.cut_margin
     sharp = (dominance >= p.sharp_dominance) & (score >= p.sharp_ratio * base + p.sharp_margin)
     strong = (score >= p.cut_threshold) & (dominance >= p.cut_dominance) & (usual | sharp)
+    # Two framings of one set share their colours: such a cut is carried by structure
+    # alone, so it is judged on structure alone too (its own level and neighbours).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_structure = motion / np.maximum(
+            np.fmax(np.r_[0.0, motion[:-1]], np.r_[motion[1:], 0.0]), 1e-3
+        )
+    structural = (
+        (motion >= p.structure_cut)
+        & (by_structure >= p.cut_dominance)
+        & (motion >= p.cut_ratio * local_level(motion, p.window) + p.cut_margin)
+    )
+    by_structure_only = structural & ~(peak & strong)
+    peak |= structural
+    strong |= structural
+    dominance = np.fmax(dominance, np.where(structural, by_structure, 0.0))
     flat = f.std < p.flat_spread
     both_flat = flat & np.r_[False, flat[:-1]]
     # Between two featureless frames only a change to clearly different colours counts.
@@ -140,6 +155,7 @@ def cut_evidence(
         "neighbours": neighbours,
         "dominance": np.minimum(dominance, 99.0),
         "candidate": candidate,
+        "by_structure_only": by_structure_only,
     }
 
 
@@ -158,6 +174,9 @@ def hard_cuts(
     flash = np.zeros(len(score), dtype=bool)
     events = []
     for t in np.flatnonzero(ev["candidate"]):
+        if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
+            ev["candidate"][t] = False
+            continue
         if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p) or _sweep_ends(
             f, int(t), score, float(ev["level"][t]), p
         ):
@@ -192,6 +211,20 @@ def _one_per_disturbance(
                 continue
         kept.append(e)
     return kept
+
+
+def _towers_over_wider_search(f: Features, t: int, p: DetectorParams) -> bool:
+    """True when step ``t``'s structure change towers over its neighbours' searched wider.
+
+    A cut found by structure alone must not be a pan just faster than the motion
+    search: with the search range doubled, a pan's steps all drop alike, while a cut's
+    neighbours (calm, or ordinary motion) drop to nothing and the cut stands out.
+    """
+    idx = np.array([i for i in (t - 1, t, t + 1) if 1 <= i < len(f)])
+    wide = motion_distance(f.zs[idx - 1], f.zs[idx], 2 * p.max_shift)
+    m = dict(zip(idx.tolist(), wide.tolist(), strict=True))
+    neighbours = max(m.get(t - 1, 0.0), m.get(t + 1, 0.0))
+    return bool(m[t] >= p.sharp_dominance * neighbours)
 
 
 def _sweep_ends(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:

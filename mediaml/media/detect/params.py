@@ -24,6 +24,12 @@ class DetectorParams:
         cut_threshold: minimum change score between two adjacent frames for a hard cut.
         cut_min_structure: a hard cut also needs at least this much motion-compensated
             structural change (brightness or colour shifts alone are not cuts).
+        structure_cut: a step whose motion-compensated structure change alone is at least
+            this, dominates its neighbours' structure changes (``cut_dominance``) and
+            clears the structure's own local level (``cut_ratio``, ``cut_margin``) is a
+            cut even when its colours barely change (two framings of one set); found so,
+            it must still tower (``sharp_dominance``) over its neighbours searched twice
+            as wide, or it is a pan just faster than the motion search.
         flat_cut_colour: between two featureless (flat) frames, the colour histogram
             distance a cut needs (a flat frame only brightening or darkening is not a cut).
         cut_ratio: a hard cut's score must also exceed ``cut_ratio`` times the local
@@ -70,6 +76,7 @@ class DetectorParams:
 
     cut_threshold: float = 0.30
     cut_min_structure: float = 0.15
+    structure_cut: float = 0.35
     flat_cut_colour: float = 0.9
     cut_ratio: float = 1.5
     cut_margin: float = 0.10
