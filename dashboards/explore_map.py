@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import panel as pn
-from bokeh.events import RangesUpdate, SelectionGeometry
+from bokeh.events import MouseMove, RangesUpdate, SelectionGeometry
 from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
@@ -46,6 +46,9 @@ RASTER = (720, 420)  # pixels of the map image (width, height)
 POINTS_SHOWN = 2_000  # clips in view at or below which they are drawn as points
 SELECTION_PAGE = 24
 PAD = 0.04
+# Over the raster, the clip nearest the pointer is shown when it is within this fraction
+# of the view's width and height.
+PROBE_REACH = 0.02
 
 
 def colours(video_ids: np.ndarray) -> list[str]:
@@ -150,6 +153,27 @@ def inside(points: MapPoints, geometry: dict[str, Any]) -> np.ndarray:
     return np.zeros(0, np.int64)
 
 
+def nearest(
+    points: MapPoints,
+    x: float,
+    y: float,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    reach: float = PROBE_REACH,
+) -> int | None:
+    """Index of the point nearest to ``(x, y)``, measured in fractions of the view (so a
+    wide view does not favour one axis), or None when none is within ``reach``."""
+    if not len(points):
+        return None
+    width = (x_range[1] - x_range[0]) or 1.0
+    height = (y_range[1] - y_range[0]) or 1.0
+    dx = (points.x - np.float32(x)) / np.float32(width)
+    dy = (points.y - np.float32(y)) / np.float32(height)
+    distance = dx * dx + dy * dy
+    best = int(np.argmin(distance))
+    return best if float(distance[best]) <= reach * reach else None
+
+
 @dataclass
 class View:
     """What one raster shows: its image and ranges, and the points drawn individually."""
@@ -188,12 +212,17 @@ class ExploreMap:
         self.selection_page = 1
         self._rendered: tuple[Any, ...] | None = None
         self._generation = 0
+        self._view: tuple[tuple[float, float], tuple[float, float], int] | None = None
+        self._pointer: tuple[float, float] | None = None  # the latest one not looked up yet
+        self._probing = False
         self.image = ColumnDataSource(
             {"image": [], "x": [], "y": [], "dw": [], "dh": []}, name="mm-map-image"
         )
         self.source = ColumnDataSource(empty_points(), name="mm-map")
+        self.mark = ColumnDataSource({"x": [], "y": []}, name="mm-map-probe-mark")
         self.figure = self._figure()
         self.status = pn.pane.HTML("", css_classes=["mm-map-status"])
+        self.probe = pn.pane.HTML("", css_classes=["mm-map-probe"], min_height=40)
         self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
         self.prev = pn.widgets.Button(name="‹ Previous clips", width=140, visible=False)
         self.next = pn.widgets.Button(name="More clips ›", width=140, visible=False)
@@ -202,10 +231,12 @@ class ExploreMap:
         self.next.on_click(lambda _e: self._turn(1))
         self.figure.on_event(RangesUpdate, self._on_ranges)
         self.figure.on_event(SelectionGeometry, self._on_geometry)
+        self.figure.on_event(MouseMove, self._on_move)
         self.plot = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width")
         self.view = pn.Column(
             self.status,
             self.plot,
+            self.probe,  # below the map, so showing a clip never moves the map under the pointer
             self.selected,
             pn.Row(self.prev, self.next),
             self.grid,
@@ -224,6 +255,9 @@ class ExploreMap:
         )
         fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image)
         dots = fig.scatter("x", "y", source=self.source, size=9, color="color", alpha=0.8)
+        fig.scatter(
+            "x", "y", source=self.mark, size=16, fill_alpha=0, line_color="#d62728", line_width=2
+        )
         fig.add_tools(
             HoverTool(
                 renderers=[dots],
@@ -252,12 +286,15 @@ class ExploreMap:
     def _clear(self) -> None:
         self.image.data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
         self.source.data = empty_points()
+        self.mark.data = {"x": [], "y": []}
 
     # -- loading -------------------------------------------------------------------
 
     async def show(self, points: MapPoints | None, note: str = "") -> None:
         """Show a map (``None``: none stored yet, ``note`` says why) from its full extent."""
         self.points = points
+        self._view = None
+        self.probe.object = ""
         self.selection = np.zeros(0, np.int64)
         self.grid.items = []
         self.selected.object = ""
@@ -287,6 +324,7 @@ class ExploreMap:
 
         def apply() -> None:
             if reset_ranges:
+                self.mark.data = {"x": [], "y": []}
                 for rng, (lo, hi) in (
                     (self.figure.x_range, x_range),
                     (self.figure.y_range, y_range),
@@ -302,8 +340,11 @@ class ExploreMap:
             self.source.data = view.shown
 
         self._locked(apply)
+        self._view = (x_range, y_range, view.in_view)
         hint = f"{len(points):,} clips on the map · {view.in_view:,} in view" + (
-            "" if view.in_view <= POINTS_SHOWN else " · zoom in to hover over single clips"
+            ""
+            if view.in_view <= POINTS_SHOWN
+            else " · the clip nearest the pointer is shown below the map; zoom in for single clips"
         )
         self.status.object = f'<p class="mm-muted">{hint}</p>'
 
@@ -347,6 +388,71 @@ class ExploreMap:
             await self._draw(x_range, y_range, reset_ranges=False)
 
         self._spawn(job)
+
+    def _on_move(self, event: MouseMove) -> None:
+        """Over the raster, show the clip nearest the pointer (points drawn one by one
+        have their own hover). Moves that arrive while one is looked up are folded into
+        the latest, so a fast pointer costs one lookup at a time."""
+        view = self._view
+        if self.points is None or view is None or event.x is None or event.y is None:
+            return
+        if view[2] <= POINTS_SHOWN:
+            return
+        self._pointer = (float(event.x), float(event.y))
+        if self._probing:
+            return
+        self._probing = True
+
+        async def job() -> None:
+            try:
+                while self._pointer is not None and self.points is not None:
+                    (x, y), self._pointer = self._pointer, None
+                    points, ranges = self.points, self._view
+                    if ranges is None:
+                        return
+                    found = await asyncio.to_thread(self._probe, points, x, y, ranges)
+                    self._show_probe(found)
+            finally:
+                self._probing = False
+
+        self._spawn(job)
+
+    def _probe(
+        self,
+        points: MapPoints,
+        x: float,
+        y: float,
+        view: tuple[tuple[float, float], tuple[float, float], int],
+    ) -> dict[str, Any] | None:
+        index = nearest(points, x, y, view[0], view[1])
+        if index is None:
+            return None
+        clip = int(points.clip_id[index])
+        details = clip_details([clip]).get(clip, {})
+        return {
+            "clip_id": clip,
+            "x": float(points.x[index]),
+            "y": float(points.y[index]),
+            "title": str(details.get("title", "")),
+            "thumb": self.thumbnails([clip]).get(clip, ""),
+        }
+
+    def _show_probe(self, found: dict[str, Any] | None) -> None:
+        if found is None:
+            self.probe.object = ""
+            self._locked(lambda: setattr(self.mark, "data", {"x": [], "y": []}))
+            return
+        thumb = (
+            f'<img src="{html.escape(found["thumb"])}" height="36" alt=""> '
+            if found["thumb"]
+            else ""
+        )
+        self.probe.object = (
+            f'<div class="mm-probe">{thumb}Nearest the pointer: <b>#{found["clip_id"]}</b>'
+            f" · {html.escape(found['title'])}</div>"
+        )
+        mark = {"x": [found["x"]], "y": [found["y"]]}
+        self._locked(lambda: setattr(self.mark, "data", mark))
 
     def _on_geometry(self, event: SelectionGeometry) -> None:
         if not event.final or self.points is None or event.geometry is None:

@@ -103,7 +103,9 @@ def embed_batches(
         items: image paths, PIL images or arrays.
         batch_size: images per model run (default ``embedder.batch_size``).
         workers: preparing threads (default: one per CPU).
-        prefetch: how many batches to prepare ahead of the one the model runs.
+        prefetch: how many batches to prepare ahead, in low-priority threads, while
+            the model runs; 0 prepares each batch when the model needs it (the
+            threads and the caller together), never alongside the model.
 
     Yields:
         One :class:`Batch` per model run, in input order. An item that cannot be read
@@ -114,10 +116,13 @@ def embed_batches(
     chunks = [range(start, min(start + size, len(items))) for start in range(0, len(items), size)]
     if not chunks:
         return
+    ahead = max(0, prefetch)
     pool = ThreadPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
         thread_name_prefix="embed-prepare",
-        initializer=_lower_priority,
+        # Threads that prepare while the model runs yield the CPU to it; without
+        # overlap they only share it with the caller, at its priority.
+        initializer=_lower_priority if ahead else None,
     )
     try:
         in_flight: deque[list[Future[np.ndarray]]] = deque()
@@ -129,12 +134,11 @@ def embed_batches(
             in_flight.append([pool.submit(_prepare, embedder, items[i]) for i in chunk])
             submitted += 1
 
-        while submitted < len(chunks) and len(in_flight) < max(1, prefetch):
-            submit_next()
-        for chunk in chunks:
-            futures = in_flight.popleft()
-            if submitted < len(chunks):
+        for number, chunk in enumerate(chunks):
+            # This batch and the next ``ahead`` ones are being prepared.
+            while submitted < len(chunks) and submitted <= number + ahead:
                 submit_next()
+            futures = in_flight.popleft()
             prepared = _collect(embedder, items, chunk, futures)
             inputs: list[np.ndarray] = []
             indices: list[int] = []
