@@ -180,6 +180,7 @@ FIRST_POINT = """() => {
 
 def test_map_hover_and_box_selection(page: Page, server: str, library: Library) -> None:
     page.goto(f"{server}/explore?clip={first_clip(library, 'explore')}")
+    cards(page)  # the grid above the map is drawn: nothing moves the map any more
     canvas = page.locator(".bk-Canvas").last
     expect(canvas).to_be_visible(timeout=20000)
     canvas.scroll_into_view_if_needed()
