@@ -279,9 +279,8 @@ def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
     page.mouse.move(box["x"] + box["width"] - 12, box["y"] + box["height"] - 12, steps=8)
     page.mouse.up()
     page.locator(".mm-selection").wait_for(timeout=300_000)
-    page.wait_for_function(
-        "() => document.querySelectorAll('.mm-card').length > 12", timeout=300_000
-    )
+    # Locators look inside the panes' shadow roots (document.querySelectorAll does not).
+    page.locator(".mm-card").nth(12).wait_for(timeout=300_000)
     select_s = time.perf_counter() - t
     selected = page.locator(".mm-selection b").inner_text()
     context.close()
