@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,23 +209,42 @@ def _fetch_http(
             raise MediaError(
                 f"{uri} is {total} bytes, over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
             )
-        done = 0
-        with atomic_path(dest) as part:
-            with part.open("wb") as out:
-                for chunk in resp.iter_content(CHUNK):
-                    done += len(chunk)
-                    if done > limit:
-                        raise MediaError(
-                            f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
-                        )
-                    out.write(chunk)
-                    if progress:
-                        progress(done, total)
-                    if cancelled:
-                        cancelled()
-            if total is not None and done != total:
-                raise requests.ConnectionError(f"{uri} ended after {done} of {total} bytes")
+        _write_capped(
+            resp.iter_content(CHUNK), dest, uri, limit, total, progress, cancelled, whole=True
+        )
     return None
+
+
+def _write_capped(
+    chunks: Iterable[bytes],
+    dest: Path,
+    uri: str,
+    limit: int,
+    total: int | None,
+    progress: Progress | None,
+    cancelled: Callable[[], None] | None,
+    *,
+    whole: bool = False,
+) -> None:
+    """Write ``chunks`` to ``dest`` (all or nothing), counting bytes against ``limit``
+    (the size announced up front may be wrong), reporting (bytes so far, ``total``) and
+    checking ``cancelled`` after each chunk. With ``whole``, fewer bytes than ``total``
+    is a dropped connection (retried), not a short file."""
+    done = 0
+    with atomic_path(dest) as part, part.open("wb") as out:
+        for chunk in chunks:
+            done += len(chunk)
+            if done > limit:
+                raise MediaError(
+                    f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
+                )
+            out.write(chunk)
+            if progress:
+                progress(done, total)
+            if cancelled:
+                cancelled()
+        if whole and total is not None and done != total:
+            raise requests.ConnectionError(f"{uri} ended after {done} of {total} bytes")
 
 
 def _fetch_s3(
@@ -253,24 +272,10 @@ def _fetch_s3(
             raise MediaError(
                 f"{uri} is {size} bytes, over the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
             )
-        done = 0
-        # Stream with a count too: the object may be replaced between HEAD and GET.
-        with (
-            atomic_path(dest) as part,
-            fs.open(uri, "rb", block_size=CHUNK) as src,
-            part.open("wb") as out,
-        ):
-            while chunk := src.read(CHUNK):
-                done += len(chunk)
-                if done > limit:
-                    raise MediaError(
-                        f"{uri} exceeds the {limit}-byte limit (MEDIAML_MAX_DOWNLOAD_BYTES)"
-                    )
-                out.write(chunk)
-                if progress:
-                    progress(done, size)
-                if cancelled:
-                    cancelled()
+        # Counted while streaming too: the object may be replaced between HEAD and GET.
+        with fs.open(uri, "rb", block_size=CHUNK) as src:
+            chunks = iter(lambda: src.read(CHUNK), b"")
+            _write_capped(chunks, dest, uri, limit, size, progress, cancelled)
     except FileNotFoundError:
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:
