@@ -292,8 +292,8 @@ def clips(
 
 
 # One statement: the page of clips (an index walk in video order, keyset-paged), then the
-# middle keyframe of just those clips, found by a window over their artifacts (no
-# subquery per row).
+# middle keyframe of each clip on the page, one index lookup per clip (a join against
+# every clip's keyframes read all of clip_artifacts: 1.6 s at a million clips).
 _CLIPS_SQL = """
 WITH page AS (
     SELECT c.id AS clip_id, c.video_id, v.title, c.state, c.start_frame, c.end_frame,
@@ -307,15 +307,16 @@ WITH page AS (
            (SELECT a.video_id, a.start_frame, a.id FROM clips a WHERE a.id = %(after)s))
     ORDER BY c.video_id, c.start_frame, c.id
     LIMIT %(fetch)s
-), keyframes AS (
-    SELECT a.clip_id, a.key,
-           row_number() OVER w - 1 AS i, count(*) OVER (PARTITION BY a.clip_id) AS n
-    FROM clip_artifacts a
-    WHERE a.kind = 'keyframe' AND a.clip_id IN (SELECT clip_id FROM page)
-    WINDOW w AS (PARTITION BY a.clip_id ORDER BY a.frame)
 )
 SELECT page.*, k.key AS keyframe_key
-FROM page LEFT JOIN keyframes k ON k.clip_id = page.clip_id AND k.i = k.n / 2
+FROM page LEFT JOIN LATERAL (
+    SELECT m.key FROM (
+        SELECT a.key, row_number() OVER (ORDER BY a.frame) - 1 AS i, count(*) OVER () AS n
+        FROM clip_artifacts a
+        WHERE a.clip_id = page.clip_id AND a.kind = 'keyframe'
+    ) m
+    WHERE m.i = m.n / 2
+) k ON true
 ORDER BY page.video_id, page.start_frame, page.clip_id
 """
 
