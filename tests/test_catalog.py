@@ -40,7 +40,7 @@ def test_pages_follow_each_other_in_video_order(db, library):
     last = clips(limit=10, after=second.attrs["next_after"], db=db)
     assert second["clip_id"].tolist() == library[10:20]
     assert last["clip_id"].tolist() == library[20:] and last.attrs["next_after"] is None
-    # The middle keyframe (of 1, 2, 3) without a subquery per row; none for the rest.
+    # The middle keyframe (of 1, 2, 3), found per clip of the page; none for the rest.
     keys = clips(limit=4, db=db)["keyframe_key"].tolist()
     assert keys[:3] == [
         f"kf/{library[0]}-0.jpg",
