@@ -9,10 +9,11 @@ For each size, on the catalogue with the index mediaml creates
 (``mediaml.embed.store.ensure_index``), for random query clips, alternating the two
 paths query by query:
 
-* raw: pgvector's binary-quantisation recipe in one SQL statement with the query vector
-  already in hand (the client has it): candidates ordered by Hamming distance from the
-  index, re-ranked by ``embedding::vector(512) <=> q``, excluding archived clips and the
-  query clip, with the same HNSW settings as mediaml;
+* raw: pgvector's half-precision index recipe in one SQL statement with the query
+  vector already in hand (the client has it): candidates ordered by
+  ``embedding::halfvec(512) <=> q`` from the index, re-ranked by
+  ``embedding::vector(512) <=> q``, excluding archived clips and the query clip, with the
+  same HNSW settings as mediaml;
 * similar: ``similar(clip_id, 24, ...)`` end to end from Python: looks up the clip's
   vector, searches, returns a DataFrame with clip and video details;
 
@@ -48,20 +49,20 @@ from mediaml.embed.store import HNSW_EF_CONSTRUCTION, HNSW_M
 K = 24
 WARMUP = 100
 
-# pgvector's binary-quantisation recipe written by hand: candidates by Hamming distance
+# pgvector's half-precision recipe written by hand: candidates by halfvec cosine distance
 # from the variant's index, re-ranked by exact cosine distance.
 RAW = (
     "SELECT t.clip_id FROM (SELECT e.clip_id, e.embedding FROM embeddings e"
     " JOIN clips c ON c.id = e.clip_id"
     f" WHERE e.model_name = '{MODEL}' AND e.generation_strategy = '{STRATEGY}'"
     " AND c.state <> 'archived' AND e.clip_id <> %(exclude)s{video}"
-    f" ORDER BY binary_quantize(e.embedding::vector({DIM}))::bit({DIM})"
-    f" <~> binary_quantize(%(q)s::vector({DIM})) LIMIT {candidate_count(K, DIM)}) t"
+    f" ORDER BY e.embedding::halfvec({DIM}) <=> %(q)s::vector({DIM})::halfvec({DIM})"
+    f" LIMIT {candidate_count(K)}) t"
     f" ORDER BY t.embedding::vector({DIM}) <=> %(q)s::vector({DIM}) LIMIT {K}"
 )
 INDEX_KIND = (
-    f"HNSW over binary-quantised vectors (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION}),"
-    f" {candidate_count(K, DIM)} candidates re-ranked exactly"
+    f"HNSW over half-precision vectors (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION}),"
+    f" {candidate_count(K)} candidates re-ranked exactly"
 )
 
 
@@ -74,8 +75,8 @@ def measure(cat: Catalogue, queries: int, seed: int) -> dict[str, dict[str, list
     from pgvector.psycopg import register_vector
 
     register_vector(raw_conn)
-    raw_conn.execute(f"SET hnsw.ef_search = {ef_search(candidate_count(K, DIM))}")
-    raw_conn.execute(f"SET hnsw.max_scan_tuples = {max_scan_tuples(candidate_count(K, DIM))}")
+    raw_conn.execute(f"SET hnsw.ef_search = {ef_search(candidate_count(K))}")
+    raw_conn.execute(f"SET hnsw.max_scan_tuples = {max_scan_tuples(candidate_count(K))}")
     raw_conn.execute("SET hnsw.iterative_scan = relaxed_order")
     for mode in ("unfiltered", "one video"):
         video_clause = " AND c.video_id = %(video)s" if mode == "one video" else ""
@@ -156,7 +157,7 @@ def main() -> None:
         )
     print(
         f"Search latency: {args.queries} random query clips per row, k={K}, "
-        f"hnsw.ef_search={ef_search(candidate_count(K, DIM))}, iterative scan relaxed_order, {os.cpu_count()} CPUs, "
+        f"hnsw.ef_search={ef_search(candidate_count(K))}, iterative scan relaxed_order, {os.cpu_count()} CPUs, "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; synthetic "
         "clustered vectors, 100 clips per video, 1% archived; recall vs exact brute force"
     )

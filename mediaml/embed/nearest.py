@@ -1,12 +1,11 @@
 """The nearest-neighbour query behind every search, and the ranking of what it returns.
 
 A search is two steps in one statement. First the variant's index (HNSW over the
-binary-quantised vectors, see :mod:`mediaml.embed.store`) is walked for a few hundred
-candidates by Hamming distance, under the literal predicate of one (model, strategy)
-variant, so the planner matches the index. Then the candidates are re-ranked by the
-exact cosine distance of their stored full-precision vectors and the page is cut. The
-bits only have to get the true neighbours into the candidate list, not order them, and
-asking for :func:`candidate_count` of them per wanted row makes that near certain.
+vectors in half precision, see :mod:`mediaml.embed.store`) is walked for
+:func:`candidate_count` candidates by cosine distance, under the literal predicate of one
+(model, strategy) variant, so the planner matches the index. Then the candidates are
+re-ranked by the exact cosine distance of their stored full-precision vectors and the
+page is cut, so the order and the scores are the real vectors' own.
 
 Filters the index cannot see (archived clips, one source video) are applied while
 walking it, and pgvector's iterative index scan keeps walking until the candidate list
@@ -31,7 +30,7 @@ import pandas as pd
 from psycopg import sql
 
 from mediaml.db.database import Connection, Database
-from mediaml.embed.store import quantized_expr, variant_filter, vector_expr
+from mediaml.embed.store import index_expr, variant_filter, vector_expr
 
 COLUMNS = [
     "rank",
@@ -55,16 +54,16 @@ _DTYPES: dict[str, Any] = {
     "end_time": np.float64,
 }
 
-# Candidates the quantised index hands to the exact re-ranking: RERANK_FACTOR per row
-# of the page, at least MIN_CANDIDATES, plus the rows of the earlier pages, for vectors
-# of FULL_BITS dimensions or more. On clustered clip vectors at 1M, 24 wanted rows from
-# 400 candidates find 0.99 of the true 24 nearest (bench/scale.py). Fewer dimensions
-# mean fewer bits that tell vectors apart, so smaller models get proportionally more.
-RERANK_FACTOR = 8
-MIN_CANDIDATES = 400
-FULL_BITS = 512
-# pgvector's hnsw.ef_search (the graph walk's candidate list) is at most 1000; past it
-# the iterative scan keeps going, up to hnsw.max_scan_tuples visited rows.
+# Candidates the index hands to the exact re-ranking: RERANK_FACTOR per row of the page,
+# at least MIN_CANDIDATES, plus the rows of the earlier pages. Half precision changes a
+# cosine distance by ~1e-3, so only near-ties at the page's edge can swap: a small
+# margin is enough.
+RERANK_FACTOR = 2
+MIN_CANDIDATES = 48
+# pgvector's hnsw.ef_search: the graph walk's candidate list, which decides recall. At
+# least EF_SEARCH_FLOOR, at most 1000; past it the iterative scan keeps going, up to
+# hnsw.max_scan_tuples visited rows. bench/scale.py measures recall at 10k..1M clips.
+EF_SEARCH_FLOOR = 100
 MAX_EF_SEARCH = 1000
 MIN_SCAN_TUPLES = 20_000  # pgvector's default
 # relaxed_order lets the scan return slightly out-of-order rows, faster than strict
@@ -72,24 +71,23 @@ MIN_SCAN_TUPLES = 20_000  # pgvector's default
 ITERATIVE_SCAN = "relaxed_order"
 
 
-def candidate_count(limit: int, dim: int, skip: int = 0) -> int:
-    """Candidates to re-rank exactly for a query that wants ``limit`` rows of ``dim``-dim
-    vectors, the first ``skip`` of them only to be passed over (earlier pages).
+def candidate_count(limit: int, skip: int = 0) -> int:
+    """Candidates to re-rank exactly for a query that wants ``limit`` rows, the first
+    ``skip`` of them only to be passed over (earlier pages).
 
     A deep page costs what the first page costs plus one candidate per row passed over:
-    the margin that lets the bits miss a true neighbour is the page's own (RERANK_FACTOR
-    per row), not one per row of every earlier page as well. Page 10 of 24 rows re-ranks
-    616 candidates, not 1,928 (bench/scale.py measures both pages' latency and recall).
+    the margin is the page's own (RERANK_FACTOR per row), not one per row of every
+    earlier page as well. Page 10 of 24 rows re-ranks 264 candidates, not 480
+    (bench/scale.py measures both pages' latency and recall).
     """
     skip = min(max(0, skip), limit)
-    page = max(MIN_CANDIDATES, RERANK_FACTOR * (limit - skip))
-    return (skip + page) * max(1, FULL_BITS // max(1, dim))
+    return skip + max(MIN_CANDIDATES, RERANK_FACTOR * (limit - skip))
 
 
 def ef_search(candidates: int) -> int:
     """The HNSW candidate list size for a walk that wants ``candidates`` rows (for a deep
     page, the rows of its first page: see :func:`run_nearest`)."""
-    return min(MAX_EF_SEARCH, candidates)
+    return min(MAX_EF_SEARCH, max(EF_SEARCH_FLOOR, candidates))
 
 
 def max_scan_tuples(candidates: int) -> int:
@@ -145,7 +143,7 @@ def nearest_query(
         " c.start_time, c.end_time, c.state"
         " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
         " WHERE {where}"
-        " ORDER BY {bits} <~> binary_quantize({order})"
+        " ORDER BY {walk} <=> ({order})::halfvec({dim})"
         " LIMIT {candidates}),"
         " hits AS MATERIALIZED ("
         " SELECT h.clip_id, {exact} <=> {query} AS distance, h.video_id, h.start_frame,"
@@ -157,12 +155,13 @@ def nearest_query(
         " h.start_frame, h.end_frame, h.start_time, h.end_time, h.state"
         " FROM hits h"
     ).format(
-        bits=quantized_expr(dim, "e"),
+        walk=index_expr(dim, "e"),
+        dim=sql.SQL(str(int(dim))),
         exact=exact,
         query=query,
         order=order,
         where=sql.SQL(" AND ").join(where),
-        candidates=sql.Literal(candidate_count(int(limit), int(dim), int(skip))),
+        candidates=sql.Literal(candidate_count(int(limit), int(skip))),
         limit=sql.Literal(int(limit)),
     )
 
@@ -193,7 +192,6 @@ def run_nearest(
     query: sql.Composed,
     params: Mapping[str, Any],
     limit: int,
-    dim: int,
     skip: int = 0,
 ) -> list[dict[str, Any]]:
     """Run a :func:`nearest_query` made with ``limit`` and ``skip`` with the right settings.
@@ -202,11 +200,11 @@ def run_nearest(
     session once and kept, so a search costs one round trip. Inside a caller's
     transaction they are set transaction-locally instead.
     """
-    candidates = candidate_count(limit, dim, skip)
+    candidates = candidate_count(limit, skip)
     # The graph walk keeps the first page's list size whatever the page: the iterative
     # scan hands over the candidates for the earlier pages' rows past it, which costs
     # far less than a wider walk (a page 10 of 24 rows walks like page 1).
-    ef = ef_search(candidate_count(limit - skip, dim))
+    ef = ef_search(candidate_count(limit - skip))
     scan = max_scan_tuples(candidates)
     settings = (
         "SELECT set_config('hnsw.ef_search', %s, {local}),"

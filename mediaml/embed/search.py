@@ -224,7 +224,7 @@ def _similar_in_one_trip(
             exclude=True,
             from_clip=True,
         )
-        rows = run_nearest(conn, query, params, limit, dim, skip)
+        rows = run_nearest(conn, query, params, limit, skip)
         if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
             break
         limit *= 2
@@ -298,7 +298,7 @@ def _search_vectors(
                 "video": source_video,
                 "exclude": exclude,
             }
-            found = run_nearest(conn, query, params, limit, int(queries.shape[1]), skip)
+            found = run_nearest(conn, query, params, limit, skip)
             full = full or len(found) == limit
             hits.extend(found)
         distinct = len({h["clip_id"] for h in hits})

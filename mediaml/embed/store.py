@@ -2,29 +2,31 @@
 
 The ``embedding`` column has no fixed dimension so models of any size share the table.
 pgvector indexes need one, so each (model, strategy) variant gets its own partial
-expression index, created on the variant's first write: an HNSW graph over the
-*binary-quantised* vectors (one bit per dimension, the sign; Hamming distance)::
+expression index, created on the variant's first write: an HNSW graph over the vectors
+in half precision (``halfvec``, 2 bytes a dimension), by cosine distance::
 
-    CREATE INDEX embeddings_bq_<model>_<strategy>_<hash> ON embeddings
-        USING hnsw ((binary_quantize(embedding::vector(512))::bit(512)) bit_hamming_ops)
+    CREATE INDEX embeddings_hv_<model>_<strategy>_<hash> ON embeddings
+        USING hnsw ((embedding::halfvec(512)) halfvec_cosine_ops)
         WHERE model_name = '<model>' AND generation_strategy = '<strategy>'
 
-The search (:mod:`mediaml.embed.nearest`) walks it for a few hundred candidates and
-re-ranks them by the exact cosine distance of the stored full-precision vectors. A bit
-vector is 64 bytes where a 512-dim float vector is 2 KiB: at a million clips the graph
-is a few hundred MiB and stays in memory, it builds in minutes instead of a quarter of
-an hour, and the Hamming distance is a popcount; the exact re-ranking gives back the
-precision the bits lose (bench/scale.py has the recall and latency at each size).
+The search (:mod:`mediaml.embed.nearest`) walks it for a few candidates more than the
+page wants and re-ranks them by the exact cosine distance of the stored full-precision
+vectors. Half precision orders vectors almost exactly as single precision does, and
+halves the graph: at a million 512-dim clips it is about 2 GB, which the embedded
+server's shared buffers hold. An earlier design walked a graph over binary-quantised
+vectors (one bit a dimension, Hamming distance; migration 0007): small and quick to
+build, but Hamming distances tie so often that the walk lost a fifth of the true
+neighbours at a million clips; migration 0010 replaced it (bench/scale.py has the
+recall, latency and build time at each size).
 
 The planner only uses such an index for a query with the identical expression and a
 WHERE clause that implies the predicate, with both written as literals; so
-:func:`quantized_expr` and :func:`variant_filter` build them for the index and for every
+:func:`index_expr` and :func:`variant_filter` build them for the index and for every
 search query alike. Once the index exists it also makes PostgreSQL refuse a vector of
 another dimension for that model, behind the clear check in :func:`upsert_many`.
 
 One index per variant rather than per model: a search always asks for one strategy,
 and an index holding only that strategy's rows never wastes visits on the others.
-Migration 0007 replaced the earlier full-vector HNSW indexes with these.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ from mediaml.errors import ModelError, NotFoundError
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 # Memory for building an index in one pass: an HNSW build that outgrows it writes the
-# graph out and goes several times slower. 1M bit vectors need about 300 MB. Set for
-# the building transaction only (the server's own setting applies when it is higher).
-BUILD_MEMORY = "1GB"
+# graph out and goes several times slower. 1M 512-dim half vectors need about 2 GB.
+# Set for the building transaction only (the server's own setting applies when higher).
+BUILD_MEMORY = "2GB"
+# pgvector indexes halfvec up to 4,000 dimensions.
+MAX_INDEXED_DIM = 4000
 _SHORT = {"keyframe_multi_avg": "avg", "keyframe_single": "single", "keyframe_multi": "multi"}
 
 
@@ -62,13 +66,13 @@ class ModelIdentity(Protocol):
 def index_name(model_name: str, strategy: str, dim: int) -> str:
     """The deterministic name of a variant's search index (at most 63 characters).
 
-    Migration 0007 computes the same name in SQL for the variants it re-indexes.
+    Migration 0010 computes the same name in SQL for the variants it re-indexes.
     """
     slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")[:24] or "model"
     digest = hashlib.md5(
         f"{model_name}/{strategy}/{dim}".encode(), usedforsecurity=False
     ).hexdigest()[:8]
-    return f"embeddings_bq_{slug}_{_SHORT[strategy]}_{digest}"
+    return f"embeddings_hv_{slug}_{_SHORT[strategy]}_{digest}"
 
 
 def vector_expr(dim: int, alias: str = "") -> sql.Composable:
@@ -77,11 +81,10 @@ def vector_expr(dim: int, alias: str = "") -> sql.Composable:
     return sql.SQL("({}::vector({}))").format(column, sql.SQL(str(int(dim))))
 
 
-def quantized_expr(dim: int, alias: str = "") -> sql.Composable:
-    """``binary_quantize(embedding::vector(dim))::bit(dim)``: what the index holds."""
-    return sql.SQL("(binary_quantize({})::bit({}))").format(
-        vector_expr(dim, alias), sql.SQL(str(int(dim)))
-    )
+def index_expr(dim: int, alias: str = "") -> sql.Composable:
+    """``embedding::halfvec(dim)``: what the index holds and the search walks it by."""
+    column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
+    return sql.SQL("({}::halfvec({}))").format(column, sql.SQL(str(int(dim))))
 
 
 def variant_filter(model_name: str, strategy: str, alias: str = "") -> sql.Composable:
@@ -113,6 +116,11 @@ def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> 
     first writers wait for one another instead of racing to create it.
     """
     name = index_name(model_name, strategy, dim)
+    if dim > MAX_INDEXED_DIM:
+        raise ModelError(
+            f"{model_name} makes {dim}-dim vectors; search indexes hold at most "
+            f"{MAX_INDEXED_DIM} dimensions: use a model with smaller vectors"
+        )
     if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"] is None:  # type: ignore[index]
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
         conn.execute(
@@ -122,11 +130,11 @@ def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> 
         )
         conn.execute(
             sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} bit_hamming_ops)"
+                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} halfvec_cosine_ops)"
                 " WITH (m = {}, ef_construction = {}) WHERE {}"
             ).format(
                 sql.Identifier(name),
-                quantized_expr(dim),
+                index_expr(dim),
                 sql.Literal(HNSW_M),
                 sql.Literal(HNSW_EF_CONSTRUCTION),
                 variant_filter(model_name, strategy),

@@ -1,6 +1,6 @@
-"""Migration 0007 replaces an existing database's full-vector HNSW indexes with the
-quantised ones, under the names mediaml.embed.store gives them, so searches use them
-and later writes do not build a second index."""
+"""Migration 0010 replaces an existing database's binary-quantised HNSW indexes (0007)
+with half-precision ones, under the names mediaml.embed.store gives them, so searches
+use them and later writes do not build a second index."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ def test_migration_reindexes_existing_variants_under_mediamls_names(db_url, db, 
                 " part, dim, embedding) VALUES (%s, %s, 'v', 'keyframe_multi_avg', 0, 16, %s)",
                 (clip, name, vector),
             )
-            # An index as mediaml made them before the migration.
+            # An index as mediaml made them before the migration (0007).
             conn.execute(
-                f"CREATE INDEX embeddings_hnsw_old_{i} ON embeddings USING hnsw "
-                "((embedding::vector(16)) vector_cosine_ops) WHERE model_name = "
-                + sql.Literal(name).as_string(conn)
+                f"CREATE INDEX embeddings_bq_old_{i} ON embeddings USING hnsw "
+                "((binary_quantize(embedding::vector(16))::bit(16)) bit_hamming_ops)"
+                " WHERE model_name = " + sql.Literal(name).as_string(conn)
             )
-        conn.execute("DELETE FROM schema_migrations WHERE version = 7")
-    assert upgrade(db_url) == [7]
+        conn.execute("DELETE FROM schema_migrations WHERE version = 10")
+    assert upgrade(db_url) == [10]
     with psycopg.connect(db_url) as conn:
         found = {
             row[0]: row[1]
@@ -43,4 +43,4 @@ def test_migration_reindexes_existing_variants_under_mediamls_names(db_url, db, 
         }
     expected = {index_name(name, "keyframe_multi_avg", 16) for name in NAMES}
     assert set(found) == expected, found
-    assert all("bit_hamming_ops" in d and "binary_quantize" in d for d in found.values())
+    assert all("halfvec_cosine_ops" in d and "::halfvec(16)" in d for d in found.values())

@@ -53,14 +53,13 @@ def test_hits_without_a_distance_are_ignored():
 
 
 def test_candidates_and_hnsw_bounds():
-    # 512-dim vectors: 8 candidates per row of the page, at least 400; fewer bits, more.
-    assert candidate_count(1, 512) == 400 and candidate_count(25, 512) == 400
-    assert candidate_count(241, 512) == 1928 and candidate_count(241, 768) == 1928
-    assert candidate_count(24, 256) == 800 and candidate_count(24, 32) == 6400
+    # 2 candidates per row of the page, at least 48, whatever the vectors' size.
+    assert candidate_count(1) == 48 and candidate_count(24) == 48
+    assert candidate_count(241) == 482
     # A deep page: the first page's candidates plus one per row of the earlier pages.
-    assert candidate_count(241, 512, skip=216) == 216 + 400
-    assert candidate_count(1001, 512, skip=900) == 900 + 808
-    assert candidate_count(241, 256, skip=216) == 2 * 616
-    assert candidate_count(5, 512, skip=99) == 5 + 400  # never more skipped than fetched
-    assert ef_search(400) == 400 and ef_search(6400) == 1000
+    assert candidate_count(240, skip=216) == 216 + 48
+    assert candidate_count(1001, skip=900) == 900 + 202
+    assert candidate_count(5, skip=99) == 5 + 48  # never more skipped than fetched
+    # The graph walk's list: at least 100, at most pgvector's 1000.
+    assert ef_search(48) == 100 and ef_search(400) == 400 and ef_search(6400) == 1000
     assert max_scan_tuples(400) == 20_000 and max_scan_tuples(40_000) == 80_000

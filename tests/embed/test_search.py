@@ -185,8 +185,8 @@ def test_a_deep_page_agrees_with_brute_force_and_walks_like_page_one(corpus):
     assert np.mean(recalls) >= 0.9, recalls
     with corpus.db.transaction() as conn:
         walked = conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"]
-    assert walked == str(ef_search(candidate_count(12 + 1, DIM)))
-    assert candidate_count(12 * 8 + 1, DIM, skip=12 * 7) < candidate_count(12 * 8 + 1, DIM)
+    assert walked == str(ef_search(candidate_count(12 + 1)))
+    assert candidate_count(12 * 8 + 1, skip=12 * 7) < candidate_count(12 * 8 + 1)
 
 
 def test_ascending_lists_the_least_similar_first(corpus):
@@ -252,7 +252,7 @@ def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, mak
         name = admin.info.dbname
         admin.execute(f"ALTER DATABASE {name} SET enable_seqscan = off")
         admin.execute(f"ALTER DATABASE {name} SET enable_bitmapscan = off")
-        # Nor sorting every row by Hamming distance (the exact re-ranking still sorts).
+        # Nor sorting every row by distance (the exact re-ranking still sorts).
         admin.execute(f"ALTER DATABASE {name} SET enable_sort = off")
     forced = Database(db_url)  # new connections, with the settings above
     try:
@@ -379,7 +379,7 @@ def test_search_leaves_pooled_connections_transactional(corpus):
     similar(int(corpus.clips[2]), 5, model=MODEL, strategy=AVG, db=corpus.db)
     with corpus.db.transaction() as conn:
         assert not conn.autocommit
-        expected = str(ef_search(candidate_count(5, DIM)))
+        expected = str(ef_search(candidate_count(5)))
         assert conn.execute("SHOW hnsw.ef_search").fetchone()["hnsw.ef_search"] == expected
         assert conn.execute("SHOW hnsw.iterative_scan").fetchone()["hnsw.iterative_scan"] == (
             "relaxed_order"

@@ -130,10 +130,10 @@ def test_index_per_variant_is_created_once_and_used(db, make_clips):
     assert name == index_name("test-model", "keyframe_multi_avg", 8) and len(name) <= 63
     with db.transaction() as conn:
         [index] = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'embeddings_bq%%'"
+            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'embeddings_hv%%'"
         ).fetchall()
-        assert name in index["indexdef"] and "(embedding)::vector(8)" in index["indexdef"]
-        assert "binary_quantize" in index["indexdef"] and "bit_hamming_ops" in index["indexdef"]
+        assert name in index["indexdef"] and "(embedding)::halfvec(8)" in index["indexdef"]
+        assert "halfvec_cosine_ops" in index["indexdef"]
         # Rule out every other plan: if the expression or predicate did not match the
         # index, this would still be a sequential scan.
         conn.execute("SET LOCAL enable_seqscan = off")
