@@ -6,8 +6,10 @@ Failed items show their kind: ``transient`` ones are retried automatically at
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -53,11 +55,11 @@ class StatusView:
         )
         self.failed.on_click(self._on_failed_click)
         self.retry_all = pn.widgets.Button(name="Retry all failed", button_type="warning")
-        self.retry_all.on_click(lambda _e: self._retry(None))
+        self.retry_all.on_click(lambda _e: pn.state.execute(partial(self._retry, None)))
         self.message = pn.pane.Alert("", alert_type="light", visible=False)
         self.cache = pn.pane.Markdown("", css_classes=["mm-object-cache"])
         refresh = pn.widgets.Button(name="Refresh", button_type="default")
-        refresh.on_click(lambda _e: self.refresh())
+        refresh.on_click(lambda _e: pn.state.execute(self.refresh))
         self.view = pn.Column(
             pn.Row(refresh, self.retry_all),
             self.message,
@@ -79,12 +81,29 @@ class StatusView:
             sizing_mode="stretch_width",
         )
 
-    def refresh(self) -> None:
+    @staticmethod
+    def _read() -> tuple[dict[str, Any], str]:
+        """The page's data: counts, queues, runs, failed items, the object cache's usage.
+
+        Runs in a worker thread: counting a million clips must not hold up the server.
+        """
+        status = catalog.status()
         try:
-            status = catalog.status()
+            usage = get_store().cache.usage().line()
+        except (MediamlError, OSError) as exc:
+            usage = f"unavailable ({exc})"
+        return status, usage
+
+    async def refresh(self) -> None:
+        """Read the data off the event loop, then show it."""
+        try:
+            status, usage = await asyncio.to_thread(self._read)
         except MediamlError as exc:
             self._say(f"Status unavailable: {exc}", "danger")
             return
+        self._show(status, usage)
+
+    def _show(self, status: dict[str, Any], usage: str) -> None:
         self.videos.value = _counts(status["videos"], "videos")
         self.clips.value = _counts(status["clips"], "clips")
         self.queues.value = pd.DataFrame(
@@ -121,26 +140,24 @@ class StatusView:
             failed[column] = _utc_seconds(failed[column])
         self.failed.value = failed
         self.retry_all.disabled = not status["failed"]
-        try:
-            usage = get_store().cache.usage().line()
-        except (MediamlError, OSError) as exc:
-            usage = f"unavailable ({exc})"
         self.cache.object = f"**Object cache on this machine:** {usage}"
 
     def _on_failed_click(self, event: Any) -> None:
         if event.column != "retry":
             return
         row = self.failed.value.iloc[event.row]
-        self._retry((str(row["kind"]), int(row["id"])))
+        pn.state.execute(partial(self._retry, (str(row["kind"]), int(row["id"]))))
 
-    def _retry(self, item: tuple[str, int] | None) -> None:
+    async def _retry(self, item: tuple[str, int] | None) -> None:
         try:
             actor = self.identity.actor("dashboard")
             if item is None:
-                done = retry("all")
+                done = await asyncio.to_thread(retry, "all")
             else:
                 kind, item_id = item
-                done = retry("videos" if kind == "video" else "clips", [item_id])
+                done = await asyncio.to_thread(
+                    retry, "videos" if kind == "video" else "clips", [item_id]
+                )
         except MediamlError as exc:
             self._say(f"Retry failed: {exc}", "danger")
             return
@@ -150,7 +167,7 @@ class StatusView:
             items = ", ".join(f"{r.kind} {r.id} → {r.to_state}" for r in done.itertuples())
             log.info("retry by %s: %s", actor, items)
             self._say(f"Queued again: {items}", "success")
-        self.refresh()
+        await self.refresh()
 
     def _say(self, text: str, kind: Any) -> None:
         self.message.object = text
@@ -161,6 +178,7 @@ class StatusView:
 def page() -> pn.viewable.Viewable:
     """Build the status page for one session."""
     view = StatusView()
-    view.refresh()
-    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)
+    pn.state.onload(view.refresh)  # the page answers first, its data follows
+    # Panel awaits a coroutine function's result (its type hint says otherwise).
+    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)  # type: ignore[arg-type]
     return shell("status", view.view)
