@@ -92,8 +92,8 @@ def server_settings(memory_bytes: int) -> dict[str, str]:
 
     PostgreSQL's defaults (128 MB of shared buffers) are made for a server that shares a
     small machine with much else. A catalogue's search index must stay in shared memory
-    for searches to be fast (at a million clips the binary-quantised index is ~350 MB and a
-    search touches ~15,000 of its pages), so the buffers get an eighth of the machine's
+    for searches to be fast (at 100,000 512-dim clips the half-precision index is 130 MB,
+    at a million about ten times that), so the buffers get an eighth of the machine's
     memory, between 128 MB and 2 GB; the planner is told the OS cache holds about half.
     """
     buffers = min(max(memory_bytes // 8, 128 * MiB), 2048 * MiB)
