@@ -63,7 +63,7 @@ MIN_CANDIDATES = 48
 # pgvector's hnsw.ef_search: the graph walk's candidate list, which decides recall. At
 # least EF_SEARCH_FLOOR, at most 1000; past it the iterative scan keeps going, up to
 # hnsw.max_scan_tuples visited rows. bench/scale.py measures recall at 10k..1M clips.
-EF_SEARCH_FLOOR = 100
+EF_SEARCH_FLOOR = 200
 MAX_EF_SEARCH = 1000
 MIN_SCAN_TUPLES = 20_000  # pgvector's default
 # relaxed_order lets the scan return slightly out-of-order rows, faster than strict
