@@ -20,11 +20,15 @@ Four rules, applied to frames with enough context on both sides:
    and that distance is contrasted with the same comparison on either side
    (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
    gradual transition is a change across the window that happens in neither side;
-   steady motion changes every window alike and scores nothing. Sides that span a hard
-   cut are not trusted, and a run whose window contains a hard cut is that cut.
-   Overlapping runs (scales) are one transition, reported at its balance point: the
-   frame whose raw picture is as far from the outgoing shot as from the incoming one,
-   which for a cross-dissolve (a linear mix) is its middle.
+   steady motion changes every window alike and scores nothing. A side stops at a hard
+   cut (it measures its own shot only; too short a side is not trusted), and a run
+   whose window contains a hard cut is that cut. Overlapping runs (scales) are one
+   transition, reported at its middle: the frames around it are fitted as mixes of the
+   pictures before and after, and the middle is where the mix tips from the outgoing
+   shot to the incoming one (a cross-dissolve is a linear mix).
+
+Before any of this, the video's first frames cannot end a shot that has no calm step:
+a video opening on something passing the lens is not a cut at frame 1.
 """
 
 from __future__ import annotations
@@ -177,8 +181,10 @@ def hard_cuts(
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
             ev["candidate"][t] = False
             continue
-        if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p) or _sweep_ends(
-            f, int(t), score, float(ev["level"][t]), p
+        if (
+            _opens_the_video(int(t), score, float(ev["level"][t]), p)
+            or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
+            or _sweep_ends(f, int(t), score, float(ev["level"][t]), p)
         ):
             flash[t] = True
             continue
@@ -225,6 +231,20 @@ def _towers_over_wider_search(f: Features, t: int, p: DetectorParams) -> bool:
     m = dict(zip(idx.tolist(), wide.tolist(), strict=True))
     neighbours = max(m.get(t - 1, 0.0), m.get(t + 1, 0.0))
     return bool(m[t] >= p.sharp_dominance * neighbours)
+
+
+def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+    """True when ``t`` is within the first frames and no calm step comes before it.
+
+    Frames 0 .. t-1 would be the video's first shot, but a shot needs at least one calm
+    step; a video that opens on something passing the lens (or a leader frame) settles
+    at ``t`` instead, and there are no earlier frames to tell that apart by `_returns`
+    or `_sweep_ends`. Only applies where the window is the start of the video (in a
+    later window these frames are context, decided earlier).
+    """
+    if t > p.sweep_frames:
+        return False
+    return not bool((score[1:t] < level + p.cut_margin).any())
 
 
 def _sweep_ends(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
@@ -286,16 +306,27 @@ def _pair_distance(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarra
     )
 
 
-def gradual_contrast(f: Features, h: int) -> np.ndarray:
+def gradual_contrast(f: Features, h: int, cuts: np.ndarray | None = None) -> np.ndarray:
     """Contrast of the change across ``c - h .. c + h`` with the changes either side.
 
-    Centres whose side windows (``c - 3h`` .. ``c + 3h``) reach past the buffered frames
-    get NaN: a gradual transition is only judged with full context.
+    The sides are ``c - 3h .. c - h`` and ``c + h .. c + 3h``, each cut short at a hard
+    cut in ``cuts`` (frame numbers: first frames of new shots), so a side only measures
+    how fast its own shot changes, and a dissolve between two cuts a couple of seconds
+    apart is still contrasted with its shots. A side cut shorter than ``h`` frames says
+    too little: the centre gets NaN, as do centres whose sides reach past the buffered
+    frames (a gradual transition is only judged with full context).
     """
     n = len(f)
     c = np.arange(n)
     valid = (c - 3 * h >= 0) & (c + 3 * h <= n - 1)
     a, b, d, e = (np.clip(x, 0, n - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
+    if cuts is not None and len(cuts):
+        cuts = np.sort(np.asarray(cuts, dtype=np.int64))
+        # the last cut at or before b starts b's shot; the first cut after d ends d's
+        last = np.searchsorted(cuts, b, side="right") - 1
+        a = np.where(last >= 0, np.maximum(a, cuts[np.maximum(last, 0)]), a)
+        nxt = np.searchsorted(cuts, d, side="right")
+        e = np.where(nxt < len(cuts), np.minimum(e, cuts[np.minimum(nxt, len(cuts) - 1)] - 1), e)
     cross_s, cross_h = _pair_distance(f, b, d)
     left_s, left_h = _pair_distance(f, a, b)
     right_s, right_h = _pair_distance(f, d, e)
@@ -303,7 +334,7 @@ def gradual_contrast(f: Features, h: int) -> np.ndarray:
         cross_s - np.maximum(left_s, right_s),
         cross_h - np.maximum(left_h, right_h),
     )
-    return np.where(valid, g, np.nan)
+    return np.where(valid & (b - a >= h) & (e - d >= h), g, np.nan)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -343,19 +374,27 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     return found
 
 
-def _balance_point(f: Features, first: int, last: int, h: int) -> int:
-    """The centre in ``first..last`` equally far from the pictures ``h`` before and after.
+def _mix_middle(f: Features, before: int, after: int) -> int:
+    """The frame between ``before`` and ``after`` that is half one, half the other.
 
-    Distances are on raw (un-normalised) luma: a cross-dissolve is a linear mix, so the
-    picture halfway through is exactly as far from the outgoing shot as from the incoming
-    one, and this is the transition's middle even when the run of centres is lopsided.
+    Each frame in between is fitted as ``a * before + (1 - a) * after`` (raw luma,
+    least squares, ``0 <= a <= 1``); a dissolve's ``a`` falls from 1 to 0, and its
+    middle is the first frame where it is below one half.
     """
-    c = np.arange(first, last + 1)
-    lo, hi = np.clip(c - h, 0, len(f) - 1), np.clip(c + h, 0, len(f) - 1)
-    luma = f.zs * f.std[:, None, None] + f.mean[:, None, None]  # flat frames: z = 0
-    back = np.abs(luma[c] - luma[lo]).mean(axis=(1, 2))
-    ahead = np.abs(luma[hi] - luma[c]).mean(axis=(1, 2))
-    return int(c[int(np.argmin(np.abs(back - ahead)))])
+    luma = f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None]
+    a, b = luma[before].ravel(), luma[after].ravel()
+    d = a - b
+    dd = float(d @ d)
+    frames = np.arange(before + 1, after)
+    if dd < 1e-6 or len(frames) == 0:
+        return (before + after + 1) // 2
+    x = luma[frames].reshape(len(frames), -1) - b
+    low = (x @ d / dd) < 0.5
+    # the step from "mostly before" to "mostly after" that the fewest frames contradict
+    # (motion inside either shot makes single frames' fits noisy)
+    wrong = np.r_[0, np.cumsum(low)] + np.r_[np.cumsum((~low)[::-1])[::-1], 0]
+    best = np.flatnonzero(wrong == wrong.min())
+    return int(frames[0] + best[len(best) // 2])
 
 
 def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> float:
@@ -393,21 +432,11 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
     events = [e for e, _, _ in fade_found if e is not None]
     dark_spans = [(start, end) for _, start, end in fade_found]
     found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
-    # cuts_before[i]: hard cuts at frames < i, to test "a cut within (x, y]" quickly
-    marks = np.zeros(len(f) + 1, dtype=np.int64)
-    np.add.at(marks, cut_frames + 1, 1)
-    cuts_before = np.cumsum(marks)
     best = np.zeros(len(f))
     for h in p.gradual_scales:
-        g = gradual_contrast(f, h)
+        # A side that spans a hard cut stops at it (see `gradual_contrast`).
+        g = gradual_contrast(f, h, cut_frames)
         best = np.fmax(best, np.nan_to_num(g, nan=0.0))
-        c = np.arange(len(f))
-        a, b, d, e = (np.clip(x, 0, len(f) - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
-        # A side that spans a hard cut says nothing about how fast its shot changes.
-        dirty = (cuts_before[b + 1] - cuts_before[a + 1] > 0) | (
-            cuts_before[e + 1] - cuts_before[d + 1] > 0
-        )
-        g = np.where(dirty, np.nan, g)
         for first, last in _runs(np.nan_to_num(g, nan=-1.0) >= p.gradual_threshold):
             lo, hi = first - h, last + h
             if cut_frames.size and ((cut_frames > lo) & (cut_frames <= hi)).any():
@@ -416,8 +445,8 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
                 continue  # part of a fade
             found.append((int(first), int(last), h, float(np.nanmax(g[first : last + 1]))))
     # Candidates whose spans overlap (other scales, or a run that dipped below the
-    # threshold midway) are one transition, placed by the widest scale that saw it
-    # (its comparison frames lie outside the transition).
+    # threshold midway) are one transition; the widest scale that saw it gives the
+    # pictures before and after it (its comparison frames lie outside the transition).
     groups: list[list[tuple[int, int, int, float]]] = []
     for cand in sorted(found, key=lambda x: x[0] - x[2]):
         if groups and cand[0] - cand[2] <= max(x[1] + x[2] for x in groups[-1]):
@@ -431,8 +460,8 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
         peak = max(x[3] for x in group)
         if peak < p.gradual_confirm:
             continue  # a weak run: camera or subject motion more likely than a dissolve
-        frame = _balance_point(f, first, last, h)
         lo, hi = max(0, first - h), min(len(f) - 1, last + h)
+        frame = _mix_middle(f, lo, hi)
         middle = np.arange(max(lo + 1, frame - 2), min(hi, frame + 3))
         if blend_residual(f, lo, hi, middle) > p.blend_max:
             continue  # the middle is no mix of the ends: motion, not a dissolve
