@@ -374,6 +374,11 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     return found
 
 
+def _raw_luma(f: Features) -> np.ndarray:
+    """The half-size luma pictures with their brightness and contrast put back."""
+    return np.asarray(f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None])
+
+
 def _mix_middle(f: Features, before: int, after: int) -> int:
     """The frame between ``before`` and ``after`` that is half one, half the other.
 
@@ -381,7 +386,7 @@ def _mix_middle(f: Features, before: int, after: int) -> int:
     least squares, ``0 <= a <= 1``); a dissolve's ``a`` falls from 1 to 0, and its
     middle is the first frame where it is below one half.
     """
-    luma = f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None]
+    luma = _raw_luma(f)
     a, b = luma[before].ravel(), luma[after].ravel()
     d = a - b
     dd = float(d @ d)
@@ -407,7 +412,7 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     a camera whip, a push-in or something sweeping past the lens produces pictures that
     are no mix of the ends (residual ~0.5 and up). Returns the median over the middle.
     """
-    luma = f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None]
+    luma = _raw_luma(f)
     a, b = luma[before].ravel(), luma[after].ravel()
     d = a - b
     dd = float(d @ d)
