@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 import mediaml
 from mediaml.media import detect_cuts
 from mediaml.media.detect import SCORE_COLUMNS
 from tests.media.test_detect import assert_matches
-from tests.support.footage import BIKES_CUTS, Edit, Take, edit_video, original_bikes
+from tests.support.footage import BIKES_CUTS, Edit, Take, cut_only_edit, edit_video, original_bikes
 
 # An edit the way editors cut, with every kind of hard case once: two framings of the
 # same man in the same car (same palette), a 10-frame shot, a cut into a shot that
@@ -159,4 +161,24 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
     assert [t.frame for t in truth] == [30]
     scores = mediaml.detect_scores(path).set_index("frame")
     assert scores.loc[1, "score"] > 0.3  # the big step the sweep leaves (before: a cut)
+    assert_matches(detect_cuts(path), truth)
+
+
+@pytest.mark.parametrize(
+    ("draw", "part", "cuts"),
+    [
+        # mid-shot, a dark blur sweeps past the lens for 5 frames: its middle step was
+        # the biggest (before: a cut at 66); the picture after it is the one before it
+        (14, slice(5, 9), [37, 47, 74]),
+        # a cut into an 8-frame take that opens with a fast push-in: the push's first
+        # step 2 frames later also looked like a cut (before: a 2-frame "shot", cut at 57)
+        (112, slice(25, 29), [9, 55, 63]),
+    ],
+    ids=["sweep-mid-shot", "push-in-after-cut"],
+)
+def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
+    # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)
+    path = media_dir / f"cut_only_{draw}_{part.start}.mp4"
+    truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)

@@ -184,7 +184,7 @@ def hard_cuts(
         if (
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
-            or _sweep_ends(f, int(t), score, float(ev["level"][t]), p)
+            or _passes_by(f, int(t), score, float(ev["level"][t]), p)
         ):
             flash[t] = True
             continue
@@ -199,6 +199,8 @@ def _one_per_disturbance(
 ) -> list[Event]:
     """Of cuts a few frames apart with no calm step between them, keep the dominant one.
 
+    Cuts ``flash_frames`` or fewer apart are always one: no shot is that short.
+
     A cut into (or out of) fast motion, such as something sweeping past the lens, is
     followed (or preceded) by several big changes, one of which may also look like a
     cut; but a shot needs at least one calm step to be a shot. Two cuts around a short
@@ -207,6 +209,11 @@ def _one_per_disturbance(
     """
     kept: list[Event] = []
     for e in events:
+        if kept and e.frame - kept[-1].frame <= p.flash_frames:
+            # a "shot" of flash_frames frames or fewer is a flash or a jolt, not a shot
+            if ev["dominance"][e.frame] > ev["dominance"][kept[-1].frame]:
+                kept[-1] = e
+            continue
         if kept and e.frame - kept[-1].frame <= p.sweep_frames:
             c = kept[-1].frame
             calm = score[c + 1 : e.frame] < ev["level"][c + 1 : e.frame] + p.cut_margin
@@ -239,7 +246,7 @@ def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams)
     Frames 0 .. t-1 would be the video's first shot, but a shot needs at least one calm
     step; a video that opens on something passing the lens (or a leader frame) settles
     at ``t`` instead, and there are no earlier frames to tell that apart by `_returns`
-    or `_sweep_ends`. Only applies where the window is the start of the video (in a
+    or `_passes_by`. Only applies where the window is the start of the video (in a
     later window these frames are context, decided earlier).
     """
     if t > p.sweep_frames:
@@ -247,26 +254,34 @@ def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams)
     return not bool((score[1:t] < level + p.cut_margin).any())
 
 
-def _sweep_ends(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
-    """True when ``t`` ends a brief disturbance: the picture from before it comes back.
+def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+    """True when ``t`` lies in a brief disturbance after which the earlier picture is back.
 
-    Something sweeping past the lens, or a whip away and back, changes the picture a
-    lot for a few frames in a row; when it is over, frame ``t`` matches a frame from
-    before the disturbance began (searched widely: the scene moved meanwhile). Only runs
-    where every step was a big change count: a short shot between two cuts is calm
-    inside, so a cutaway of a few frames and back is kept.
+    Something passing right in front of the lens (an arm, a car, a passer-by), or a
+    whip away and back, changes the picture a lot for a few frames in a row; any step
+    inside that run may look like a cut. The run is the big steps around ``t`` (each
+    over the level plus ``cut_margin``); when a frame from just before the run matches
+    one from its end (searched widely: the scene moved meanwhile) within
+    ``sweep_frames``, the picture came back, so nothing inside the run is a cut. A
+    short shot between two cuts is calm inside, so it is not one run.
     """
-    for j in range(p.flash_frames + 1, p.sweep_frames + 1):
-        a = t - 1 - j
-        if a < 0:
-            break
-        if score[a + 1 : t].min() < level + p.cut_margin:
-            break  # a calm step: no disturbance reaches back this far
-        pair = motion_distance(f.zs[[a, t - 1]], f.zs[[t, t]], p.wide_shift)
-        back, across = float(pair[0]), float(pair[1])
-        colour = float(hist_distance(f.hist[a], f.hist[t]))
-        if back < p.flash_ratio * across and colour < 0.5:
-            return True
+    n = len(score)
+    big = score >= level + p.cut_margin
+    s = t
+    while s - 1 >= 1 and big[s - 1] and t - s < p.sweep_frames:
+        s -= 1
+    e = t
+    while e + 1 < n and big[e + 1] and e - t < p.sweep_frames:
+        e += 1
+    for a in range(s - 1, t):
+        for b in range(e, t - 1, -1):
+            if not p.flash_frames + 1 < b - a <= p.sweep_frames + 1:
+                continue
+            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], p.wide_shift)
+            back, across = float(pair[0]), float(pair[1])
+            colour = float(hist_distance(f.hist[a], f.hist[b]))
+            if back < p.flash_ratio * across and colour < 0.5:
+                return True
     return False
 
 
