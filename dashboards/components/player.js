@@ -373,7 +373,8 @@ export function render({ model, el: root }) {
   let pending = [];
   // Whether the clip on screen is starting (put on screen, its time not moving yet):
   // redrawing the context or loading other clips then would compete with its start.
-  const starting = () => shownId != null && playedId !== shownId;
+  // (A clip that cannot be played never starts: nothing waits for it.)
+  const starting = () => shownId != null && playedId !== shownId && !video.hidden;
   // ``work`` now, or once the clip on screen plays when it is starting.
   const unlessStarting = (work) => (starting() ? later(work) : work());
   function later(work) {
