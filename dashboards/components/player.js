@@ -116,7 +116,11 @@ export function render({ model, el: root }) {
   for (const [action, label, key] of ACTIONS) {
     const b = el("button", { type: "button", "data-action": action, class: "mm-btn" });
     b.append(label + " ", el("kbd", {}, key.toUpperCase()));
-    b.addEventListener("click", () => (action === "split" ? enterSplit() : send(action)));
+    b.addEventListener("click", (event) => {
+      inputAt = event.timeStamp;
+      if (action === "split") enterSplit();
+      else send(action);
+    });
     b.addEventListener("mouseenter", () => highlight(action));
     b.addEventListener("mouseleave", () => highlight(null));
     buttons.append(b);
@@ -133,7 +137,8 @@ export function render({ model, el: root }) {
   let move = null; // {from, to, left, right} while a cut is picked
   let shownId = null; // the clip playing: the confirmed one, or a speculative next one
   let playedId = null;
-  let sentAt = null; // when the last action was sent (performance.now())
+  let inputAt = null; // the timeStamp of the key press or click being handled
+  let sentAt = null; // when the last action was asked for (its key press or click)
   let answerMs = null; // how long the server took to answer it
   let speculation = null; // "hit", or why the next clip could not start before the answer
   let swapped = null; // {ms: send -> swap, ready: readyState then} of the last preloaded swap
@@ -279,24 +284,51 @@ export function render({ model, el: root }) {
 
   // ---------------------------------------------------------------- playback
 
-  // The clip on screen plays: report it (event ``mediaml:playing``) when its first frame
-  // is presented while playing, i.e. its time moves on screen.
-  function reportPlaying(v, id) {
-    if (typeof v.requestVideoFrameCallback !== "function") notifyPlaying(v, id);
-    else v.requestVideoFrameCallback(() => notifyPlaying(v, id));
+  // The clip on screen plays: report it (event ``mediaml:playing``) once the first frame
+  // it presents after being put on screen has been presented while it plays, and the frame
+  // after that (its time moves). Times are the frames' expected display times
+  // (requestVideoFrameCallback metadata), from the key press or click that sent the action;
+  // ``media_time`` says which frame came first (the clip's first frame has media time
+  // below one frame duration). A frame that was on screen before ``since`` does not count.
+  function reportPlaying(v, id, since) {
+    if (typeof v.requestVideoFrameCallback !== "function") {
+      v.addEventListener("playing", () => notifyPlaying(v, id, null, null), { once: true });
+      return;
+    }
+    let first = null;
+    const onFrame = (now, meta) => {
+      if (v !== video || shownId !== id || playedId === id) return;
+      const again = first && meta.mediaTime === first.mediaTime;
+      if (meta.presentationTime < since || v.paused || again) {
+        v.requestVideoFrameCallback(onFrame);
+      } else if (!first) {
+        first = meta;
+        performance.mark("mm:first-frame");
+        v.requestVideoFrameCallback(onFrame);
+      } else {
+        notifyPlaying(v, id, first, meta);
+      }
+    };
+    v.requestVideoFrameCallback(onFrame);
   }
 
-  function notifyPlaying(v, id) {
+  function notifyPlaying(v, id, first, second) {
     if (v !== video || shownId !== id || playedId === id || v.paused) return;
     playedId = id;
     performance.mark("mm:playing");
-    if (swapped) swapped.frame_ms = performance.now() - sentAt;
     setTimeout(flushLater, 0);
-    // Where the time went, for bench/review.py: the key press to playing, whether the
-    // clip started before the server's answer, and the swap of a preloaded clip.
+    const since = (t) => (sentAt == null ? null : t - sentAt);
+    const now = performance.now();
+    if (swapped) swapped.frame_ms = since(first ? first.expectedDisplayTime : now);
+    // Where the time went, for bench/review.py: the key press to the first frame on
+    // screen and to the next one, which frame that first one was, whether the clip
+    // started before the server's answer, and the swap of a preloaded clip.
     const detail = {
       clip_id: id,
-      ms: sentAt == null ? null : performance.now() - sentAt,
+      ms: since(first ? first.expectedDisplayTime : now),
+      moving_ms: second ? since(second.expectedDisplayTime) : null,
+      media_time: first ? first.mediaTime : null,
+      seen_ms: since(now),
       speculation,
       answer_ms: answerMs,
       swapped,
@@ -305,9 +337,6 @@ export function render({ model, el: root }) {
   }
 
   function attach(v) {
-    v.addEventListener("playing", () => {
-      if (v === video && shownId != null && playedId !== shownId) reportPlaying(v, shownId);
-    });
     v.addEventListener("error", async () => {
       const c = clip();
       if (v !== video || !c || !c.url || !v.getAttribute("src")) return;
@@ -342,7 +371,14 @@ export function render({ model, el: root }) {
 
   // Run ``work`` once the clip on screen plays (or after 1 s at most).
   let pending = [];
+  // Whether the clip on screen is starting (put on screen, its time not moving yet):
+  // redrawing the context or loading other clips then would compete with its start.
+  // (A clip that cannot be played never starts: nothing waits for it.)
+  const starting = () => shownId != null && playedId !== shownId && !video.hidden;
+  // ``work`` now, or once the clip on screen plays when it is starting.
+  const unlessStarting = (work) => (starting() ? later(work) : work());
   function later(work) {
+    if (pending.includes(work)) return;
     pending.push(work);
     if (pending.length === 1) setTimeout(flushLater, 1000);
   }
@@ -354,31 +390,30 @@ export function render({ model, el: root }) {
 
   function play(c) {
     const ready = preloaded.get(c.clip_id);
+    const since = performance.now();
     if (ready && ready.video && ready.url === c.url) {
       preloaded.delete(c.clip_id);
-      swapped = { ms: sentAt == null ? null : performance.now() - sentAt, ready: ready.video.readyState };
+      swapped = { ms: sentAt == null ? null : since - sentAt, ready: ready.video.readyState };
       swapIn(ready.video);
       performance.mark("mm:play-preloaded");
       const v = video;
       swapped.warm = !v.paused;
-      if (!v.paused && v.currentTime > 0.04) {
-        // Warm (already playing, hidden): back to its start, reported once there.
+      if (v.currentTime > 0) {
+        // Warm (already playing, hidden): back to its start.
         v.addEventListener(
           "seeked",
           () => {
             if (swapped) swapped.seeked_ms = performance.now() - sentAt;
-            reportPlaying(v, c.clip_id);
           },
           { once: true }
         );
         v.currentTime = 0;
-      } else if (!v.paused) {
-        reportPlaying(v, c.clip_id);
       }
     } else if (c.url) {
       video.src = c.url;
       performance.mark("mm:play-load");
     }
+    reportPlaying(video, c.clip_id, since);
     video.play().catch(() => {});
   }
 
@@ -517,6 +552,7 @@ export function render({ model, el: root }) {
 
   function showClip() {
     const c = clip();
+    const confirmed = c && box.dataset.speculative === String(c.clip_id);
     settleGuess(c);
     leaveSplit(false);
     move = null;
@@ -542,8 +578,15 @@ export function render({ model, el: root }) {
     box.dataset.confirmed = c ? String(c.clip_id) : "";
     syncAddress(c);
     refreshButtons();
-    drawContext();
-    preload();
+    // The answer confirms the clip started early: its context and the next preloads
+    // wait until it plays.
+    if (confirmed) {
+      unlessStarting(drawContext);
+      unlessStarting(preload);
+    } else {
+      drawContext();
+      preload();
+    }
   }
 
   // Say so in the message line (a key that was not sent, or waits its turn).
@@ -582,16 +625,19 @@ export function render({ model, el: root }) {
 
   function send(action, extra = {}) {
     const c = clip();
+    const at = inputAt;
+    inputAt = null;
     if (waiting || (!c && action !== "undo")) return;
     waiting = true;
-    sentAt = performance.now();
+    sentAt = at ?? performance.now();
     answerMs = null;
     swapped = null;
     performance.mark("mm:send");
+    // The likely next clip goes on screen first; the message and the buttons follow.
+    speculation = VERDICTS.has(action) ? speculate() : "not a verdict";
+    model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
     refreshButtons();
     drawMoveBar();
-    model.send_msg({ action, clip_id: c ? c.clip_id : null, ...extra });
-    speculation = VERDICTS.has(action) ? speculate() : "not a verdict";
   }
 
   // ---------------------------------------------------------------- split mode
@@ -661,6 +707,7 @@ export function render({ model, el: root }) {
 
   function onKey(event) {
     if (typingInto(event)) return;
+    inputAt = event.timeStamp;
     const key = event.key;
     if ((event.ctrlKey || event.metaKey) && !event.altKey && key.toLowerCase() === "z") {
       event.preventDefault();
@@ -729,8 +776,8 @@ export function render({ model, el: root }) {
   document.addEventListener("keydown", onKey);
 
   model.on("clip", showClip);
-  model.on("context", drawContext);
-  model.on("upcoming", preload);
+  model.on("context", () => unlessStarting(drawContext));
+  model.on("upcoming", () => unlessStarting(preload));
   model.on("message", showMessage);
   model.on("message_kind", showMessage); // either may change first
   model.on("revision", () => {

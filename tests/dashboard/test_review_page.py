@@ -201,6 +201,10 @@ def test_after_approve_the_next_clip_plays(
         assert detail["speculation"] == "hit", detail
         nxt = wait_for_other_clip(page, shown)
         assert detail["clip_id"] == nxt  # the clip that started is the one confirmed
+        # It started from its start (the warm clip was playing hidden, anywhere in its
+        # 0.8 s: a few frames of slack for a loaded machine), and its time then moved.
+        assert detail["media_time"] < 0.2, detail
+        assert detail["moving_ms"] > detail["ms"] > 0, detail
         assert deep(page, "video.mm-video", "v => v.currentSrc").startswith("blob:")
         playing_time_advances(page)
         assert clip(library, shown)["state"] == "review_approved"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 import mediaml
 from mediaml.media import detect_cuts
 from mediaml.media.detect import SCORE_COLUMNS
 from tests.media.test_detect import assert_matches
-from tests.support.footage import BIKES_CUTS, Edit, Take, edit_video, original_bikes
+from tests.support.footage import BIKES_CUTS, Edit, Take, cut_only_edit, edit_video, original_bikes
 
 # An edit the way editors cut, with every kind of hard case once: two framings of the
 # same man in the same car (same palette), a 10-frame shot, a cut into a shot that
@@ -117,4 +119,66 @@ def test_same_palette_cut_found_by_structure_alone(media_dir):
     scores = mediaml.detect_scores(path).set_index("frame")
     # the combined score stays under the 0.3 floor: only the structure carries the cut
     assert scores.loc[36, "score"] < 0.3 < scores.loc[36, "structure"]
+    assert_matches(detect_cuts(path), truth)
+
+
+# A 40-frame dissolve with cuts 16 frames before it and 16 after: every side window
+# wide enough to see the whole dissolve reaches over one of the cuts.
+SQUEEZED_DISSOLVE = [
+    Edit(Take("bunny", 0, 30)),
+    Edit(Take("carphone", 10, 56, zoom=1.3)),
+    Edit(Take("bunny", 50, 56, zoom=1.5, cx=0.3), "dissolve", 40),
+    Edit(Take("bikes", 140, 30)),
+]
+
+
+def test_dissolve_between_two_nearby_cuts_is_found_at_its_middle(media_dir):
+    path = media_dir / "squeezed_dissolve.mp4"
+    truth = edit_video(path, SQUEEZED_DISSOLVE, size=(320, 180))
+    assert [(t.frame, t.kind, t.start, t.end) for t in truth] == [
+        (30, "cut", 30, 30),
+        (66, "dissolve", 46, 86),
+        (102, "cut", 102, 102),
+    ]
+    found = detect_cuts(path)
+    # before: the sides spanning a cut were not trusted, so the dissolve was missed
+    assert_matches(found, truth)
+    assert abs(int(found["frame"][1]) - 66) <= 2
+
+
+# The video opens on something sweeping past the lens (already under way at frame 0):
+# when it is gone at frame 1 the picture changes in one big step, but a shot needs a
+# calm step, so that is not a cut.
+OPENS_ON_A_SWEEP = [
+    Edit(Take("bunny", 10, 30, zoom=1.5, swing_at=-3)),
+    Edit(Take("carphone", 0, 30)),
+]
+
+
+def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_dir):
+    path = media_dir / "opens_on_sweep.mp4"
+    truth = edit_video(path, OPENS_ON_A_SWEEP, size=(320, 180))
+    assert [t.frame for t in truth] == [30]
+    scores = mediaml.detect_scores(path).set_index("frame")
+    assert scores.loc[1, "score"] > 0.3  # the big step the sweep leaves (before: a cut)
+    assert_matches(detect_cuts(path), truth)
+
+
+@pytest.mark.parametrize(
+    ("draw", "part", "cuts"),
+    [
+        # mid-shot, a dark blur sweeps past the lens for 5 frames: its middle step was
+        # the biggest (before: a cut at 66); the picture after it is the one before it
+        (14, slice(5, 9), [37, 47, 74]),
+        # a cut into an 8-frame take that opens with a fast push-in: the push's first
+        # step 2 frames later also looked like a cut (before: a 2-frame "shot", cut at 57)
+        (112, slice(25, 29), [9, 55, 63]),
+    ],
+    ids=["sweep-mid-shot", "push-in-after-cut"],
+)
+def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
+    # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)
+    path = media_dir / f"cut_only_{draw}_{part.start}.mp4"
+    truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)

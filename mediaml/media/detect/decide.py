@@ -20,11 +20,15 @@ Four rules, applied to frames with enough context on both sides:
    and that distance is contrasted with the same comparison on either side
    (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
    gradual transition is a change across the window that happens in neither side;
-   steady motion changes every window alike and scores nothing. Sides that span a hard
-   cut are not trusted, and a run whose window contains a hard cut is that cut.
-   Overlapping runs (scales) are one transition, reported at its balance point: the
-   frame whose raw picture is as far from the outgoing shot as from the incoming one,
-   which for a cross-dissolve (a linear mix) is its middle.
+   steady motion changes every window alike and scores nothing. A side stops at a hard
+   cut (it measures its own shot only; too short a side is not trusted), and a run
+   whose window contains a hard cut is that cut. Overlapping runs (scales) are one
+   transition, reported at its middle: the frames around it are fitted as mixes of the
+   pictures before and after, and the middle is where the mix tips from the outgoing
+   shot to the incoming one (a cross-dissolve is a linear mix).
+
+Before any of this, the video's first frames cannot end a shot that has no calm step:
+a video opening on something passing the lens is not a cut at frame 1.
 """
 
 from __future__ import annotations
@@ -177,8 +181,10 @@ def hard_cuts(
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
             ev["candidate"][t] = False
             continue
-        if _returns(f, int(t), float(score[t]), float(ev["level"][t]), p) or _sweep_ends(
-            f, int(t), score, float(ev["level"][t]), p
+        if (
+            _opens_the_video(int(t), score, float(ev["level"][t]), p)
+            or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
+            or _passes_by(f, int(t), score, float(ev["level"][t]), p)
         ):
             flash[t] = True
             continue
@@ -193,6 +199,8 @@ def _one_per_disturbance(
 ) -> list[Event]:
     """Of cuts a few frames apart with no calm step between them, keep the dominant one.
 
+    Cuts ``flash_frames`` or fewer apart are always one: no shot is that short.
+
     A cut into (or out of) fast motion, such as something sweeping past the lens, is
     followed (or preceded) by several big changes, one of which may also look like a
     cut; but a shot needs at least one calm step to be a shot. Two cuts around a short
@@ -201,6 +209,11 @@ def _one_per_disturbance(
     """
     kept: list[Event] = []
     for e in events:
+        if kept and e.frame - kept[-1].frame <= p.flash_frames:
+            # a "shot" of flash_frames frames or fewer is a flash or a jolt, not a shot
+            if ev["dominance"][e.frame] > ev["dominance"][kept[-1].frame]:
+                kept[-1] = e
+            continue
         if kept and e.frame - kept[-1].frame <= p.sweep_frames:
             c = kept[-1].frame
             calm = score[c + 1 : e.frame] < ev["level"][c + 1 : e.frame] + p.cut_margin
@@ -227,26 +240,48 @@ def _towers_over_wider_search(f: Features, t: int, p: DetectorParams) -> bool:
     return bool(m[t] >= p.sharp_dominance * neighbours)
 
 
-def _sweep_ends(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
-    """True when ``t`` ends a brief disturbance: the picture from before it comes back.
+def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+    """True when ``t`` is within the first frames and no calm step comes before it.
 
-    Something sweeping past the lens, or a whip away and back, changes the picture a
-    lot for a few frames in a row; when it is over, frame ``t`` matches a frame from
-    before the disturbance began (searched widely: the scene moved meanwhile). Only runs
-    where every step was a big change count: a short shot between two cuts is calm
-    inside, so a cutaway of a few frames and back is kept.
+    Frames 0 .. t-1 would be the video's first shot, but a shot needs at least one calm
+    step; a video that opens on something passing the lens (or a leader frame) settles
+    at ``t`` instead, and there are no earlier frames to tell that apart by `_returns`
+    or `_passes_by`. Only applies where the window is the start of the video (in a
+    later window these frames are context, decided earlier).
     """
-    for j in range(p.flash_frames + 1, p.sweep_frames + 1):
-        a = t - 1 - j
-        if a < 0:
-            break
-        if score[a + 1 : t].min() < level + p.cut_margin:
-            break  # a calm step: no disturbance reaches back this far
-        pair = motion_distance(f.zs[[a, t - 1]], f.zs[[t, t]], p.wide_shift)
-        back, across = float(pair[0]), float(pair[1])
-        colour = float(hist_distance(f.hist[a], f.hist[t]))
-        if back < p.flash_ratio * across and colour < 0.5:
-            return True
+    if t > p.sweep_frames:
+        return False
+    return not bool((score[1:t] < level + p.cut_margin).any())
+
+
+def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+    """True when ``t`` lies in a brief disturbance after which the earlier picture is back.
+
+    Something passing right in front of the lens (an arm, a car, a passer-by), or a
+    whip away and back, changes the picture a lot for a few frames in a row; any step
+    inside that run may look like a cut. The run is the big steps around ``t`` (each
+    over the level plus ``cut_margin``); when a frame from just before the run matches
+    one from its end (searched widely: the scene moved meanwhile) within
+    ``sweep_frames``, the picture came back, so nothing inside the run is a cut. A
+    short shot between two cuts is calm inside, so it is not one run.
+    """
+    n = len(score)
+    big = score >= level + p.cut_margin
+    s = t
+    while s - 1 >= 1 and big[s - 1] and t - s < p.sweep_frames:
+        s -= 1
+    e = t
+    while e + 1 < n and big[e + 1] and e - t < p.sweep_frames:
+        e += 1
+    for a in range(s - 1, t):
+        for b in range(e, t - 1, -1):
+            if not p.flash_frames + 1 < b - a <= p.sweep_frames + 1:
+                continue
+            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], p.wide_shift)
+            back, across = float(pair[0]), float(pair[1])
+            colour = float(hist_distance(f.hist[a], f.hist[b]))
+            if back < p.flash_ratio * across and colour < 0.5:
+                return True
     return False
 
 
@@ -286,16 +321,27 @@ def _pair_distance(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarra
     )
 
 
-def gradual_contrast(f: Features, h: int) -> np.ndarray:
+def gradual_contrast(f: Features, h: int, cuts: np.ndarray | None = None) -> np.ndarray:
     """Contrast of the change across ``c - h .. c + h`` with the changes either side.
 
-    Centres whose side windows (``c - 3h`` .. ``c + 3h``) reach past the buffered frames
-    get NaN: a gradual transition is only judged with full context.
+    The sides are ``c - 3h .. c - h`` and ``c + h .. c + 3h``, each cut short at a hard
+    cut in ``cuts`` (frame numbers: first frames of new shots), so a side only measures
+    how fast its own shot changes, and a dissolve between two cuts a couple of seconds
+    apart is still contrasted with its shots. A side cut shorter than ``h`` frames says
+    too little: the centre gets NaN, as do centres whose sides reach past the buffered
+    frames (a gradual transition is only judged with full context).
     """
     n = len(f)
     c = np.arange(n)
     valid = (c - 3 * h >= 0) & (c + 3 * h <= n - 1)
     a, b, d, e = (np.clip(x, 0, n - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
+    if cuts is not None and len(cuts):
+        cuts = np.sort(np.asarray(cuts, dtype=np.int64))
+        # the last cut at or before b starts b's shot; the first cut after d ends d's
+        last = np.searchsorted(cuts, b, side="right") - 1
+        a = np.where(last >= 0, np.maximum(a, cuts[np.maximum(last, 0)]), a)
+        nxt = np.searchsorted(cuts, d, side="right")
+        e = np.where(nxt < len(cuts), np.minimum(e, cuts[np.minimum(nxt, len(cuts) - 1)] - 1), e)
     cross_s, cross_h = _pair_distance(f, b, d)
     left_s, left_h = _pair_distance(f, a, b)
     right_s, right_h = _pair_distance(f, d, e)
@@ -303,7 +349,7 @@ def gradual_contrast(f: Features, h: int) -> np.ndarray:
         cross_s - np.maximum(left_s, right_s),
         cross_h - np.maximum(left_h, right_h),
     )
-    return np.where(valid, g, np.nan)
+    return np.where(valid & (b - a >= h) & (e - d >= h), g, np.nan)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -343,19 +389,32 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     return found
 
 
-def _balance_point(f: Features, first: int, last: int, h: int) -> int:
-    """The centre in ``first..last`` equally far from the pictures ``h`` before and after.
+def _raw_luma(f: Features) -> np.ndarray:
+    """The half-size luma pictures with their brightness and contrast put back."""
+    return np.asarray(f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None])
 
-    Distances are on raw (un-normalised) luma: a cross-dissolve is a linear mix, so the
-    picture halfway through is exactly as far from the outgoing shot as from the incoming
-    one, and this is the transition's middle even when the run of centres is lopsided.
+
+def _mix_middle(f: Features, before: int, after: int) -> int:
+    """The frame between ``before`` and ``after`` that is half one, half the other.
+
+    Each frame in between is fitted as ``a * before + (1 - a) * after`` (raw luma,
+    least squares, ``0 <= a <= 1``); a dissolve's ``a`` falls from 1 to 0, and its
+    middle is the first frame where it is below one half.
     """
-    c = np.arange(first, last + 1)
-    lo, hi = np.clip(c - h, 0, len(f) - 1), np.clip(c + h, 0, len(f) - 1)
-    luma = f.zs * f.std[:, None, None] + f.mean[:, None, None]  # flat frames: z = 0
-    back = np.abs(luma[c] - luma[lo]).mean(axis=(1, 2))
-    ahead = np.abs(luma[hi] - luma[c]).mean(axis=(1, 2))
-    return int(c[int(np.argmin(np.abs(back - ahead)))])
+    luma = _raw_luma(f)
+    a, b = luma[before].ravel(), luma[after].ravel()
+    d = a - b
+    dd = float(d @ d)
+    frames = np.arange(before + 1, after)
+    if dd < 1e-6 or len(frames) == 0:
+        return (before + after + 1) // 2
+    x = luma[frames].reshape(len(frames), -1) - b
+    low = (x @ d / dd) < 0.5
+    # the step from "mostly before" to "mostly after" that the fewest frames contradict
+    # (motion inside either shot makes single frames' fits noisy)
+    wrong = np.r_[0, np.cumsum(low)] + np.r_[np.cumsum((~low)[::-1])[::-1], 0]
+    best = np.flatnonzero(wrong == wrong.min())
+    return int(frames[0] + best[len(best) // 2])
 
 
 def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> float:
@@ -368,7 +427,7 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     a camera whip, a push-in or something sweeping past the lens produces pictures that
     are no mix of the ends (residual ~0.5 and up). Returns the median over the middle.
     """
-    luma = f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None]
+    luma = _raw_luma(f)
     a, b = luma[before].ravel(), luma[after].ravel()
     d = a - b
     dd = float(d @ d)
@@ -393,21 +452,11 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
     events = [e for e, _, _ in fade_found if e is not None]
     dark_spans = [(start, end) for _, start, end in fade_found]
     found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
-    # cuts_before[i]: hard cuts at frames < i, to test "a cut within (x, y]" quickly
-    marks = np.zeros(len(f) + 1, dtype=np.int64)
-    np.add.at(marks, cut_frames + 1, 1)
-    cuts_before = np.cumsum(marks)
     best = np.zeros(len(f))
     for h in p.gradual_scales:
-        g = gradual_contrast(f, h)
+        # A side that spans a hard cut stops at it (see `gradual_contrast`).
+        g = gradual_contrast(f, h, cut_frames)
         best = np.fmax(best, np.nan_to_num(g, nan=0.0))
-        c = np.arange(len(f))
-        a, b, d, e = (np.clip(x, 0, len(f) - 1) for x in (c - 3 * h, c - h, c + h, c + 3 * h))
-        # A side that spans a hard cut says nothing about how fast its shot changes.
-        dirty = (cuts_before[b + 1] - cuts_before[a + 1] > 0) | (
-            cuts_before[e + 1] - cuts_before[d + 1] > 0
-        )
-        g = np.where(dirty, np.nan, g)
         for first, last in _runs(np.nan_to_num(g, nan=-1.0) >= p.gradual_threshold):
             lo, hi = first - h, last + h
             if cut_frames.size and ((cut_frames > lo) & (cut_frames <= hi)).any():
@@ -416,8 +465,8 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
                 continue  # part of a fade
             found.append((int(first), int(last), h, float(np.nanmax(g[first : last + 1]))))
     # Candidates whose spans overlap (other scales, or a run that dipped below the
-    # threshold midway) are one transition, placed by the widest scale that saw it
-    # (its comparison frames lie outside the transition).
+    # threshold midway) are one transition; the widest scale that saw it gives the
+    # pictures before and after it (its comparison frames lie outside the transition).
     groups: list[list[tuple[int, int, int, float]]] = []
     for cand in sorted(found, key=lambda x: x[0] - x[2]):
         if groups and cand[0] - cand[2] <= max(x[1] + x[2] for x in groups[-1]):
@@ -431,8 +480,8 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
         peak = max(x[3] for x in group)
         if peak < p.gradual_confirm:
             continue  # a weak run: camera or subject motion more likely than a dissolve
-        frame = _balance_point(f, first, last, h)
         lo, hi = max(0, first - h), min(len(f) - 1, last + h)
+        frame = _mix_middle(f, lo, hi)
         middle = np.arange(max(lo + 1, frame - 2), min(hi, frame + 3))
         if blend_residual(f, lo, hi, middle) > p.blend_max:
             continue  # the middle is no mix of the ends: motion, not a dissolve

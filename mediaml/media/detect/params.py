@@ -49,11 +49,12 @@ class DetectorParams:
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
         wide_shift: the motion search range used to re-check candidate cuts (a pan
             faster than ``max_shift`` must not look like a cut) and for sweeps.
-        sweep_frames: a candidate cut that ends a run of up to this many big changes and
-            brings back the picture from before them is the end of a sweep past the lens
-            or a whip away and back, not a cut.
+        sweep_frames: a candidate cut inside a run of up to this many big changes, after
+            which the picture from before the run is back, is part of something passing
+            the lens or a whip away and back, not a cut.
         flash_frames: a change that returns to the previous picture within this many
-            frames is a flash or brief occlusion, not a cut.
+            frames is a flash or brief occlusion, not a cut; two cuts this close are
+            one (no shot is that short).
         flash_ratio: "returns" means the structural distance between the frames before
             and after is below this fraction of the change itself.
         gradual_scales: half-widths ``h``, in frames, at which gradual transitions are
