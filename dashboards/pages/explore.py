@@ -274,9 +274,9 @@ class ExploreView:
         self.video_note.object = self._video_note(choices.video_note)
         self._show_notes()
         self._quiet = False
-        await self.update_text_support()
-        await self.refresh()
-        await self.refresh_map()
+        # Independent reads, each in its own worker thread: the page is ready when the
+        # slowest is drawn, not after all three in turn.
+        await asyncio.gather(self.update_text_support(), self.refresh(), self.refresh_map())
 
     def _choices(self) -> Choices:
         found = variants()
