@@ -172,9 +172,22 @@ ARM_PLAYING = """() => { window.__playing = new Promise((resolve) => window.addE
     "mediaml:playing", (e) => resolve(e.detail), { once: true })); }"""
 
 
+# Every upcoming clip the server has cut (marked * in data-upcoming), other than the one
+# on screen (named in the address), waits decoded in the hidden pool.
+ALL_PRELOADED = """box => {
+    const shown = new URL(window.location.href).searchParams.get("clip");
+    const ready = (box.dataset.upcoming || "").split(" ")
+        .filter((u) => u.endsWith("*") && u.slice(0, -1) !== shown);
+    const videos = [...box.querySelectorAll(".mm-pool video")];
+    return ready.length > 0 && videos.length >= ready.length
+        && videos.every((v) => v.readyState >= 2);
+}"""
+
+
 def wait_preloaded(page: Page) -> None:
-    """Wait until the next clip waits decoded in the hidden pool."""
-    wait_deep(page, ".mm-pool video", "v => v.readyState >= 2", timeout=30000)
+    """Wait until the next clips wait decoded in the hidden pool (not only the first to
+    arrive: an early start needs the likely next one, which may arrive last)."""
+    wait_deep(page, ".mm-review", ALL_PRELOADED, timeout=30000)
 
 
 def playing_time_advances(page: Page) -> None:
