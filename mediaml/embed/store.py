@@ -12,7 +12,7 @@ in half precision (``halfvec``, 2 bytes a dimension), by cosine distance::
 The search (:mod:`mediaml.embed.nearest`) walks it for a few candidates more than the
 page wants and re-ranks them by the exact cosine distance of the stored full-precision
 vectors. Half precision orders vectors almost exactly as single precision does, and
-halves the graph: at a million 512-dim clips it is about 2 GB, which the embedded
+halves the graph: at a million 512-dim clips it is 1.3 GB, which the embedded
 server's shared buffers hold. An earlier design walked a graph over binary-quantised
 vectors (one bit a dimension, Hamming distance; migration 0007): small and quick to
 build, but Hamming distances tie so often that the walk lost a fifth of the true
@@ -75,16 +75,19 @@ def index_name(model_name: str, strategy: str, dim: int) -> str:
     return f"embeddings_hv_{slug}_{_SHORT[strategy]}_{digest}"
 
 
-def vector_expr(dim: int, alias: str = "") -> sql.Composable:
-    """``embedding::vector(dim)``: the expression the index is built on and queries order by."""
+def _cast(kind: str, dim: int, alias: str) -> sql.Composable:
     column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
-    return sql.SQL("({}::vector({}))").format(column, sql.SQL(str(int(dim))))
+    return sql.SQL("({}::{}({}))").format(column, sql.SQL(kind), sql.SQL(str(int(dim))))
+
+
+def vector_expr(dim: int, alias: str = "") -> sql.Composable:
+    """``embedding::vector(dim)``: the full-precision vector the search re-ranks by."""
+    return _cast("vector", dim, alias)
 
 
 def index_expr(dim: int, alias: str = "") -> sql.Composable:
     """``embedding::halfvec(dim)``: what the index holds and the search walks it by."""
-    column = sql.Identifier(alias, "embedding") if alias else sql.Identifier("embedding")
-    return sql.SQL("({}::halfvec({}))").format(column, sql.SQL(str(int(dim))))
+    return _cast("halfvec", dim, alias)
 
 
 def variant_filter(model_name: str, strategy: str, alias: str = "") -> sql.Composable:

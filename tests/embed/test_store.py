@@ -115,6 +115,15 @@ def test_vectors_must_match_the_model(db, make_clips):
             upsert_embeddings(conn, clip, Model(), "keyframe_multi", np.empty((0, 8)))
 
 
+def test_vectors_too_long_to_index_are_refused_and_nothing_is_stored(db, make_clips):
+    [[clip]] = make_clips(1, 1)
+    wide = Model(name="wide-model", dim=4001)
+    with db.transaction() as conn, pytest.raises(ModelError, match="at most 4000 dimensions"):
+        upsert_embeddings(conn, clip, wide, "keyframe_multi_avg", _unit(1, dim=4001))
+    with db.transaction() as conn:
+        assert _rows(conn, clip) == []
+
+
 def test_unknown_clip(db):
     with db.transaction() as conn, pytest.raises(NotFoundError, match=r"clip\(s\) \[999\]"):
         upsert_embeddings(conn, 999, Model(), "keyframe_multi_avg", _unit(1))
