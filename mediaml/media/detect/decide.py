@@ -389,27 +389,42 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     return found
 
 
-def _raw_luma(f: Features) -> np.ndarray:
-    """The half-size luma pictures with their brightness and contrast put back."""
-    return np.asarray(f.zs * np.maximum(f.std, 1e-3)[:, None, None] + f.mean[:, None, None])
+def _raw_luma(f: Features, frames: np.ndarray) -> np.ndarray:
+    """The half-size luma pictures of ``frames``, brightness and contrast put back, flat."""
+    std = np.maximum(f.std[frames], 1e-3)[:, None, None]
+    return np.asarray(f.zs[frames] * std + f.mean[frames][:, None, None]).reshape(len(frames), -1)
+
+
+def _mix_fit(
+    f: Features, before: int, after: int, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each of ``frames`` fitted as ``a * before + (1 - a) * after`` (raw luma, least
+    squares): its ``a`` (unclipped) and its residual with ``a`` held to 0..1, relative
+    to the difference between the end pictures. None when the ends are the same picture.
+    """
+    a, b = _raw_luma(f, np.array([before, after]))
+    d = a - b
+    dd = float(d @ d)
+    if dd < 1e-6:
+        return None
+    x = _raw_luma(f, frames) - b
+    alpha = x @ d / dd
+    mixed = np.clip(alpha, 0.0, 1.0)[:, None] * d
+    residual = np.sqrt(np.mean((x - mixed) ** 2, axis=1) / np.mean(d**2))
+    return alpha, residual
 
 
 def _mix_middle(f: Features, before: int, after: int) -> int:
     """The frame between ``before`` and ``after`` that is half one, half the other.
 
-    Each frame in between is fitted as ``a * before + (1 - a) * after`` (raw luma,
-    least squares, ``0 <= a <= 1``); a dissolve's ``a`` falls from 1 to 0, and its
-    middle is the first frame where it is below one half.
+    A dissolve's mix weight of ``before`` (see :func:`_mix_fit`) falls from 1 to 0, and
+    its middle is the first frame where it is below one half.
     """
-    luma = _raw_luma(f)
-    a, b = luma[before].ravel(), luma[after].ravel()
-    d = a - b
-    dd = float(d @ d)
     frames = np.arange(before + 1, after)
-    if dd < 1e-6 or len(frames) == 0:
+    fit = _mix_fit(f, before, after, frames) if len(frames) else None
+    if fit is None:
         return (before + after + 1) // 2
-    x = luma[frames].reshape(len(frames), -1) - b
-    low = (x @ d / dd) < 0.5
+    low = fit[0] < 0.5
     # the step from "mostly before" to "mostly after" that the fewest frames contradict
     # (motion inside either shot makes single frames' fits noisy)
     wrong = np.r_[0, np.cumsum(low)] + np.r_[np.cumsum((~low)[::-1])[::-1], 0]
@@ -427,18 +442,8 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     a camera whip, a push-in or something sweeping past the lens produces pictures that
     are no mix of the ends (residual ~0.5 and up). Returns the median over the middle.
     """
-    luma = _raw_luma(f)
-    a, b = luma[before].ravel(), luma[after].ravel()
-    d = a - b
-    dd = float(d @ d)
-    if dd < 1e-6 or len(middle) == 0:
-        return 1.0
-    out = []
-    for m in middle:
-        x = luma[m].ravel() - b
-        alpha = min(1.0, max(0.0, float(x @ d) / dd))
-        out.append(float(np.sqrt(np.mean((x - alpha * d) ** 2) / np.mean(d**2))))
-    return float(np.median(out))
+    fit = _mix_fit(f, before, after, np.asarray(middle)) if len(middle) else None
+    return 1.0 if fit is None else float(np.median(fit[1]))
 
 
 def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
