@@ -245,6 +245,8 @@ def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
+    from tests.dashboard.browser import drag_across_map
+
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
     page = context.new_page()
     t = time.perf_counter()
@@ -267,17 +269,9 @@ def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
     poller.stop.set()
     poller.join()
     cpu = _cpu_seconds(pid) - cpu
-    canvas = page.locator(".bk-Canvas").last
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
+    page.locator(".bk-Canvas").last.scroll_into_view_if_needed()
     t = time.perf_counter()
-    # Inside the plot's frame (a drag starting on the canvas edge is ignored by Bokeh),
-    # as tests/dashboard/test_explore_scale.py does it.
-    page.mouse.move(box["x"] + 12, box["y"] + 45)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] - 12, box["y"] + box["height"] - 12, steps=8)
-    page.mouse.up()
+    drag_across_map(page)  # the same drag as the browser tests
     page.locator(".mm-selection").wait_for(timeout=300_000)
     # Locators look inside the panes' shadow roots (document.querySelectorAll does not).
     page.locator(".mm-card").nth(12).wait_for(timeout=300_000)

@@ -79,3 +79,26 @@ def message(page: Page) -> str:
 def buttons_ready(page: Page) -> None:
     """Wait until the previous action was answered (the approve button is enabled)."""
     expect(page.locator("button[data-action=approve]")).to_be_enabled(timeout=15000)
+
+
+def drag_across_map(page: Page) -> None:
+    """Drag the explore map's box-select tool across the whole map. The drag starts
+    inside the plot's frame, below its toolbar (Bokeh ignores a drag that starts on the
+    canvas edge); the map's 4% padding keeps every clip inside the box."""
+    canvas = page.locator(".bk-Canvas").last
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 12, box["y"] + 45)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 12, box["y"] + box["height"] - 12, steps=8)
+    page.mouse.up()
+
+
+def selected_count(page: Page, timeout: float = 20000) -> int:
+    """How many clips the explore page says the map selection holds (waits for it)."""
+    selection = page.locator(".mm-selection")
+    expect(selection).to_contain_text("clip(s) selected", timeout=timeout)
+    found = re.search(r"([\d,]+) clip", selection.inner_text())
+    assert found is not None, selection.inner_text()
+    return int(found.group(1).replace(",", ""))

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -136,6 +137,15 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page (its own context: no cookies or cache shared between tests),
+    1300x1000. Test modules that need another window size define their own."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    yield context.new_page()
+    context.close()
 
 
 def screenshot(page: object, name: str) -> Path:

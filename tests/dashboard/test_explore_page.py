@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from playwright.sync_api import Page, expect
 from dashboards.pages.explore import VIDEO_CHOICES
 from mediaml.db.artifacts import list_artifacts
 from mediaml.embed import embed_clip
+from tests.dashboard.browser import drag_across_map, selected_count
 from tests.dashboard.conftest import Library, screenshot
 
 pytestmark = pytest.mark.browser
@@ -32,13 +32,6 @@ def descriptor_vectors(library: Library) -> None:
         for row in clips:
             paths = [library.store.local_path(a["key"]) for a in list_artifacts(conn, row["id"])]
             embed_clip(conn, row["id"], paths, model=DESCRIPTOR, strategy="keyframe_multi_avg")
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    yield context.new_page()
-    context.close()
 
 
 def videos_of(library: Library, clip_ids: list[int]) -> set[int]:
@@ -184,8 +177,6 @@ def test_map_hover_and_box_selection(page: Page, server: str, library: Library) 
     canvas = page.locator(".bk-Canvas").last
     expect(canvas).to_be_visible(timeout=20000)
     canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
     x, y, clip_id = settle(page, lambda p: p.evaluate(FIRST_POINT), lambda v: v is not None)
     page.mouse.move(x, y)
     tip = page.locator(".bk-Tooltip img").first
@@ -194,13 +185,8 @@ def test_map_hover_and_box_selection(page: Page, server: str, library: Library) 
     assert tip.evaluate("img => img.complete && img.naturalWidth > 0")
     expect(page.locator(".bk-Tooltip").first).to_contain_text(f"#{clip_id}")
     # Box select is the active drag tool (lasso is one click away in the toolbar).
-    page.mouse.move(box["x"] + 10, box["y"] + 40)  # below the toolbar
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=8)
-    page.mouse.up()
-    selection = page.locator(".mm-selection")
-    expect(selection).to_contain_text("clip(s) selected", timeout=10000)
-    count = int(re.search(r"([\d,]+) clip", selection.inner_text()).group(1).replace(",", ""))
+    drag_across_map(page)
+    count = selected_count(page, timeout=10000)
     assert count >= 20
     screenshot(page, "explore-map-selection")
     picked = page.locator(".mm-card").last

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -24,6 +23,7 @@ from playwright.sync_api import Page, expect
 from mediaml.db import Database
 from mediaml.projections import update_maps
 from tests.conftest import PgServer
+from tests.dashboard.browser import drag_across_map, selected_count
 from tests.dashboard.conftest import screenshot, start_server, stop_server
 
 pytestmark = pytest.mark.browser
@@ -97,13 +97,6 @@ def big_server(
     pg_server.drop_database(name)
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    yield context.new_page()
-    context.close()
-
-
 MAP_DRAWN = """() => {
   const doc = window.Bokeh && Bokeh.documents[0];
   if (!doc) return null;  // the page is still loading
@@ -158,21 +151,9 @@ def test_healthz_answers_while_explore_builds_and_selection_is_paged(
     expect(page.locator(".mm-map-status")).to_contain_text(f"{CLIPS:,} clips on the map")
     expect(page.locator(".mm-card").first).to_be_visible(timeout=20000)
 
-    canvas = page.locator(".bk-Canvas").last
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
-
-    # A box drag starts inside the plot's frame (a few pixels in from the canvas edges,
-    # below the toolbar); the map's 4% padding keeps every clip inside this box.
-    page.mouse.move(box["x"] + 12, box["y"] + 45)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] - 12, box["y"] + box["height"] - 12, steps=8)
-    page.mouse.up()
+    drag_across_map(page)
+    assert selected_count(page) > CLIPS * 0.9
     selection = page.locator(".mm-selection")
-    expect(selection).to_contain_text("clip(s) selected", timeout=20000)
-    count = int(re.search(r"([\d,]+) clip", selection.inner_text()).group(1).replace(",", ""))
-    assert count > CLIPS * 0.9
     expect(selection).to_contain_text("showing 1–24")
     cards = page.locator(".mm-selected ~ div .mm-card, .mm-card")
     screenshot(page, "explore-scale-selection")

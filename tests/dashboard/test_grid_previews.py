@@ -4,9 +4,6 @@ requests, and stops when the pointer leaves. Also the navigation's pending count
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -15,13 +12,6 @@ from tests.dashboard.browser import wait_deep
 from tests.dashboard.conftest import Library, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    yield context.new_page()
-    context.close()
 
 
 def embedded_clip(library: Library) -> int:
