@@ -15,6 +15,15 @@ def state_of(db, video_id):
     return row["state"]
 
 
+def encode_progress(db, video_id) -> float:
+    """How far the video's encode has got (0 unless it is encoding and has reported)."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            "SELECT state, progress FROM source_videos WHERE id = %s", (video_id,)
+        ).fetchone()
+    return float(row["progress"] or 0) if row["state"] == "encoding" else 0.0
+
+
 def count(db, query, *params):
     with db.transaction() as conn:
         return next(iter(conn.execute(query, params).fetchone().values()))
@@ -104,8 +113,13 @@ def test_sigterm_keeps_an_encode_that_finishes_inside_the_grace_period(
 ):
     worker = start_worker(MEDIAML_SHUTDOWN_GRACE="300")
     video_id = int(mediaml.ingest(long_video)["video_id"].iloc[0])
+    # FFmpeg is running (it has reported progress): claimed alone is not enough, since a
+    # claimed item whose encode has not started yet is released at shutdown, by design.
     wait_for(
-        lambda: state_of(db, video_id) == "encoding", interval=0.02, what="encoding", worker=worker
+        lambda: encode_progress(db, video_id) > 0,
+        interval=0.02,
+        what="encode under way",
+        worker=worker,
     )
     worker.signal(signal.SIGTERM)
     assert worker.wait(300) == 0
