@@ -8,12 +8,14 @@ keeps it current:
 * **fit** on a random sample of at most :data:`FIT_SAMPLE` clips (PCA: a float32
   randomized SVD; UMAP: cosine metric), stored in ``projection_fits``; refitted when the
   number of embedded clips has doubled since, so the map keeps describing the catalogue;
-* **place** every clip whose vector changed since the fit's watermark (looking back
-  :data:`OVERLAP`) and is not on the map in that version, through the stored fit: the
-  clip ids first, then :data:`BATCH_ROWS` vectors at a time by index lookups (memory
-  stays flat), into ``clip_projections``. A point keeps the ``updated_at`` of the vector
-  it was made from, so a re-embedding is placed again even when it committed late. A
-  run with nothing changed within :data:`OVERLAP` of the watermark costs one index lookup.
+* **place** every clip whose vector changed after the fit's watermark and is not on the
+  map in that version, through the stored fit: the clip ids first, then
+  :data:`BATCH_ROWS` vectors at a time by index lookups (memory stays flat), into
+  ``clip_projections``. A point keeps the ``updated_at`` of the vector it was made from.
+  The watermark (``placed_through``) is the run's start minus :data:`OVERLAP`: a
+  vector's ``updated_at`` is its transaction's start, so one stamped earlier may still
+  have been uncommitted; the next run looks at those again. A run with nothing stamped
+  after the watermark costs one index lookup.
 
 Readers get a variant's points with :func:`read_map`: one binary ``COPY`` straight into
 numpy arrays, cached per process until the map changes.
@@ -44,8 +46,8 @@ log = logging.getLogger(__name__)
 FIT_SAMPLE = 20_000
 UMAP_SAMPLE = 5_000
 BATCH_ROWS = 10_000
-# Vectors committed out of timestamp order (a transaction's now() is its start) are caught
-# by looking back this far past the watermark.
+# A transaction that writes vectors is assumed to commit within this long of its start
+# (its vectors' updated_at): a map run sees every vector stamped this long before it began.
 OVERLAP = dt.timedelta(minutes=5)
 CACHE_SECONDS = 30.0
 
@@ -210,17 +212,15 @@ def _variant_clips(conn: Any, key: dict[str, str]) -> np.ndarray:
 
 
 def _changed_clips(conn: Any, key: dict[str, Any]) -> np.ndarray:
-    """Clips with a vector changed since the watermark ``%(since)s`` (looking back
-    :data:`OVERLAP` for late commits) that is not on the map ``%(fit)s`` in its current
-    version, in id order. An index range scan on ``embeddings_variant_updated_idx`` and a
+    """Clips with a vector stamped after the watermark ``%(since)s`` that is not on the
+    map ``%(fit)s`` in its current version, in id order. An index range scan on ``embeddings_variant_updated_idx`` and a
     primary-key probe of ``clip_projections`` per changed vector: its cost follows the
     changes, not the catalogue."""
     return _clip_ids(
         conn,
         "SELECT DISTINCT n.clip_id FROM embeddings n WHERE n.model_name = %(model)s"
         " AND n.generation_strategy = %(strategy)s"
-        " AND n.updated_at > COALESCE(%(since)s::timestamptz - %(overlap)s,"
-        " '-infinity')"
+        " AND n.updated_at > COALESCE(%(since)s::timestamptz, '-infinity')"
         " AND NOT EXISTS (SELECT 1 FROM clip_projections p WHERE p.fit_id = %(fit)s"
         " AND p.clip_id = n.clip_id AND p.placed_at >= n.updated_at)"
         " ORDER BY n.clip_id",
@@ -275,7 +275,7 @@ def update_map(
         key,
     ).fetchone()
     placed_through = row["placed_through"] if row is not None else None
-    if newest is None or (placed_through is not None and newest <= placed_through - OVERLAP):
+    if newest is None or (placed_through is not None and newest <= placed_through):
         return idle
     clips_now = conn.execute(  # an index-only scan
         "SELECT count(DISTINCT clip_id) AS n FROM embeddings"
@@ -300,9 +300,7 @@ def update_map(
         conn.execute("DELETE FROM clip_projections WHERE fit_id = %s", (row["id"],))
     else:
         fit = _loads(method, row["fit"])
-        todo = _changed_clips(
-            conn, {**key, "fit": row["id"], "since": placed_through, "overlap": OVERLAP}
-        )
+        todo = _changed_clips(conn, {**key, "fit": row["id"], "since": placed_through})
     # The clips to place are known before the first point is written, so no query reads
     # clip_projections while this transaction fills it; each batch is one index lookup
     # per clip and one INSERT. placed_at is the placed vector's own updated_at: a vector
@@ -329,9 +327,9 @@ def update_map(
         )
         placed += len(rows)
     conn.execute(
-        "UPDATE projection_fits SET placed_through = %s,"
+        "UPDATE projection_fits SET placed_through = now() - %s,"
         " updated_at = CASE WHEN %s THEN now() ELSE updated_at END WHERE id = %s",
-        (newest, placed > 0 or refit, row["id"]),
+        (OVERLAP, placed > 0 or refit, row["id"]),
     )
     return {"placed": placed, "refit": refit, "skipped": False}
 
