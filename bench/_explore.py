@@ -43,13 +43,24 @@ REPEAT = 3
 Row = dict[str, str]
 
 
+_MAP_CHILD = """
+import json, resource, sys, time
+from mediaml.db import Database
+from mediaml.projections import update_maps
+db = Database(sys.argv[1], max_size=1)
+t = time.perf_counter()
+done = update_maps(db=db, method="PCA")
+print(json.dumps({"s": time.perf_counter() - t, "done": done,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
 def prepare(cat: Catalogue) -> None:
-    """Keyframes and the stored map for ``cat`` (idempotent; the map build is timed once)."""
+    """Keyframes and the stored map for ``cat`` (idempotent; the map build is timed once,
+    in a fresh process so its peak memory is its own)."""
     from PIL import Image
 
-    from mediaml.db import Database
     from mediaml.db.migrate import upgrade
-    from mediaml.projections import update_maps
 
     jpeg = DATA_DIR / "media" / KEYFRAME
     if not jpeg.exists():
@@ -66,12 +77,18 @@ def prepare(cat: Catalogue) -> None:
             (KEYFRAME,),
         )
         conn.commit()
-        db = Database(cat.url, max_size=1)
-        start = time.perf_counter()
-        update_maps(db=db, method="PCA")
-        seconds = time.perf_counter() - start
-        db.close()
-        _record(conn, "map_build_s", seconds)
+        done = subprocess.run(
+            [sys.executable, "-c", _MAP_CHILD, cat.url],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        progress(f"map: {result}")
+        _record(conn, "map_build_s", result["s"])
+        _record(conn, "map_build_peak_mb", result["peak_mb"])
         conn.commit()
     with psycopg.connect(cat.url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE clip_artifacts")
@@ -83,7 +100,9 @@ def map_build(cat: Catalogue) -> Row:
     prepare(cat)
     with psycopg.connect(cat.url) as conn:
         cat.meta.update(_meta(conn))
-    return {"map build, `update_maps` from scratch": cat.built_note("map_build_s")}
+    peak = cat.meta.get("map_build_peak_mb")
+    memory = f" / {peak:,.0f} MB peak" if peak is not None else ""
+    return {"map build, `update_maps` from scratch": cat.built_note("map_build_s") + memory}
 
 
 # -- clips() and export --------------------------------------------------------------------

@@ -8,9 +8,14 @@ keeps it current:
 * **fit** on a random sample of at most :data:`FIT_SAMPLE` clips (PCA: a float32
   randomized SVD; UMAP: cosine metric), stored in ``projection_fits``; refitted when the
   number of embedded clips has doubled since, so the map keeps describing the catalogue;
-* **place** every clip whose vector is newer than the fit's watermark through the stored
-  fit, a batch of :data:`BATCH_ROWS` at a time (memory stays flat), into
-  ``clip_projections``; a run with nothing new costs one index lookup.
+* **place** every clip whose vector changed after the fit's watermark and is not on the
+  map in that version, through the stored fit: the clip ids first, then
+  :data:`BATCH_ROWS` vectors at a time by index lookups (memory stays flat), into
+  ``clip_projections``. A point keeps the ``updated_at`` of the vector it was made from.
+  The watermark (``placed_through``) is the run's start minus :data:`OVERLAP`: a
+  vector's ``updated_at`` is its transaction's start, so one stamped earlier may still
+  have been uncommitted; the next run looks at those again. A run with nothing stamped
+  after the watermark costs one index lookup.
 
 Readers get a variant's points with :func:`read_map`: one binary ``COPY`` straight into
 numpy arrays, cached per process until the map changes.
@@ -18,6 +23,7 @@ numpy arrays, cached per process until the map changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 import logging
@@ -40,8 +46,9 @@ log = logging.getLogger(__name__)
 FIT_SAMPLE = 20_000
 UMAP_SAMPLE = 5_000
 BATCH_ROWS = 10_000
-# Vectors committed slightly out of timestamp order are caught by looking back this far.
-OVERLAP = "5 minutes"
+# A transaction that writes vectors is assumed to commit within this long of its start
+# (its vectors' updated_at): a map run sees every vector stamped this long before it began.
+OVERLAP = dt.timedelta(minutes=5)
 CACHE_SECONDS = 30.0
 
 
@@ -150,53 +157,88 @@ def _transform(method: str, fit: Any, vectors: np.ndarray) -> np.ndarray:
 # -- the job ---------------------------------------------------------------------------
 
 
-def _vector_query(strategy: str, where: sql.Composable) -> sql.Composed:
-    """One vector per clip (the mean of its parts for ``keyframe_multi``), in no order:
-    sorting would make the server sort every full vector (2 GB at a million clips) before
-    the first batch reaches the placing loop."""
+def _vector_query(strategy: str) -> sql.Composed:
+    """One vector per clip of a batch of ids (``%(ids)s``), the mean of its parts for
+    ``keyframe_multi``, with the time it was last changed: an index lookup per clip on
+    ``embeddings_variant_idx``."""
+    where = sql.SQL(
+        " FROM embeddings e WHERE e.model_name = %(model)s"
+        " AND e.generation_strategy = %(strategy)s AND e.clip_id = ANY(%(ids)s)"
+    )
     if strategy == "keyframe_multi":
-        return sql.SQL(
-            "SELECT e.clip_id, avg(e.embedding) AS v FROM embeddings e"
-            " WHERE e.model_name = %(model)s AND e.generation_strategy = %(strategy)s AND {}"
-            " GROUP BY e.clip_id"
-        ).format(where)
-    return sql.SQL(
-        "SELECT e.clip_id, e.embedding AS v FROM embeddings e"
-        " WHERE e.model_name = %(model)s AND e.generation_strategy = %(strategy)s AND {}"
-    ).format(where)
+        return (
+            sql.SQL("SELECT e.clip_id, avg(e.embedding) AS v, max(e.updated_at) AS t")
+            + where
+            + sql.SQL(" GROUP BY e.clip_id ORDER BY e.clip_id")
+        )
+    return (
+        sql.SQL("SELECT e.clip_id, e.embedding AS v, e.updated_at AS t")
+        + where
+        + sql.SQL(" ORDER BY e.clip_id")
+    )
+
+
+def _vectors(conn: Any, key: dict[str, str], ids: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """``(rows, n x d float32 vectors)`` of the clips ``ids`` that have a vector; each row
+    has ``clip_id`` and ``t`` (when the vector last changed)."""
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(_vector_query(key["strategy"]), {**key, "ids": ids.tolist()}).fetchall()
+    return rows, _as_matrix([r["v"] for r in rows])
 
 
 def _as_matrix(values: list[Any]) -> np.ndarray:
+    if not values:
+        return np.zeros((0, 0), np.float32)
     return np.stack(
         [np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, np.float32) for v in values]
     )
 
 
-def _fit(conn: Any, model: str, strategy: str, method: str, seed: int) -> tuple[Any, int, int, int]:
-    """Fit ``method`` on a random sample of the variant's clips: (fit, sample, clips, dim)."""
-    ids = np.array(
-        [
-            r["clip_id"]
-            for r in conn.execute(
-                "SELECT DISTINCT clip_id FROM embeddings"
-                " WHERE model_name = %s AND generation_strategy = %s",
-                (model, strategy),
-            )
-        ],
-        np.int64,
+def _clip_ids(conn: Any, query: str, params: dict[str, Any]) -> np.ndarray:
+    """The clip ids a query returns (column ``clip_id``), as an int64 array."""
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return np.fromiter((r["clip_id"] for r in cur), np.int64)
+
+
+def _variant_clips(conn: Any, key: dict[str, str]) -> np.ndarray:
+    """Every clip of the variant, in id order (an index-only scan of ``embeddings_variant_idx``)."""
+    return _clip_ids(
+        conn,
+        "SELECT DISTINCT clip_id FROM embeddings WHERE model_name = %(model)s"
+        " AND generation_strategy = %(strategy)s ORDER BY clip_id",
+        key,
     )
+
+
+def _changed_clips(conn: Any, key: dict[str, Any]) -> np.ndarray:
+    """Clips with a vector stamped after the watermark ``%(since)s`` that is not on the
+    map ``%(fit)s`` in its current version, in id order. An index range scan on ``embeddings_variant_updated_idx`` and a
+    primary-key probe of ``clip_projections`` per changed vector: its cost follows the
+    changes, not the catalogue."""
+    return _clip_ids(
+        conn,
+        "SELECT DISTINCT n.clip_id FROM embeddings n WHERE n.model_name = %(model)s"
+        " AND n.generation_strategy = %(strategy)s"
+        " AND n.updated_at > COALESCE(%(since)s::timestamptz, '-infinity')"
+        " AND NOT EXISTS (SELECT 1 FROM clip_projections p WHERE p.fit_id = %(fit)s"
+        " AND p.clip_id = n.clip_id AND p.placed_at >= n.updated_at)"
+        " ORDER BY n.clip_id",
+        key,
+    )
+
+
+def _fit(
+    conn: Any, key: dict[str, str], method: str, seed: int, ids: np.ndarray
+) -> tuple[Any, int, int]:
+    """Fit ``method`` on a random sample of the variant's clips ``ids``: (fit, sample, dim)."""
     size = FIT_SAMPLE if method == "PCA" else UMAP_SAMPLE
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(ids, size, replace=False)) if len(ids) > size else ids
-    where = sql.SQL("e.clip_id = ANY(%(ids)s)")
-    with conn.cursor(binary=True) as cur:
-        rows = cur.execute(  # the sample in id order: the same sample, the same fit
-            _vector_query(strategy, where) + sql.SQL(" ORDER BY e.clip_id"),
-            {"model": model, "strategy": strategy, "ids": sample.tolist()},
-        ).fetchall()
-    vectors = _as_matrix([r["v"] for r in rows])
+    # The sample in id order: the same sample, the same fit.
+    _, vectors = _vectors(conn, key, sample)
     fit = fit_pca(vectors, seed=seed) if method == "PCA" else fit_umap(vectors, seed=seed)
-    return fit, len(rows), len(ids), int(vectors.shape[1])
+    return fit, len(vectors), int(vectors.shape[1])
 
 
 def _lock_key(model: str, strategy: str, method: str) -> int:
@@ -242,7 +284,8 @@ def update_map(
     ).fetchone()["n"]
     refit = row is None or clips_now >= 2 * max(1, row["clips_at_fit"])
     if refit:
-        fit, sample, clips, dim = _fit(conn, model, strategy, method, seed)
+        todo = _variant_clips(conn, key)
+        fit, sample, dim = _fit(conn, key, method, seed, todo)
         row = conn.execute(
             "INSERT INTO projection_fits (model_name, generation_strategy, method, dim,"
             " sample_size, clips_at_fit, fit)"
@@ -252,39 +295,41 @@ def update_map(
             " clips_at_fit = EXCLUDED.clips_at_fit, fit = EXCLUDED.fit, fitted_at = now(),"
             " placed_through = NULL"
             " RETURNING id, clips_at_fit, placed_through",
-            {**key, "dim": dim, "sample": sample, "clips": clips, "fit": _dumps(method, fit)},
+            {**key, "dim": dim, "sample": sample, "clips": len(todo), "fit": _dumps(method, fit)},
         ).fetchone()
         conn.execute("DELETE FROM clip_projections WHERE fit_id = %s", (row["id"],))
     else:
         fit = _loads(method, row["fit"])
-    # Vectors changed since the watermark (looking back OVERLAP for late commits) that
-    # are not on the map yet in their current version.
-    where = sql.SQL(
-        "e.clip_id IN (SELECT n.clip_id FROM embeddings n LEFT JOIN clip_projections p"
-        " ON p.fit_id = %(fit)s AND p.clip_id = n.clip_id"
-        " WHERE n.model_name = %(model)s AND n.generation_strategy = %(strategy)s"
-        " AND n.updated_at > COALESCE(%(since)s::timestamptz - %(overlap)s::interval,"
-        " '-infinity') AND (p.placed_at IS NULL OR p.placed_at < n.updated_at))"
-    )
+        todo = _changed_clips(conn, {**key, "fit": row["id"], "since": placed_through})
+    # The clips to place are known before the first point is written, so no query reads
+    # clip_projections while this transaction fills it; each batch is one index lookup
+    # per clip and one INSERT. placed_at is the placed vector's own updated_at: a vector
+    # committed later with an older timestamp still counts as not placed.
     placed = 0
-    params = {**key, "fit": row["id"], "since": row["placed_through"], "overlap": OVERLAP}
-    with conn.cursor(name="mediaml_map_place", binary=True) as cur:
-        cur.itersize = BATCH_ROWS
-        cur.execute(_vector_query(strategy, where), params)
-        while rows := cur.fetchmany(BATCH_ROWS):
-            xy = _transform(method, fit, _as_matrix([r["v"] for r in rows]))
-            conn.execute(
-                "INSERT INTO clip_projections (fit_id, clip_id, x, y)"
-                " SELECT %s, unnest(%s::bigint[]), unnest(%s::real[]), unnest(%s::real[])"
-                " ON CONFLICT (fit_id, clip_id) DO UPDATE"
-                " SET x = EXCLUDED.x, y = EXCLUDED.y, placed_at = now()",
-                (row["id"], [r["clip_id"] for r in rows], xy[:, 0].tolist(), xy[:, 1].tolist()),
-            )
-            placed += len(rows)
+    for start in range(0, len(todo), BATCH_ROWS):
+        rows, vectors = _vectors(conn, key, todo[start : start + BATCH_ROWS])
+        if not rows:
+            continue
+        xy = _transform(method, fit, vectors)
+        conn.execute(
+            "INSERT INTO clip_projections (fit_id, clip_id, x, y, placed_at)"
+            " SELECT %s, unnest(%s::bigint[]), unnest(%s::real[]), unnest(%s::real[]),"
+            " unnest(%s::timestamptz[])"
+            " ON CONFLICT (fit_id, clip_id) DO UPDATE"
+            " SET x = EXCLUDED.x, y = EXCLUDED.y, placed_at = EXCLUDED.placed_at",
+            (
+                row["id"],
+                [r["clip_id"] for r in rows],
+                xy[:, 0].tolist(),
+                xy[:, 1].tolist(),
+                [r["t"] for r in rows],
+            ),
+        )
+        placed += len(rows)
     conn.execute(
-        "UPDATE projection_fits SET placed_through = %s,"
+        "UPDATE projection_fits SET placed_through = now() - %s,"
         " updated_at = CASE WHEN %s THEN now() ELSE updated_at END WHERE id = %s",
-        (newest, placed > 0 or refit, row["id"]),
+        (OVERLAP, placed > 0 or refit, row["id"]),
     )
     return {"placed": placed, "refit": refit, "skipped": False}
 

@@ -159,3 +159,73 @@ def test_the_job_runs_on_background_jobs_and_on_the_scheduler(db, video):
     with db.transaction() as conn:
         run = conn.execute("SELECT stats FROM job_runs WHERE job = 'update_maps'").fetchone()
     assert run["stats"]["placed"] == 6
+
+
+def _move(conn, clip_id, vector, *, strategy="keyframe_multi_avg", part=0):
+    conn.execute(
+        "UPDATE embeddings SET embedding = %s::vector WHERE clip_id = %s"
+        " AND generation_strategy = %s AND part = %s",
+        (_vector(vector), clip_id, strategy, part),
+    )
+
+
+def _point(db, clip_id, strategy="keyframe_multi_avg"):
+    clear_cache()
+    points = read_map("m", strategy, "PCA", db=db)
+    assert points is not None
+    at = int(np.flatnonzero(points.clip_id == clip_id)[0])
+    return np.array([points.x[at], points.y[at]])
+
+
+def test_a_re_embedded_clip_moves_on_the_map_without_a_refit(db, video):
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
+    ids = add_clips(db, video, np.vstack([clustered(rng, 10, a), clustered(rng, 10, b)]))
+    update_maps(method="PCA", db=db)
+    before = {i: _point(db, i) for i in ids}
+    # Clip 0 (cluster a) gets a vector from cluster b: only it is placed again, near b.
+    with db.transaction() as conn:
+        _move(conn, ids[0], clustered(rng, 1, b)[0])
+    step = update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]
+    assert step["placed"] == 1 and not step["refit"]
+    moved = _point(db, ids[0])
+    centre_b = np.mean([before[i] for i in ids[10:]], axis=0)
+    assert np.linalg.norm(moved - centre_b) < np.linalg.norm(before[ids[0]] - centre_b) / 3
+    assert all(np.array_equal(_point(db, i), before[i]) for i in ids[1:4])
+    assert update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]["placed"] == 0
+
+
+def test_a_vector_committed_after_a_map_run_that_began_later_is_still_placed(db, video):
+    """A re-embedding whose transaction started before a map run (so its updated_at is
+    older than the run) but committed after it was not seen by that run: the next run
+    places it, because a point remembers the version of the vector it was made from."""
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=16) * 3, rng.normal(size=16) * 3
+    ids = add_clips(db, video, np.vstack([clustered(rng, 10, a), clustered(rng, 10, b)]))
+    update_maps(method="PCA", db=db)
+    old = _point(db, ids[0])
+    with db.transaction() as slow:
+        slow.execute("SELECT now()")  # its timestamp is fixed from here on
+        add_clips(db, video, clustered(rng, 1, a), start=50)  # something for the run to do
+        assert update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]["placed"] == 1
+        _move(slow, ids[0], clustered(rng, 1, b)[0])
+    step = update_maps(method="PCA", db=db)["m/keyframe_multi_avg/PCA"]
+    assert step["placed"] == 1
+    assert not np.array_equal(_point(db, ids[0]), old)
+
+
+def test_one_changed_part_of_a_keyframe_multi_clip_moves_it_to_the_new_mean(db, video):
+    rng = np.random.default_rng(7)
+    parts = [rng.normal(size=(3, 8)) for _ in range(12)]
+    ids = add_clips(db, video, parts, strategy="keyframe_multi")
+    update_maps(db=db, method="PCA")
+    with db.transaction() as conn:
+        fit = conn.execute(
+            "SELECT fit FROM projection_fits WHERE generation_strategy = 'keyframe_multi'"
+        ).fetchone()["fit"]
+        parts[4][1] = rng.normal(size=8) * 5
+        _move(conn, ids[4], parts[4][1], strategy="keyframe_multi", part=1)
+    step = update_maps(db=db, method="PCA")["m/keyframe_multi/PCA"]
+    assert step["placed"] == 1 and not step["refit"]
+    want = PcaFit.loads(fit).transform(parts[4].mean(axis=0)[None])[0]
+    assert np.allclose(_point(db, ids[4], "keyframe_multi"), want, atol=1e-4)
