@@ -37,6 +37,7 @@ from psycopg.rows import dict_row  # noqa: E402
 from mediaml.db.embedded import embedded_url  # noqa: E402
 from mediaml.db.migrate import upgrade  # noqa: E402
 from mediaml.embed.store import ensure_index, index_name  # noqa: E402
+from mediaml.embed.video_vectors import refresh_video_vectors  # noqa: E402
 
 CACHE = Path(
     os.environ.get("MEDIAML_BENCH_CACHE", Path.home() / ".cache" / "mediaml-bench")
@@ -175,6 +176,7 @@ def _load(url: str, n: int, vectors: np.ndarray) -> float:
             copy.set_types(["int8", "text", "text", "text", "int2", "int4", "vector"])
             for clip_id, vector in zip(ids, vectors, strict=True):
                 copy.write_row((clip_id, MODEL, "synthetic", STRATEGY, 0, DIM, vector))
+        refresh_video_vectors(conn)  # what mediaml's own writes keep up to date
         conn.execute("UPDATE clips SET state = 'archived' WHERE id % 100 = 37")
         seconds = time.perf_counter() - start
         _meta(conn)
@@ -194,6 +196,8 @@ def build_index(url: str) -> float | None:
     name = index_name(MODEL, STRATEGY, DIM)
     with psycopg.connect(url, row_factory=dict_row) as conn:
         if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"]:  # type: ignore[index]
+            ensure_index(conn, MODEL, STRATEGY, DIM)  # type: ignore[arg-type]  # the videos' one
+            conn.commit()
             return None
         progress("building the search index ...")
         start = time.perf_counter()

@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from mediaml.db import Database, get_db
+from mediaml.embed.store import ensure_index
+from mediaml.embed.video_vectors import refresh_video_vectors
 from mediaml.errors import MediamlError
 
 # Parent tables first, so an import never meets a dangling reference.
@@ -232,4 +234,13 @@ def import_parquet(path: str | Path, *, db: Database | None = None) -> dict[str,
                 ).format(t=sql.Literal(table), i=sql.Identifier(table))
             )
         conn.execute("ALTER TABLE review_actions ENABLE TRIGGER review_actions_append_only")
+        # What search needs that an export does not carry: the videos' mean vectors and
+        # each variant's indexes (an HNSW build: minutes per 100,000 512-dim clips).
+        refresh_video_vectors(conn)
+        for variant in conn.execute(
+            "SELECT DISTINCT model_name, generation_strategy, dim FROM embeddings"
+        ).fetchall():
+            ensure_index(
+                conn, variant["model_name"], variant["generation_strategy"], variant["dim"]
+            )
     return counts

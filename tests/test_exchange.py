@@ -9,6 +9,7 @@ from mediaml import exchange
 from mediaml.db import Database
 from mediaml.db.clips import DetectedCut, add_cut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
+from mediaml.embed.store import INDEXED_TABLES, index_name
 from mediaml.errors import MediamlError
 from mediaml.exchange import TABLES, export_parquet, import_parquet
 
@@ -64,6 +65,11 @@ def test_round_trip_is_lossless(db, pg_server, tmp_path, monkeypatch):
         loaded = import_parquet(tmp_path / "export", db=fresh)
         assert loaded == counts
         assert dump(fresh) == before
+        with fresh.transaction() as conn:  # searchable at once: means and indexes made
+            assert conn.execute("SELECT count(*) AS n FROM video_vectors").fetchone()["n"] == 1
+            for table in INDEXED_TABLES:
+                name = index_name("m", "keyframe_multi_avg", 512, table)
+                assert conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"]
         with fresh.transaction() as conn:  # identities continue after the imported ids
             new, _ = create_video(conn, "Next", "file:///next.mp4")
         assert new["id"] > video["id"]

@@ -1,11 +1,27 @@
 """The nearest-neighbour query behind every search, and the ranking of what it returns.
 
-A search is two steps in one statement. First the variant's index (HNSW over the
+A search is three steps in one statement. First the variant's index (HNSW over the
 vectors in half precision, see :mod:`mediaml.embed.store`) is walked for
 :func:`candidate_count` candidates by cosine distance, under the literal predicate of one
 (model, strategy) variant, so the planner matches the index. Then the candidates are
-re-ranked by the exact cosine distance of their stored full-precision vectors and the
+widened by every clip of a few videos (video expansion, below). Last, everything is
+re-ranked by the exact cosine distance of the stored full-precision vectors and the
 page is cut, so the order and the scores are the real vectors' own.
+
+Video expansion: the shots of one video resemble each other far more than they resemble
+the rest of a catalogue (same set, same people, same light), so the best matches of a
+query cluster by video. HNSW keeps few links between such tight clusters (its neighbour
+selection drops a link to a point that an already linked, nearer point covers), so a
+walk often reaches only part of a video, or misses it: at 1M clips in 10,000 videos
+the walk alone returned 0.85 of the true 24 nearest at ``ef_search`` 200, most queries
+missing some of their own video's scenes. So the search also reads the videos of its
+best :data:`SEED_HITS` candidates and the :data:`ROUTED_VIDEOS` videos whose mean
+vector lies nearest the query (an HNSW walk over one row per video,
+:mod:`mediaml.embed.video_vectors`), through the ``clips (video_id)`` index, and ranks
+their clips exactly. That costs a few hundred row lookups, far less than the wider walk
+that would find as much (bench/scale.py measures recall and latency at 10k..1M). A
+video contributes at most :data:`EXPAND_PER_VIDEO` rows (its first clips), so a very
+long video costs no more.
 
 Filters the index cannot see (archived clips, one source video) are applied while
 walking it, and pgvector's iterative index scan keeps walking until the candidate list
@@ -64,6 +80,12 @@ MIN_CANDIDATES = 48
 # least EF_SEARCH_FLOOR, at most 1000; past it the iterative scan keeps going, up to
 # hnsw.max_scan_tuples visited rows. bench/scale.py measures recall at 10k..1M clips.
 EF_SEARCH_FLOOR = 200
+# Video expansion: the videos of the best SEED_HITS candidates (by exact distance) and
+# the ROUTED_VIDEOS videos with the nearest mean vectors are read in full, at most
+# EXPAND_PER_VIDEO rows each.
+SEED_HITS = 3
+ROUTED_VIDEOS = 2
+EXPAND_PER_VIDEO = 400
 MAX_EF_SEARCH = 1000
 MIN_SCAN_TUPLES = 20_000  # pgvector's default
 # relaxed_order lets the scan return slightly out-of-order rows, faster than strict
@@ -137,24 +159,42 @@ def nearest_query(
         query = sql.SQL("%(q)s{}").format(cast)
         order = sql.SQL("%(order)s{}").format(cast)
     exact = vector_expr(dim, "h")
+    rows = sql.SQL(
+        "e.id, e.clip_id, e.embedding, c.video_id, c.start_frame, c.end_frame,"
+        " c.start_time, c.end_time, c.state"
+    )
     return sql.SQL(
         "WITH candidates AS MATERIALIZED ("
-        " SELECT e.clip_id, e.embedding, c.video_id, c.start_frame, c.end_frame,"
-        " c.start_time, c.end_time, c.state"
-        " FROM embeddings e JOIN clips c ON c.id = e.clip_id"
+        " SELECT {rows} FROM embeddings e JOIN clips c ON c.id = e.clip_id"
         " WHERE {where}"
         " ORDER BY {walk} <=> ({order})::halfvec({dim})"
         " LIMIT {candidates}),"
+        # Video expansion (see the module docstring): the best candidates' videos and
+        # the videos with the nearest means.
+        " seeds AS MATERIALIZED ("
+        " SELECT b.video_id FROM (SELECT h.video_id FROM candidates h"
+        " ORDER BY {exact} <=> {order} LIMIT {seed_hits}) b"
+        " UNION SELECT r.video_id FROM (SELECT v.video_id FROM video_vectors v"
+        " WHERE {routed_filter} ORDER BY {route} <=> ({order})::halfvec({dim})"
+        " LIMIT {routed}) r),"
+        " expanded AS MATERIALIZED ("
+        " SELECT x.* FROM seeds s CROSS JOIN LATERAL ("
+        " SELECT {rows} FROM clips c JOIN embeddings e ON e.clip_id = c.id"
+        " WHERE c.video_id = s.video_id AND {where}"
+        " AND NOT EXISTS (SELECT 1 FROM candidates k WHERE k.id = e.id)"
+        " LIMIT {per_video}) x),"
         " hits AS MATERIALIZED ("
         " SELECT h.clip_id, {exact} <=> {query} AS distance, h.video_id, h.start_frame,"
         " h.end_frame, h.start_time, h.end_time, h.state"
-        " FROM candidates h ORDER BY {exact} <=> {order} LIMIT {limit})"
+        " FROM (SELECT * FROM candidates UNION ALL SELECT * FROM expanded) h"
+        " ORDER BY {exact} <=> {order} LIMIT {limit})"
         # A lookup per hit, never a scan of every video to join a page of titles.
         " SELECT h.clip_id, h.distance, h.video_id,"
         " (SELECT v.title FROM source_videos v WHERE v.id = h.video_id) AS title,"
         " h.start_frame, h.end_frame, h.start_time, h.end_time, h.state"
         " FROM hits h"
     ).format(
+        rows=rows,
         walk=index_expr(dim, "e"),
         dim=sql.SQL(str(int(dim))),
         exact=exact,
@@ -162,6 +202,12 @@ def nearest_query(
         order=order,
         where=sql.SQL(" AND ").join(where),
         candidates=sql.Literal(candidate_count(int(limit), int(skip))),
+        seed_hits=sql.Literal(SEED_HITS),
+        # Filtered to one source video, the candidates' video is the only one to read.
+        routed=sql.Literal(0 if source_video else ROUTED_VIDEOS),
+        routed_filter=variant_filter(model_name, strategy, "v"),
+        route=index_expr(dim, "v"),
+        per_video=sql.Literal(EXPAND_PER_VIDEO),
         limit=sql.Literal(int(limit)),
     )
 

@@ -41,6 +41,7 @@ from psycopg import sql
 
 from mediaml.db.database import Connection
 from mediaml.embed.strategies import MULTI, resolve_strategy
+from mediaml.embed.video_vectors import refresh_video_vectors
 from mediaml.errors import ModelError, NotFoundError
 
 # pgvector's defaults, written out so the index definition says what it is.
@@ -52,6 +53,9 @@ HNSW_EF_CONSTRUCTION = 64
 BUILD_MEMORY = "2GB"
 # pgvector indexes halfvec up to 4,000 dimensions.
 MAX_INDEXED_DIM = 4000
+# The tables a variant's vectors are searched in: the clips' own, and the mean of each
+# video's clips (mediaml.embed.video_vectors).
+INDEXED_TABLES = ("embeddings", "video_vectors")
 _SHORT = {"keyframe_multi_avg": "avg", "keyframe_single": "single", "keyframe_multi": "multi"}
 
 
@@ -63,16 +67,17 @@ class ModelIdentity(Protocol):
     dim: int
 
 
-def index_name(model_name: str, strategy: str, dim: int) -> str:
-    """The deterministic name of a variant's search index (at most 63 characters).
+def index_name(model_name: str, strategy: str, dim: int, table: str = "embeddings") -> str:
+    """The deterministic name of a variant's search index on ``table`` (``embeddings``, or
+    ``video_vectors``: see :mod:`mediaml.embed.video_vectors`), at most 63 characters.
 
-    Migration 0010 computes the same name in SQL for the variants it re-indexes.
+    Migrations 0010 and 0011 compute the same names in SQL for the variants they index.
     """
     slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_")[:24] or "model"
     digest = hashlib.md5(
         f"{model_name}/{strategy}/{dim}".encode(), usedforsecurity=False
     ).hexdigest()[:8]
-    return f"embeddings_hv_{slug}_{_SHORT[strategy]}_{digest}"
+    return f"{table}_hv_{slug}_{_SHORT[strategy]}_{digest}"
 
 
 def _cast(kind: str, dim: int, alias: str) -> sql.Composable:
@@ -113,18 +118,21 @@ def stored_dim(conn: Connection, model_name: str) -> int | None:
 
 
 def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> str:
-    """Create the variant's search index unless it exists; returns its name.
+    """Create the variant's search indexes unless they exist; returns the name of the one
+    over the clips (the other is over the videos' mean vectors, same definition).
 
     Runs in the caller's transaction. An advisory lock on the name makes concurrent
     first writers wait for one another instead of racing to create it.
     """
-    name = index_name(model_name, strategy, dim)
     if dim > MAX_INDEXED_DIM:
         raise ModelError(
             f"{model_name} makes {dim}-dim vectors; search indexes hold at most "
             f"{MAX_INDEXED_DIM} dimensions: use a model with smaller vectors"
         )
-    if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"] is None:  # type: ignore[index]
+    for table in INDEXED_TABLES:
+        name = index_name(model_name, strategy, dim, table)
+        if conn.execute("SELECT to_regclass(%s) AS oid", (name,)).fetchone()["oid"] is not None:  # type: ignore[index]
+            continue
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
         conn.execute(
             "SELECT set_config('maintenance_work_mem', %s, true) WHERE"
@@ -133,17 +141,18 @@ def ensure_index(conn: Connection, model_name: str, strategy: str, dim: int) -> 
         )
         conn.execute(
             sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw ({} halfvec_cosine_ops)"
+                "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} halfvec_cosine_ops)"
                 " WITH (m = {}, ef_construction = {}) WHERE {}"
             ).format(
                 sql.Identifier(name),
+                sql.Identifier(table),
                 index_expr(dim),
                 sql.Literal(HNSW_M),
                 sql.Literal(HNSW_EF_CONSTRUCTION),
                 variant_filter(model_name, strategy),
             )
         )
-    return name
+    return index_name(model_name, strategy, dim)
 
 
 def _checked(vectors: np.ndarray, dim: int, strategy: str, clip_id: int) -> np.ndarray:
@@ -205,7 +214,10 @@ def upsert_many(
             f"old vectors of {model.name!r} first)"
         )
     clip_ids = sorted({cid for cid, _ in checked})
-    found = {r["id"] for r in conn.execute("SELECT id FROM clips WHERE id = ANY(%s)", (clip_ids,))}
+    found = {
+        r["id"]: r["video_id"]
+        for r in conn.execute("SELECT id, video_id FROM clips WHERE id = ANY(%s)", (clip_ids,))
+    }
     missing = [c for c in clip_ids if c not in found]
     if missing:
         raise NotFoundError(f"cannot store embeddings: clip(s) {missing} do not exist")
@@ -230,6 +242,7 @@ def upsert_many(
             " AND e.generation_strategy = %s AND e.part >= k.parts",
             ([c for c, _ in checked], [len(v) for _, v in checked], model.name, strategy),
         )
+    refresh_video_vectors(conn, sorted(set(found.values())), model.name, strategy)
     return len(rows)
 
 
@@ -249,6 +262,7 @@ def delete_embeddings(
 ) -> int:
     """Remove a clip's vectors (all of them, or one model's, or one variant's)."""
     query = "DELETE FROM embeddings WHERE clip_id = %s"
+    video = conn.execute("SELECT video_id FROM clips WHERE id = %s", (clip_id,)).fetchone()
     params: list[object] = [clip_id]
     if model_name is not None:
         query += " AND model_name = %s"
@@ -256,4 +270,7 @@ def delete_embeddings(
     if strategy is not None:
         query += " AND generation_strategy = %s"
         params.append(resolve_strategy(strategy))
-    return conn.execute(query, params).rowcount
+    deleted = conn.execute(query, params).rowcount
+    if deleted and video is not None:
+        refresh_video_vectors(conn, [video["video_id"]])
+    return deleted

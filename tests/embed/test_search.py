@@ -17,6 +17,7 @@ from mediaml.embed.clips import embed_clip
 from mediaml.embed.nearest import COLUMNS, candidate_count, ef_search, nearest_query
 from mediaml.embed.search import MAX_RESULTS
 from mediaml.embed.store import ensure_index, index_name, upsert_many
+from mediaml.embed.video_vectors import refresh_video_vectors
 from mediaml.errors import ModelError, NotFoundError, QueryError
 
 from .conftest import DIM
@@ -110,6 +111,7 @@ def bulk_load(conn, model: Model, strategy: str, items) -> None:
                 for part, vector in enumerate(np.atleast_2d(vectors))
             ],
         )
+    refresh_video_vectors(conn, model_name=model.name, strategy=strategy)
     ensure_index(conn, model.name, strategy, model.dim)
 
 
@@ -230,6 +232,35 @@ def test_keyframe_multi_groups_by_clip_with_the_best_pair(corpus):
     assert _recall(result["clip_id"], expected) >= 0.9
     scores = dict(zip(corpus.clips, best, strict=True))
     np.testing.assert_allclose(result["cosine"], [scores[c] for c in result["clip_id"]], atol=1e-5)
+
+
+def test_a_walk_that_misses_finds_the_video_through_the_means(corpus, monkeypatch):
+    """The graph walk cut to one candidate, and none of the candidates' videos read: the
+    videos with the nearest mean vectors still give the exact top 24 (each corpus video
+    is a cluster holding a query's 24 nearest). Without them the page has at most the
+    one candidate (none here: the walk's one row is the query clip itself)."""
+    from mediaml.embed import nearest
+
+    clip = next(int(c) for c in corpus.clips if c not in corpus.archived)
+    query = corpus.vectors[list(corpus.clips).index(clip)]
+    expected, _ = corpus.brute(query, 24, exclude=clip)
+    monkeypatch.setattr(nearest, "SEED_HITS", 0)
+    routing = nearest.ROUTED_VIDEOS
+    pages = {}
+    for routed in (routing, 0):
+        monkeypatch.setattr(nearest, "ROUTED_VIDEOS", routed)
+        with corpus.db.transaction() as conn:
+            for setting in (
+                "hnsw.ef_search = 1",
+                "hnsw.iterative_scan = off",
+                "enable_seqscan = off",
+            ):
+                conn.execute(f"SET LOCAL {setting}")
+            query_sql = nearest_query(MODEL, AVG, DIM, limit=24, exclude=True)
+            rows = conn.execute(query_sql, {"q": query, "order": query, "exclude": clip}).fetchall()
+        pages[routed] = [r["clip_id"] for r in rows]
+    assert pages[routing] == list(expected)
+    assert len(pages[0]) <= 1
 
 
 def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, make_clips):

@@ -173,8 +173,12 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # a cut into an 8-frame take that opens with a fast push-in: the push's first
         # step 2 frames later also looked like a cut (before: a 2-frame "shot", cut at 57)
         (112, slice(25, 29), [9, 55, 63]),
+        # a hand-held close-up shaking hard, then a take whose camera whips to another
+        # part of the scene mid-shot (5 blurred frames): a blurred whip is a mix of its
+        # ends, but its ends are one view shifted (before: a dissolve at 30 and at 100)
+        (14, slice(18, 21), [38, 109]),
     ],
-    ids=["sweep-mid-shot", "push-in-after-cut"],
+    ids=["sweep-mid-shot", "push-in-after-cut", "shake-and-whip-pan"],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
     # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)

@@ -25,7 +25,8 @@ Four rules, applied to frames with enough context on both sides:
    whose window contains a hard cut is that cut. Overlapping runs (scales) are one
    transition, reported at its middle: the frames around it are fitted as mixes of the
    pictures before and after, and the middle is where the mix tips from the outgoing
-   shot to the incoming one (a cross-dissolve is a linear mix).
+   shot to the incoming one (a cross-dissolve is a linear mix). A blurred whip pan is
+   such a mix too, but its ends are one view shifted: that is a camera move.
 
 Before any of this, the video's first frames cannot end a shot that has no calm step:
 a video opening on something passing the lens is not a cut at frame 1.
@@ -446,6 +447,44 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     return 1.0 if fit is None else float(np.median(fit[1]))
 
 
+def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
+    """True when picture ``b`` is picture ``a`` moved by a whole-frame shift.
+
+    A motion-blurred whip pan is a temporal average of the view sweeping past, so its
+    middle frames *are* mixes of its ends, like a dissolve's; what gives it away is that
+    its end pictures show one scene, shifted by the pan. Every shift of at least two
+    pixels and at most ``whip_shift`` (in y at most a quarter of the height; the overlap
+    keeps at least 40% of the width) is tried on the full analysis picture (normalised
+    luma), and the overlapping parts are compared by correlation: ``whip_match`` or
+    more is one view. Two unrelated pictures (the ends of a dissolve) rarely correlate
+    that well anywhere.
+    """
+    h, w = a.shape
+    mx, my = min(p.whip_shift, int(0.6 * w)), min(p.whip_shift, h // 4)
+    dy, dx = (g.ravel() for g in np.mgrid[-my : my + 1, -mx : mx + 1])
+    moved = np.maximum(np.abs(dy), np.abs(dx)) >= 2  # unmoved: the same view, no pan
+    dy, dx = dy[moved], dx[moved]
+    # sum over the overlap of a[r, c] * b[r - dy, c - dx], for every shift at once
+    spectrum = np.fft.rfft2(a, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(b, (2 * h, 2 * w)))
+    sab = np.fft.irfft2(spectrum, (2 * h, 2 * w))[dy % (2 * h), dx % (2 * w)]
+    # the overlap is a[r0:r1, c0:c1] and b[r0 - dy:r1 - dy, c0 - dx:c1 - dx]
+    r0, r1 = np.maximum(0, dy), h + np.minimum(0, dy)
+    c0, c1 = np.maximum(0, dx), w + np.minimum(0, dx)
+
+    def box(x: np.ndarray, top: np.ndarray, left: np.ndarray) -> np.ndarray:
+        s = np.pad(x.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        bottom, right = top + (r1 - r0), left + (c1 - c0)
+        return np.asarray(s[bottom, right] - s[top, right] - s[bottom, left] + s[top, left])
+
+    count = (r1 - r0) * (c1 - c0)
+    sa, sb = box(a, r0, c0), box(b, r0 - dy, c0 - dx)
+    saa, sbb = box(a * a, r0, c0), box(b * b, r0 - dy, c0 - dx)
+    cov = sab - sa * sb / count
+    var = np.maximum(saa - sa * sa / count, 0.0) * np.maximum(sbb - sb * sb / count, 0.0)
+    ok = (c1 - c0 >= 0.4 * w) & (var > 1e-6)
+    return bool((ok & (cov >= p.whip_match * np.sqrt(var))).any())
+
+
 def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
 
@@ -490,6 +529,8 @@ def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Eve
         middle = np.arange(max(lo + 1, frame - 2), min(hi, frame + 3))
         if blend_residual(f, lo, hi, middle) > p.blend_max:
             continue  # the middle is no mix of the ends: motion, not a dissolve
+        if one_view_shifted(f.z[lo], f.z[hi], p):
+            continue  # the ends are one view, shifted: the camera moved (a whip pan)
         events.append(Event(frame, "dissolve", peak))
     return sorted(events, key=lambda e: e.frame), best
 

@@ -70,6 +70,11 @@ class DetectorParams:
             before and after it (see `decide.blend_residual`) to within this fraction of
             the difference between those two pictures; fast camera or subject motion
             (whip pans, push-ins, something sweeping past the lens) is not a mix.
+        whip_shift: a dissolve candidate whose end pictures are one view shifted by up
+            to this many pixels of the analysis picture (in x; in y at most a quarter of
+            its height) is a whip pan or fast camera move (see `decide.one_view_shifted`).
+        whip_match: ... "one view" meaning the overlapping parts correlate at least this
+            well (whips' ends: 0.92-0.99; true dissolves' ends: at most 0.54).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -95,6 +100,8 @@ class DetectorParams:
     gradual_threshold: float = 0.30
     gradual_confirm: float = 0.37
     blend_max: float = 0.45
+    whip_shift: int = 24
+    whip_match: float = 0.8
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
