@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +192,11 @@ class View:
     in_view: int
 
 
+# The first view of each stored map in use (see ExploreMap._first_view), by map object.
+_first_views: dict[int, tuple[weakref.ref[MapPoints], View]] = {}
+_first_lock = threading.Lock()
+
+
 def empty_points() -> dict[str, list[Any]]:
     return {k: [] for k in ("x", "y", "clip_id", "title", "thumb", "color", "video_id")}
 
@@ -301,8 +308,11 @@ class ExploreMap:
         if self._reset(points, note) is None:
             return
         assert points is not None
-        x_range, y_range = bounds(points)
-        await self._draw(x_range, y_range, reset_ranges=True)
+        self._generation += 1
+        generation = self._generation
+        view = await asyncio.to_thread(self._first_view, points)
+        if generation == self._generation and points is self.points:
+            self._show_view(points, view, reset_ranges=True)
 
     def show_now(self, points: MapPoints | None, note: str = "") -> None:
         """:meth:`show` in the calling (worker) thread, for a map whose models are not in
@@ -310,9 +320,25 @@ class ExploreMap:
         if self._reset(points, note) is None:
             return
         assert points is not None
-        x_range, y_range = bounds(points)
         self._generation += 1
-        self._show_view(points, self._render(points, x_range, y_range), reset_ranges=True)
+        self._show_view(points, self._first_view(points), reset_ranges=True)
+
+    def _first_view(self, points: MapPoints) -> View:
+        """The whole map, as every page first shows it: drawn once per stored map and
+        shared by the sessions of this process while too many clips are in it to draw
+        them one by one (its raster and extent cost passes over every point)."""
+        with _first_lock:
+            hit = _first_views.get(id(points))
+        if hit is not None and hit[0]() is points:
+            return hit[1]
+        x_range, y_range = bounds(points)
+        view = self._render(points, x_range, y_range)
+        if view.in_view > POINTS_SHOWN:
+            with _first_lock:
+                for key in [k for k, (ref, _) in _first_views.items() if ref() is None]:
+                    del _first_views[key]
+                _first_views[id(points)] = (weakref.ref(points), view)
+        return view
 
     def _reset(self, points: MapPoints | None, note: str) -> MapPoints | None:
         self.points = points

@@ -48,8 +48,7 @@ VIDEO_CHOICES = 50
 INLINE_MAP_CLIPS = 20_000
 NOTES_CSS = ".mm-notes { color: #b00020; font-family: system-ui, sans-serif; }"
 ORDERS = {"Most similar": "desc", "Least similar": "asc"}
-# Worker threads that make a new page's widgets, and that read what they first show.
-_BUILDS = ThreadPoolExecutor(2, thread_name_prefix="mediaml-explore-build")
+# Worker threads that read what a new page first shows, concurrently.
 _READS = ThreadPoolExecutor(6, thread_name_prefix="mediaml-explore-read")
 
 QUERY = [
@@ -261,8 +260,7 @@ class ExploreView:
     def prepare(self) -> None:
         """Read everything the first view shows and put it into the widgets.
 
-        Runs in a worker thread while the browser is still loading the page, before the
-        widgets have Bokeh models: setting their values costs no model updates and no
+        Runs in a worker thread before the widgets have Bokeh models: setting their values costs no model updates and no
         patches to the browser, and the models are later made with the final values.
         The reads after the choices are independent and run concurrently.
         """
@@ -566,6 +564,8 @@ def _prebuild(parts: list[Any], doc: Any, root: Any, parent: Any) -> None:
     attaches them. Models not yet in a document need no document lock. If Panel's
     internals differ, nothing is made here and Panel makes them itself, as before.
     """
+    if root is None:
+        return
     with set_curdoc(doc):
         for part in parts:
             make = getattr(part, "_get_model", None)
@@ -587,44 +587,34 @@ def page() -> pn.viewable.Viewable:
 
     The first answer is the navigation bar and a loading line: building the page's
     widgets and their Bokeh models on the event loop would hold every other request
-    (the health check among them). Instead, as soon as the page is requested, a worker
-    thread makes the widgets and reads what they show (:meth:`ExploreView.prepare`)
-    while the browser loads the page's scripts, then their Bokeh models
-    (:func:`_prebuild`). Once the browser has the document, the event loop only
-    attaches them (one short turn).
+    (the health check among them). Once the browser has the page, a worker thread makes
+    the widgets, reads what they show and puts it in them (:meth:`ExploreView.prepare`),
+    then makes their Bokeh models (:func:`_prebuild`); the event loop only attaches
+    them, in one turn, and the browser draws the page once, with its data.
     """
     values, notes = read_query(pn.state.session_args, QUERY)
     loading = pn.pane.HTML('<p class="mm-muted mm-loading">Loading…</p>')
     body = pn.Column(loading, sizing_mode="stretch_width")
     doc = pn.state.curdoc
 
-    def prepare() -> tuple[ExploreView, bool]:
+    def prepare(root: Any, parent: Any) -> ExploreView:
         with set_curdoc(doc):
             view = ExploreView(values, notes)
             view.prepare()
-        # The page's document was made while this thread worked (the request answered
-        # long ago), so its root is known and the models can be made here too.
-        found = _root_of(body, doc)
-        if found is not None:
-            _prebuild(view.view.objects, doc, *found)
-        return view, found is not None
-
-    future = _BUILDS.submit(prepare)
+        _prebuild(view.view.objects, doc, root, parent)
+        return view
 
     async def build() -> None:
+        found = _root_of(body, doc)
         try:
-            view, prebuilt = await asyncio.wrap_future(future)
+            view = await asyncio.to_thread(prepare, *(found or (None, None)))
         except Exception as exc:  # shown on the page instead of a "Loading…" forever
             log.exception("explore page failed")
             loading.object = (
                 f'<p class="mm-error">Explore is unavailable: {html.escape(str(exc))}</p>'
             )
             return
-        parts = list(view.view.objects)
-        found = None if prebuilt else _root_of(body, doc)
-        if found is not None:
-            await asyncio.to_thread(_prebuild, parts, doc, *found)
-        body.objects = parts
+        body.objects = list(view.view.objects)
         view.start()
 
     pn.state.onload(build)
