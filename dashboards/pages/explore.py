@@ -25,6 +25,7 @@ from dashboards.components.grid import ClipGrid
 from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.explore_map import ExploreMap
+from dashboards.pages.deferred import Parts, deferred_body
 from dashboards.pages.layout import shell
 from dashboards.query import QueryParam, read_query
 from dashboards.urls import playback_url, preview_urls
@@ -556,66 +557,18 @@ class Found:
     previews: dict[int, str] = field(default_factory=dict)
 
 
-def _prebuild(parts: list[Any], doc: Any, root: Any, parent: Any) -> None:
-    """Make the Bokeh models of ``parts`` for ``root`` in this (worker) thread.
-
-    Panel keeps a component's models per root (``_models``) and reuses them when the
-    component joins a layout of that root, so the layout change on the event loop only
-    attaches them. Models not yet in a document need no document lock. If Panel's
-    internals differ, nothing is made here and Panel makes them itself, as before.
-    """
-    if root is None:
-        return
-    with set_curdoc(doc):
-        for part in parts:
-            make = getattr(part, "_get_model", None)
-            if make is not None and root.ref["id"] not in getattr(part, "_models", {}):
-                make(doc, root, parent, None)
-
-
-def _root_of(layout: pn.layout.ListPanel, doc: Any) -> tuple[Any, Any] | None:
-    """``(root model, layout's model)`` of a layout shown once in ``doc``."""
-    for ref, (model, _parent) in list(layout._models.items()):
-        for root in doc.roots:
-            if root.ref["id"] == ref:
-                return root, model
-    return None
-
-
 def page() -> pn.viewable.Viewable:
     """Build the explore page for one session.
 
-    The first answer is the navigation bar and a loading line: building the page's
-    widgets and their Bokeh models on the event loop would hold every other request
-    (the health check among them). Once the browser has the page, a worker thread makes
-    the widgets, reads what they show and puts it in them (:meth:`ExploreView.prepare`),
-    then makes their Bokeh models (:func:`_prebuild`); the event loop only attaches
-    them, in one turn, and the browser draws the page once, with its data.
+    The first answer is the navigation bar and a loading line; the page's widgets, what
+    they show and their Bokeh models are made off the event loop once the browser has
+    the page (:func:`dashboards.pages.deferred.deferred_body`, :meth:`ExploreView.prepare`).
     """
     values, notes = read_query(pn.state.session_args, QUERY)
-    loading = pn.pane.HTML('<p class="mm-muted mm-loading">Loading…</p>')
-    body = pn.Column(loading, sizing_mode="stretch_width")
-    doc = pn.state.curdoc
 
-    def prepare(root: Any, parent: Any) -> ExploreView:
-        with set_curdoc(doc):
-            view = ExploreView(values, notes)
-            view.prepare()
-        _prebuild(view.view.objects, doc, root, parent)
-        return view
+    def make() -> Parts:
+        view = ExploreView(values, notes)
+        view.prepare()
+        return list(view.view.objects), view.start
 
-    async def build() -> None:
-        found = _root_of(body, doc)
-        try:
-            view = await asyncio.to_thread(prepare, *(found or (None, None)))
-        except Exception as exc:  # shown on the page instead of a "Loading…" forever
-            log.exception("explore page failed")
-            loading.object = (
-                f'<p class="mm-error">Explore is unavailable: {html.escape(str(exc))}</p>'
-            )
-            return
-        body.objects = list(view.view.objects)
-        view.start()
-
-    pn.state.onload(build)
-    return shell("explore", body)
+    return shell("explore", deferred_body(make, "Explore"))
