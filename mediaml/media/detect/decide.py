@@ -15,7 +15,8 @@ Four rules, applied to frames with enough context on both sides:
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
    (a dip to black within a shot). Hard cuts and dissolves inside a span are dropped,
-   so a fade, or a cut to black and back, is reported once.
+   so a fade, or a cut to black and back, is reported once; but a hard cut between two
+   visible frames of the brightening ramp ends the span (a fade-in shows one picture).
 4. **Dissolves**: at several scales ``h`` the frames ``c - h`` and ``c + h`` are compared
    and that distance is contrasted with the same comparison on either side
    (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mediaml.media.detect.features import (
+    NORM_FLOOR,
     Features,
     hist_distance,
     motion_distance,
@@ -359,7 +361,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
 
 
-def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]:
+def fades(
+    f: Features, p: DetectorParams, cuts: np.ndarray | None = None
+) -> list[tuple[Event | None, int, int]]:
     """Runs of black frames, with their fade ramps, and whether each is a fade.
 
     Returns (event, start, end) per run: the inclusive span from the start of the
@@ -367,15 +371,27 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     ``fade`` event at the middle of the black run, or None when the same picture is on
     both sides (a dip to black within a shot) or the run touches the window's edge.
     Hard cuts and dissolves inside a span are not reported: the span is one transition.
+
+    A hard cut in ``cuts`` (first frames of new shots) inside a ramp ends the span
+    when the ramp before the cut shows the picture from before the darkening (or
+    starts it when the ramp after the cut shows the picture from after the
+    brightening): the dip was within one shot (something dark passing the lens), and
+    the cut is the transition.
     """
     n = len(f)
     found: list[tuple[Event | None, int, int]] = []
+    # a fade scales the picture: its luma's mean and spread fall (or rise) together
+    level = np.hypot(f.mean, f.std)
     for first, last in _runs(is_dark(f, p)):
         start, end = first, last
-        while start > 0 and f.mean[start - 1] > f.mean[start] + 0.5:
+        while start > 0 and level[start - 1] > level[start] + 0.5:
             start -= 1  # the fade-out ramp
-        while end < n - 1 and f.mean[end + 1] > f.mean[end] + 0.5:
+        while end < n - 1 and level[end + 1] > level[end] + 0.5:
             end += 1  # the fade-in ramp
+        dip = _dip_before_cut(f, start, last, end, cuts, p)
+        if dip is not None:
+            found.append((None, dip[0], dip[1]))
+            continue
         event = None
         if first > 0 and last < n - 1:
             before = np.arange(max(0, start - 1 - p.flash_frames), start)
@@ -388,6 +404,25 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
                     event = Event((first + last + 1) // 2, "fade", change)
         found.append((event, start, end))
     return found
+
+
+def _dip_before_cut(
+    f: Features, start: int, last: int, end: int, cuts: np.ndarray | None, p: DetectorParams
+) -> tuple[int, int] | None:
+    """The span of a dark dip that a hard cut in its brightening ramp ends, if any.
+
+    A fade-in shows the new shot growing brighter, the same picture frame after frame,
+    so a hard cut between two frames of the ramp bright enough to show their structure
+    (spread ``NORM_FLOOR`` or more) is no step of a fade-in: the dark run was a dip
+    (something dark passing the lens) and the cut is the transition. Returns the span
+    up to the frame before the cut; None when no cut qualifies.
+    """
+    if cuts is None:
+        return None
+    for c in cuts[(cuts > last + 1) & (cuts <= end + 1) & (cuts < len(f))]:
+        if min(f.std[c - 1], f.std[c]) >= NORM_FLOOR:
+            return start, int(c) - 1
+    return None
 
 
 def _raw_luma(f: Features, frames: np.ndarray) -> np.ndarray:
@@ -485,14 +520,20 @@ def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
     return bool((ok & (cov >= p.whip_match * np.sqrt(var))).any())
 
 
-def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
+def gradual(
+    f: Features,
+    cuts: list[Event],
+    fade_found: list[tuple[Event | None, int, int]],
+    p: DetectorParams,
+) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
+
+    ``fade_found`` is what `fades` found (fade events and the spans of black runs).
 
     Also returns, per frame, the largest gradual contrast over the scales (0 where none
     was judged).
     """
     cut_frames = np.array([e.frame for e in cuts], dtype=np.int64)
-    fade_found = fades(f, p)
     events = [e for e, _, _ in fade_found if e is not None]
     dark_spans = [(start, end) for _, start, end in fade_found]
     found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
@@ -551,10 +592,12 @@ def decide_traced(
     The evidence adds ``gradual`` (the largest gradual-transition contrast over the
     scales, 0 where not judged) and ``dark`` (black frames).
     """
-    spans = [(start, end) for _, start, end in fades(f, p)]
     found, evidence = hard_cuts(f, score, motion, p)
-    cuts = [c for c in found if not any(start <= c.frame <= end + 1 for start, end in spans)]
-    events, contrast = gradual(f, cuts, p)
+    fade_found = fades(f, p, np.array([c.frame for c in found], dtype=np.int64))
+    # a fade's span also takes a cut right after its ramp (a fade-out, then a cut in)
+    spans = [(start, end + (e is not None)) for e, start, end in fade_found]
+    cuts = [c for c in found if not any(start <= c.frame <= end for start, end in spans)]
+    events, contrast = gradual(f, cuts, fade_found, p)
     evidence["gradual"] = contrast
     evidence["dark"] = is_dark(f, p)
     return sorted(cuts + events, key=lambda e: e.frame), evidence
