@@ -48,6 +48,16 @@ def test_keyframe_key_layout():
     assert keys.keyframe_key(3, 14, 15) == "artifacts/keyframes/3/14/00000015.jpg"
 
 
+def test_a_rendition_sits_beside_its_keyframe_and_names_its_preprocessing():
+    key = keys.rendition_key(3, 14, 15, "s224-c224x224-r3")
+    assert key == "artifacts/keyframes/3/14/00000015-s224-c224x224-r3.png"
+    assert keys.validate_key(key) == key
+    assert key.rsplit("/", 1)[0] == keys.keyframe_key(3, 14, 15).rsplit("/", 1)[0]
+    for bad in ("", "../x", "a/b", ".hidden"):
+        with pytest.raises(ValueError, match="rendition names"):
+            keys.rendition_key(3, 14, 15, bad)
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
 def test_ids_must_be_integers(bad):
     with pytest.raises(ValueError):

@@ -3,7 +3,9 @@ model runs the current one.
 
 Decoding JPEGs and resizing them (PIL) release the GIL, and so does ONNX Runtime, so on
 a small machine the model and the image work overlap instead of taking turns. Images
-are loaded in the worker threads too, so only paths cross the pool, not pixels.
+are loaded in the worker threads too, so only paths cross the pool, not pixels. A
+keyframe given with its model-sized rendition (:mod:`mediaml.embed.renditions`) is read
+from the rendition, which leaves almost all of the CPU to the model.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from mediaml.embed.embedder import Embedder
-from mediaml.embed.images import ImageLike, load_image
+from mediaml.embed.renditions import EmbedInput, Rendition, model_input
 from mediaml.errors import MediamlError
 
 
@@ -54,13 +56,9 @@ def _lower_priority() -> None:
         pass
 
 
-def _prepare(embedder: Embedder, item: ImageLike) -> np.ndarray:
-    return embedder.prepare(load_image(item, embedder.decode_edge))
-
-
 def _collect(
     embedder: Embedder,
-    items: Sequence[ImageLike],
+    items: Sequence[EmbedInput],
     chunk: range,
     futures: list[Future[np.ndarray]],
 ) -> dict[int, np.ndarray | MediamlError]:
@@ -76,7 +74,7 @@ def _collect(
     for index, future in reversed(list(zip(chunk, futures, strict=True))):
         if future.cancel():
             try:
-                out[index] = _prepare(embedder, items[index])
+                out[index] = model_input(embedder, items[index])
             except MediamlError as exc:
                 out[index] = exc
     for index, future in zip(chunk, futures, strict=True):
@@ -90,7 +88,7 @@ def _collect(
 
 def embed_batches(
     embedder: Embedder,
-    items: Sequence[ImageLike],
+    items: Sequence[EmbedInput],
     *,
     batch_size: int | None = None,
     workers: int | None = None,
@@ -100,12 +98,13 @@ def embed_batches(
 
     Args:
         embedder: the model.
-        items: image paths, PIL images or arrays.
+        items: image paths, PIL images or arrays, or keyframes with their renditions.
         batch_size: images per model run (default ``embedder.batch_size``).
         workers: preparing threads (default: one per CPU).
         prefetch: how many batches to prepare ahead, in low-priority threads, while
             the model runs; 0 prepares each batch when the model needs it (the
-            threads and the caller together), never alongside the model.
+            threads and the caller together), never alongside the model. A single
+            batch is always prepared that way: there is nothing to overlap it with.
 
     Yields:
         One :class:`Batch` per model run, in input order. An item that cannot be read
@@ -116,7 +115,9 @@ def embed_batches(
     chunks = [range(start, min(start + size, len(items))) for start in range(0, len(items), size)]
     if not chunks:
         return
-    ahead = max(0, prefetch)
+    # One batch has nothing to overlap with (the pipeline embeds a clip's few keyframes
+    # at a time): it is prepared at full priority, never by threads waiting behind others.
+    ahead = max(0, prefetch) if len(chunks) > 1 else 0
     pool = ThreadPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
         thread_name_prefix="embed-prepare",
@@ -131,7 +132,7 @@ def embed_batches(
         def submit_next() -> None:
             nonlocal submitted
             chunk = chunks[submitted]
-            in_flight.append([pool.submit(_prepare, embedder, items[i]) for i in chunk])
+            in_flight.append([pool.submit(model_input, embedder, items[i]) for i in chunk])
             submitted += 1
 
         for number, chunk in enumerate(chunks):
@@ -159,7 +160,7 @@ def embed_batches(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def embed_all(embedder: Embedder, items: Sequence[ImageLike]) -> np.ndarray:
+def embed_all(embedder: Embedder, items: Sequence[EmbedInput]) -> np.ndarray:
     """Every item's vector, in order; the first unreadable item raises its error.
 
     Returns:
@@ -168,7 +169,7 @@ def embed_all(embedder: Embedder, items: Sequence[ImageLike]) -> np.ndarray:
     Raises:
         MediaError: an item cannot be read.
     """
-    if isinstance(items, (str, os.PathLike, Image.Image)) or (
+    if isinstance(items, (str, os.PathLike, Image.Image, Rendition)) or (
         isinstance(items, np.ndarray) and items.ndim in (2, 3)
     ):
         # One image where a sequence was expected (a 4-D array is a batch of images).

@@ -38,6 +38,10 @@ class Embedder(ABC):
         decode_edge: the shortest edge :meth:`prepare` needs from an image file; JPEG
             files are then decoded at a reduced size that keeps at least this much
             (see :func:`~mediaml.embed.images.load_image`). None: full size.
+        rendition: the name of the model-sized rendition this model embeds from
+            (:meth:`render` makes it, :meth:`prepare_rendition` reads it), or None
+            when it has none. Models whose preprocessing makes the same rendition
+            share the name, so a stored rendition serves each of them.
     """
 
     name: str
@@ -46,10 +50,30 @@ class Embedder(ABC):
     has_text: bool = False
     batch_size: int = 32
     decode_edge: int | None = None
+    rendition: str | None = None
 
     @abstractmethod
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The model input for one decoded image (CPU work, thread-safe)."""
+
+    def render(self, image: Image.Image) -> Image.Image:
+        """The model-sized rendition of a fully decoded image: the 8-bit pixels
+        :meth:`prepare` would compute the model input from (thread-safe).
+
+        Raises:
+            ModelError: this model has no rendition (:attr:`rendition` is None).
+        """
+        raise ModelError(f"model {self.name} has no model-sized rendition")
+
+    def prepare_rendition(self, rendered: Image.Image) -> np.ndarray:
+        """The model input for a rendition :meth:`render` made: the same array
+        :meth:`prepare` gives for the image it was made from (thread-safe).
+
+        Raises:
+            MediaError: the image is not this model's rendition (wrong size).
+            ModelError: this model has no rendition.
+        """
+        raise ModelError(f"model {self.name} has no model-sized rendition")
 
     @abstractmethod
     def infer(self, batch: np.ndarray) -> np.ndarray:

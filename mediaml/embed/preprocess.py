@@ -95,15 +95,22 @@ class ClipPreprocessor:
         new_short, new_long = self.shortest_edge, int(self.shortest_edge * long / short)
         return (new_short, new_long) if width <= height else (new_long, new_short)
 
-    def __call__(self, image: Image.Image) -> np.ndarray:
-        """Preprocess one image.
+    @property
+    def rendition(self) -> str | None:
+        """The name of this preprocessing's model-sized rendition, or None.
 
-        Args:
-            image: any PIL image; it is converted to RGB first.
-
-        Returns:
-            ``float32`` array shaped ``(3, crop_height, crop_width)``.
+        A rendition is :meth:`render`'s output stored as a lossless file: the 8-bit
+        ``crop_width x crop_height`` image the model's input is computed from. Two
+        preprocessings that name the same rendition make the same one, so the name
+        spells out everything :meth:`render` depends on (resize edge, crop, filter).
+        None when resizing or cropping is off: the size then depends on the image.
         """
+        if not (self.do_resize and self.do_center_crop):
+            return None
+        return f"s{self.shortest_edge}-c{self.crop_width}x{self.crop_height}-r{self.resample}"
+
+    def render(self, image: Image.Image) -> Image.Image:
+        """The 8-bit RGB image after the resize and the centre crop (the pixel steps)."""
         image = to_rgb(image)
         if self.do_resize:
             size = self.resized_size(*image.size)
@@ -111,15 +118,34 @@ class ClipPreprocessor:
                 image = image.resize(size, resample=Image.Resampling(self.resample))
         if self.do_center_crop:
             image = self._center_crop(image)
+        return image
+
+    def tensor(self, rendered: Image.Image) -> np.ndarray:
+        """The model input of an image :meth:`render` made (the value steps).
+
+        Returns:
+            ``float32`` array shaped ``(3, height, width)`` of ``rendered``.
+        """
         # Every step after the crop maps each 8-bit value of a channel to one float, so
         # the whole chain is a 256-entry table per channel, computed with the same float32
         # operations (identical results) and applied straight into the (3, H, W) layout.
-        values = np.asarray(image, dtype=np.uint8)
+        values = np.asarray(to_rgb(rendered), dtype=np.uint8)
         table = self._table
         out = np.empty((3, *values.shape[:2]), dtype=np.float32)
         for channel in range(3):
             np.take(table[channel], values[:, :, channel], out=out[channel])
         return out
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        """Preprocess one image: :meth:`tensor` of :meth:`render`.
+
+        Args:
+            image: any PIL image; it is converted to RGB first.
+
+        Returns:
+            ``float32`` array shaped ``(3, crop_height, crop_width)``.
+        """
+        return self.tensor(self.render(image))
 
     @cached_property
     def _table(self) -> np.ndarray:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediaml import media
 from mediaml.db.artifacts import list_artifacts, upsert_artifact
@@ -31,7 +31,11 @@ from mediaml.pipeline import fetch
 from mediaml.pipeline.ingest import title_of
 from mediaml.pipeline.progress import StageProgress
 from mediaml.pipeline.runner import StageContext, Step
-from mediaml.storage import keys
+from mediaml.storage import ObjectStore, keys
+
+if TYPE_CHECKING:
+    from mediaml.embed import Embedder
+    from mediaml.embed.renditions import Rendition
 
 log = logging.getLogger(__name__)
 
@@ -210,17 +214,42 @@ def keyframe_strategy(embed_strategy: str) -> str:
     return "midpoint" if embed_strategy == "keyframe_single" else "multi"
 
 
+def _rendering_model(ctx: StageContext) -> Embedder | None:
+    """The default model, when it can be loaded without a download and has a
+    model-sized rendition for the keyframe stage to store; None otherwise."""
+    from mediaml.embed import get_embedder, model_available
+
+    name = default_model(ctx.settings)
+    available, why = model_available(name)
+    if not available:
+        log.info("keyframes without renditions: model %s is not available (%s)", name, why)
+        return None
+    embedder = get_embedder(name)
+    return embedder if embedder.rendition is not None else None
+
+
 def keyframes(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
-    """Extract the clip's keyframes from the all-intra proxy and store them as artifacts."""
+    """Extract the clip's keyframes from the all-intra proxy and store them as artifacts,
+    each with the default model's rendition of it (:mod:`mediaml.embed.renditions`)
+    when the model has one."""
+    from mediaml.embed.renditions import write_rendition
+
     video = _video_of(ctx, clip)
     frames = media.keyframe_frames(
         clip["start_frame"], clip["end_frame"], keyframe_strategy(ctx.settings.embed_strategy)
     )
+    model = _rendering_model(ctx)
     with workdir(ctx, f"keyframes-{clip['id']}") as tmp:
         images = media.extract_keyframes(ctx.store.local_path(video["proxy_key"]), frames, tmp)
         ctx.check_lease()
         stored = []
         for frame in frames:
+            if model is not None and model.rendition is not None:
+                # Stored before the keyframe is recorded: a recorded keyframe's rendition
+                # is already in the store when the embed stage looks for it.
+                rendition = write_rendition(model, images[frame], tmp / f"r{frame}.png")
+                name = keys.rendition_key(video["id"], clip["id"], frame, model.rendition)
+                _store_file(ctx, rendition, name)
             key = keys.keyframe_key(video["id"], clip["id"], frame)
             _store_file(ctx, images[frame], key)
             stored.append((frame, key))
@@ -230,24 +259,40 @@ def keyframes(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def keyframe_inputs(
+    store: ObjectStore, clip: dict[str, Any], artifacts: list[dict[str, Any]], model: Embedder
+) -> list[Path | Rendition]:
+    """Local files of a clip's keyframes for ``model``: the stored rendition of each
+    keyframe when the store has ``model``'s (the keyframe itself is then not fetched),
+    else the keyframe."""
+    from mediaml.embed.renditions import Rendition
+
+    inputs: list[Path | Rendition] = []
+    for artifact in artifacts:
+        if model.rendition is not None:
+            name = model.rendition
+            key = keys.rendition_key(clip["video_id"], clip["id"], artifact["frame"], name)
+            if store.exists(key):
+                inputs.append(Rendition(store.local_path(key), name))
+                continue
+        inputs.append(store.local_path(artifact["key"]))
+    return inputs
+
+
 def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
-    """Embed the clip's keyframes with the default model and strategy (upsert)."""
-    from mediaml.embed import embed_clip
+    """Embed the clip's keyframes (from their renditions when stored) with the default
+    model and strategy (upsert)."""
+    from mediaml.embed import embed_clip, get_embedder
 
     with ctx.db.transaction() as conn:
         artifacts = list_artifacts(conn, clip["id"], "keyframe")
     if not artifacts:
         raise MediaError(f"clip {clip['id']} has no keyframes; retry it to re-extract them")
-    paths = [ctx.store.local_path(a["key"]) for a in artifacts]
+    model = get_embedder(default_model(ctx.settings))
+    inputs = keyframe_inputs(ctx.store, clip, artifacts, model)
     ctx.check_lease()
     with ctx.db.transaction() as conn:
-        embed_clip(
-            conn,
-            clip["id"],
-            paths,
-            model=default_model(ctx.settings),
-            strategy=ctx.settings.embed_strategy,
-        )
+        embed_clip(conn, clip["id"], inputs, model=model, strategy=ctx.settings.embed_strategy)
     return {}
 
 

@@ -7,6 +7,7 @@ Layout::
     proxies/<video id>-<slug>.mp4
     clips/<video id>-<slug>/<clip id>-<start>-<end>.mp4
     artifacts/keyframes/<video id>/<clip id>/<frame>.jpg
+    artifacts/keyframes/<video id>/<clip id>/<frame>-<rendition>.png   model-sized rendition
     uploads/<token>-<slug><ext>          files uploaded through the dashboard (originals)
 
 Titles become slugs of ``[a-z0-9-]``; ids make keys unique, so two videos with the
@@ -80,6 +81,18 @@ def clip_key(video_id: int, title: str, clip_id: int, start_frame: int, end_fram
 def keyframe_key(video_id: int, clip_id: int, frame: int) -> str:
     """Key of one keyframe JPEG of a clip."""
     return f"artifacts/keyframes/{_id(video_id)}/{_id(clip_id)}/{_id(frame):08d}.jpg"
+
+
+def rendition_key(video_id: int, clip_id: int, frame: int, rendition: str) -> str:
+    """Key of a keyframe's model-sized rendition named ``rendition`` (see
+    :mod:`mediaml.embed.renditions`), in the folder of the clip's keyframes.
+
+    Raises:
+        ValueError: the name is not a plain key part (letters, digits, ``.``, ``_``, ``-``).
+    """
+    if not _KEY_PART.match(rendition):
+        raise ValueError(f"rendition names are plain key parts, not {rendition!r}")
+    return f"artifacts/keyframes/{_id(video_id)}/{_id(clip_id)}/{_id(frame):08d}-{rendition}.png"
 
 
 def upload_key(token: str, filename: str) -> str:

@@ -106,6 +106,24 @@ def test_the_model_does_not_wait_for_starved_preparing_threads(clip_model, tmp_p
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+def test_a_single_batch_is_prepared_at_full_priority(clip_model, tmp_path, monkeypatch):
+    """The pipeline embeds one clip (3 keyframes) per call: nothing runs alongside, so no
+    preparing thread is lowered in priority to wait behind the rest of a busy machine."""
+    from mediaml.embed import batching
+
+    lowered: list[int] = []
+    monkeypatch.setattr(batching, "_lower_priority", lambda: lowered.append(1))
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.jpg")
+        _scene((40 * i, 90, 200 - 30 * i), seed=i).save(paths[-1], quality=92)
+    single = list(batching.embed_batches(clip_model, paths[:3], batch_size=3, workers=2))
+    assert len(single) == 1 and lowered == []
+    several = list(batching.embed_batches(clip_model, paths, batch_size=3, workers=2))
+    assert len(several) == 2 and lowered  # overlapped: the threads yield to the model
+    np.testing.assert_allclose(single[0].vectors, several[0].vectors, atol=1e-6)
+
+
 def test_inputs_of_every_kind(clip_model, tmp_path):
     grey = np.asarray(RED.convert("L"))
     Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep.png")

@@ -114,4 +114,7 @@ def test_two_nodes_process_every_item_exactly_once(
     prefixes = Counter(key.split("/")[0] for key in versions)
     assert prefixes["originals"] == VIDEOS and prefixes["proxies"] == VIDEOS, prefixes
     keyframes = _count(db, "SELECT count(*) FROM clip_artifacts WHERE kind = 'keyframe'")
-    assert sum(1 for key in versions if "keyframes/" in key) == keyframes > 0
+    assert sum(1 for k in versions if "keyframes/" in k and k.endswith(".jpg")) == keyframes > 0
+    # With each keyframe, its model-sized rendition for the CLIP model, written once too.
+    renditions = [key for key in versions if "keyframes/" in key and key.endswith(".png")]
+    assert len(renditions) == keyframes, renditions

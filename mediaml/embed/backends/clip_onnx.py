@@ -27,7 +27,7 @@ from PIL import Image
 from mediaml.embed.embedder import Backend, Embedder, l2_normalize, register
 from mediaml.embed.models import ModelFiles, check_model, file_digest, find_model
 from mediaml.embed.preprocess import ClipPreprocessor
-from mediaml.errors import ModelError, QueryError
+from mediaml.errors import MediaError, ModelError, QueryError
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -157,6 +157,7 @@ class ClipOnnxEmbedder(Embedder):
             # the resize target: the bicubic resize from there agrees with the one from
             # full size to within a grey level or two (tests/embed/test_images.py).
             self.decode_edge = self.preprocessor.shortest_edge * DECODE_MARGIN // 2
+        self.rendition = self.preprocessor.rendition
         self.vision = open_session(self._vision_path, threads)
         _require_io(self.vision, self._vision_path, {"pixel_values"}, "image_embeds")
         self.version = f"{'int8' if quantized else 'fp32'}-{file_digest(self._vision_path)}"
@@ -172,6 +173,23 @@ class ClipOnnxEmbedder(Embedder):
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.preprocessor(image)
+
+    def render(self, image: Image.Image) -> Image.Image:
+        if self.rendition is None:
+            return super().render(image)
+        return self.preprocessor.render(image)
+
+    def prepare_rendition(self, rendered: Image.Image) -> np.ndarray:
+        if self.rendition is None:
+            return super().prepare_rendition(rendered)
+        expected = (self.preprocessor.crop_width, self.preprocessor.crop_height)
+        if rendered.size != expected:
+            raise MediaError(
+                f"a {rendered.size[0]}x{rendered.size[1]} image is not a rendition for "
+                f"{self.name} ({expected[0]}x{expected[1]}); re-run the clip's keyframes "
+                "to rewrite it"
+            )
+        return self.preprocessor.tensor(rendered)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         pixels = np.ascontiguousarray(batch, dtype=np.float32)
