@@ -181,8 +181,18 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # shot brightens again for three frames, then the cut: a fade-in ramp never
         # cuts between two visible pictures (before: a fade at 42, the cut at 46 lost)
         (19, slice(3, 5), [46]),
+        # mid-shot the camera whips over 5 blurred frames; the motion blur stops from one
+        # frame to the next, the same view sharp again (before: a cut at 29); then a cut
+        # into a take opening with a whip
+        (15, slice(27, 29), [40]),
     ],
-    ids=["sweep-mid-shot", "push-in-after-cut", "shake-and-whip-pan", "dark-dip-then-cut"],
+    ids=[
+        "sweep-mid-shot",
+        "push-in-after-cut",
+        "shake-and-whip-pan",
+        "dark-dip-then-cut",
+        "whip-blur-stops",
+    ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
     # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)

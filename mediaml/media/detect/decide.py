@@ -10,7 +10,8 @@ Four rules, applied to frames with enough context on both sides:
 2. **Flashes**: a peak is dropped when the picture returns: a frame just before the peak
    matches a frame just after it (within ``flash_frames``), by structure, or by the full
    score relative to the shot's usual change. This removes camera flashes, lightning
-   and brief occlusions without looking at brightness as such.
+   and brief occlusions without looking at brightness as such. Nor is a peak where
+   one picture is the other blurred (motion blur starting or stopping).
 3. **Fades through black**: each run of black frames, widened by the darkening and
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -188,6 +190,7 @@ def hard_cuts(
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p)
+            or _blurred(f, int(t), float(motion[t]), p)
         ):
             flash[t] = True
             continue
@@ -285,6 +288,54 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             if back < p.flash_ratio * across and colour < 0.5:
                 return True
+    return False
+
+
+_BLUR_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
+
+
+@cache
+def _blur_matrices(n: int) -> np.ndarray:
+    """(len(_BLUR_SIGMAS), n, n) Gaussian blurs along one axis: ``x @ m`` blurs x's rows."""
+    i = np.arange(n)
+    sigma = np.asarray(_BLUR_SIGMAS)[:, None, None]
+    m = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2.0 * sigma**2))
+    return np.asarray(m / m.sum(axis=1, keepdims=True), dtype=np.float32)
+
+
+def _sharpness(z: np.ndarray, axis: int) -> np.ndarray:
+    """Mean absolute gradient of pictures ``z`` (..., H, W) along ``axis`` (-1: x, -2: y)."""
+    return np.asarray(np.abs(np.diff(z, axis=axis)).mean(axis=(-2, -1)))
+
+
+def _blurred(f: Features, t: int, across: float, p: DetectorParams) -> bool:
+    """True when one of the pictures either side of step ``t`` is the other blurred.
+
+    The motion blur of a whip pan (or of anything moving fast) can start or stop from
+    one frame to the next: the picture changes a lot, but it is the same view. When one
+    picture is at most ``blur_sharpness`` as sharp as the other along x or y, the
+    sharper is blurred along that axis until it is as soft and compared again (motion
+    search, as for ``across``, the structure change of the step); much closer than
+    across (``flash_ratio``) means a change of blur, not a cut.
+    """
+    pair = f.z[[t - 1, t]]
+    for axis in (-1, -2):
+        sa, sb = _sharpness(pair, axis).tolist()
+        if min(sa, sb) > p.blur_sharpness * max(sa, sb):
+            continue
+        sharp, soft = (0, 1) if sa > sb else (1, 0)
+        m = _blur_matrices(pair.shape[axis])
+        blurred = pair[sharp] @ m if axis == -1 else np.swapaxes(m, 1, 2) @ pair[sharp]
+        # at the structure's scale: zero mean, unit spread (as `features.extract` does)
+        blurred = blurred - blurred.mean(axis=(-2, -1), keepdims=True)
+        blurred /= np.maximum(blurred.std(axis=(-2, -1), keepdims=True), 1e-3)
+        enough = np.flatnonzero(_sharpness(blurred, axis) <= _sharpness(pair[soft], axis))
+        pick = blurred[enough[0] if enough.size else -1]
+        h, w = pick.shape
+        small = pick.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        near = float(motion_distance(small[None], f.zs[t - 1 + soft][None], p.max_shift)[0])
+        if near < p.flash_ratio * across:
+            return True
     return False
 
 
