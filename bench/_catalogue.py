@@ -238,10 +238,11 @@ def catalogue(n: int, rebuild: bool = False) -> Catalogue:
     )
 
 
-def index_mib(cat: Catalogue) -> float:
-    """Size of the catalogue's search index on disk."""
+def index_mib(cat: Catalogue, table: str = "embeddings") -> float:
+    """Size on disk of the catalogue's search index over ``table`` (the clips' vectors,
+    or ``video_vectors``: the videos' means)."""
     with psycopg.connect(cat.url) as conn:
         row = conn.execute(
-            "SELECT pg_relation_size(%s)", (index_name(MODEL, STRATEGY, DIM),)
+            "SELECT pg_relation_size(%s)", (index_name(MODEL, STRATEGY, DIM, table),)
         ).fetchone()
     return float(row[0]) / 2**20 if row else 0.0

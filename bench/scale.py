@@ -157,7 +157,9 @@ def search_index(cat: Catalogue) -> Row:
     """The search index: build time (when the catalogue was built) and size."""
     return {
         "search index build time": cat.built_note("index_build_s"),
-        "search index size": f"{index_mib(cat):,.1f} MiB",
+        "search index size (clips; videos' means)": (
+            f"{index_mib(cat):,.1f} MiB; {index_mib(cat, 'video_vectors'):,.1f} MiB"
+        ),
         "load (SQL + binary COPY of vectors)": cat.built_note("load_s"),
     }
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -174,6 +176,11 @@ def nearest(
     return best if float(distance[best]) <= reach * reach else None
 
 
+def _selected_ids(points: MapPoints, geometry: dict[str, Any]) -> np.ndarray:
+    """The clip ids inside a selection geometry, sorted."""
+    return np.sort(points.clip_id[inside(points, geometry)])
+
+
 @dataclass
 class View:
     """What one raster shows: its image and ranges, and the points drawn individually."""
@@ -183,6 +190,11 @@ class View:
     y_range: tuple[float, float]
     shown: dict[str, list[Any]]
     in_view: int
+
+
+# The first view of each stored map in use (see ExploreMap._first_view), by map object.
+_first_views: dict[int, tuple[weakref.ref[MapPoints], View]] = {}
+_first_lock = threading.Lock()
 
 
 def empty_points() -> dict[str, list[Any]]:
@@ -277,8 +289,9 @@ class ExploreMap:
 
     def _locked(self, change: Callable[[], None]) -> None:
         """Change Bokeh models under the document lock (Panel's async callbacks run
-        without it; Panel's own widgets take care of that themselves, raw models do not)."""
-        if self.doc is None or self.doc.session_context is None:
+        without it; Panel's own widgets take care of that themselves, raw models do not).
+        Models not in a document yet (a page being prepared) are changed at once."""
+        if self.doc is None or self.doc.session_context is None or self.figure.document is None:
             change()
         else:
             self.doc.add_next_tick_callback(change)
@@ -292,6 +305,42 @@ class ExploreMap:
 
     async def show(self, points: MapPoints | None, note: str = "") -> None:
         """Show a map (``None``: none stored yet, ``note`` says why) from its full extent."""
+        if self._reset(points, note) is None:
+            return
+        assert points is not None
+        self._generation += 1
+        generation = self._generation
+        view = await asyncio.to_thread(self._first_view, points)
+        if generation == self._generation and points is self.points:
+            self._show_view(points, view, reset_ranges=True)
+
+    def show_now(self, points: MapPoints | None, note: str = "") -> None:
+        """:meth:`show` in the calling (worker) thread, for a map whose models are not in
+        the page yet: the first view of a page."""
+        if self._reset(points, note) is None:
+            return
+        assert points is not None
+        self._generation += 1
+        self._show_view(points, self._first_view(points), reset_ranges=True)
+
+    def _first_view(self, points: MapPoints) -> View:
+        """The whole map, as every page first shows it: drawn once per stored map and
+        shared by the sessions of this process while too many clips are in it to draw
+        them one by one (its raster and extent cost passes over every point)."""
+        with _first_lock:
+            hit = _first_views.get(id(points))
+        if hit is not None and hit[0]() is points:
+            return hit[1]
+        x_range, y_range = bounds(points)
+        view = self._render(points, x_range, y_range)
+        if view.in_view > POINTS_SHOWN:
+            with _first_lock:
+                for key in [k for k, (ref, _) in _first_views.items() if ref() is None]:
+                    del _first_views[key]
+                _first_views[id(points)] = (weakref.ref(points), view)
+        return view
+
+    def _reset(self, points: MapPoints | None, note: str) -> MapPoints | None:
         self.points = points
         self._view = None
         self.probe.object = ""
@@ -302,9 +351,7 @@ class ExploreMap:
         self.status.object = f'<p class="mm-muted">{html.escape(note)}</p>' if note else ""
         if points is None:
             self._locked(self._clear)
-            return
-        x_range, y_range = bounds(points)
-        await self._draw(x_range, y_range, reset_ranges=True)
+        return points
 
     async def _draw(
         self, x_range: tuple[float, float], y_range: tuple[float, float], *, reset_ranges: bool
@@ -312,15 +359,18 @@ class ExploreMap:
         points = self.points
         if points is None:
             return
-        key = (points.version, x_range, y_range)
-        if key == self._rendered:
+        if (points.version, x_range, y_range) == self._rendered:
             return
         self._generation += 1
         generation = self._generation
         view = await asyncio.to_thread(self._render, points, x_range, y_range)
         if generation != self._generation or points is not self.points:
             return  # a newer view was asked for meanwhile
-        self._rendered = key
+        self._show_view(points, view, reset_ranges=reset_ranges)
+
+    def _show_view(self, points: MapPoints, view: View, *, reset_ranges: bool) -> None:
+        x_range, y_range = view.x_range, view.y_range
+        self._rendered = (points.version, x_range, y_range)
 
         def apply() -> None:
             if reset_ranges:
@@ -461,8 +511,7 @@ class ExploreMap:
         points = self.points
 
         async def job() -> None:
-            found = await asyncio.to_thread(inside, points, geometry)
-            self.selection = np.sort(points.clip_id[found])
+            self.selection = await asyncio.to_thread(_selected_ids, points, geometry)
             self.selection_page = 1
             await self._list()
 

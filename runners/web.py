@@ -23,6 +23,7 @@ from mediaml.cli import friendly_errors
 from mediaml.config import Settings
 
 log = logging.getLogger("mediaml.web")
+SWITCH_INTERVAL = 0.0005  # seconds; see serve()
 
 
 def serve(
@@ -83,6 +84,11 @@ def serve(
     # process; a full collection, which Panel runs after each closed session, would walk
     # it all again on the event loop (~0.25 s of CPU each time) for nothing.
     gc.freeze()
+    # Pages are prepared in worker threads (Python-heavy: widgets, Bokeh models). A
+    # thread waiting for the GIL gets it after the holder's switch interval; at the
+    # default 5 ms the event loop, which gives the GIL up at every socket call, would
+    # wait that long again and again behind them.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     print(f"mediaml dashboard on http://{host}:{port}/review", flush=True)
     try:
         loop.start()

@@ -13,6 +13,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from dashboards.components.grid import ClipGrid
 from dashboards.components.reel import ReelMaker
 from dashboards.context import get_context
 from dashboards.explore_map import ExploreMap
+from dashboards.pages.deferred import Parts, deferred_body
 from dashboards.pages.layout import shell
 from dashboards.query import QueryParam, read_query
 from dashboards.urls import playback_url, preview_urls
@@ -47,6 +49,8 @@ VIDEO_CHOICES = 50
 INLINE_MAP_CLIPS = 20_000
 NOTES_CSS = ".mm-notes { color: #b00020; font-family: system-ui, sans-serif; }"
 ORDERS = {"Most similar": "desc", "Least similar": "asc"}
+# Worker threads that read what a new page first shows, concurrently.
+_READS = ThreadPoolExecutor(6, thread_name_prefix="mediaml-explore-read")
 
 QUERY = [
     QueryParam("clip", "int"),
@@ -254,9 +258,29 @@ class ExploreView:
         with set_curdoc(self.doc):
             pn.state.execute(job)
 
-    async def load(self) -> None:
-        """Fill the page in (Panel calls this once the page is in the browser)."""
-        choices = await asyncio.to_thread(self._choices)
+    def prepare(self) -> None:
+        """Read everything the first view shows and put it into the widgets.
+
+        Runs in a worker thread before the widgets have Bokeh models: setting their values costs no model updates and no
+        patches to the browser, and the models are later made with the final values.
+        The reads after the choices are independent and run concurrently.
+        """
+        self._apply_choices(self._choices())
+        model, strategy, method = self.model.value, self.strategy.value, self.method.value
+        filters, order = self.filters, self.order.value
+        main_id, query, page = self.main_id, self.query, self.page
+        support = _READS.submit(text_support, model)
+        found = _READS.submit(self._gather, filters, order, main_id, query, page)
+        stored = _READS.submit(self._read_map, model, strategy, method)
+        self._show_text_support(*support.result())
+        self._show_found(found.result())
+        self.map.show_now(*stored.result())
+
+    def start(self) -> None:
+        """The page is in the browser: from now on the widgets' watchers act."""
+        self._quiet = False
+
+    def _apply_choices(self, choices: Choices) -> None:
         self.found = choices.found
         self.notes.extend(choices.notes)
         models = list(choices.found) or [default_model(self.ctx.settings)]
@@ -273,10 +297,6 @@ class ExploreView:
         )
         self.video_note.object = self._video_note(choices.video_note)
         self._show_notes()
-        self._quiet = False
-        # Independent reads, each in its own worker thread: the page is ready when the
-        # slowest is drawn, not after all three in turn.
-        await asyncio.gather(self.update_text_support(), self.refresh(), self.refresh_map())
 
     def _choices(self) -> Choices:
         found = variants()
@@ -347,7 +367,9 @@ class ExploreView:
 
     async def update_text_support(self) -> None:
         """Enable text search only for models with a text tower, else say why not."""
-        ok, why = await asyncio.to_thread(text_support, self.model.value)
+        self._show_text_support(*await asyncio.to_thread(text_support, self.model.value))
+
+    def _show_text_support(self, ok: bool, why: str) -> None:
         self.text.disabled = self.search.disabled = not ok
         self.text_note.object = "" if ok else f'<p class="mm-muted">{html.escape(why)}</p>'
 
@@ -418,6 +440,9 @@ class ExploreView:
         found = await asyncio.to_thread(self._gather, filters, order, main_id, query, page)
         if mine != self._refreshes:
             return  # the reader asked for something else meanwhile; that refresh draws
+        self._show_found(found)
+
+    def _show_found(self, found: Found) -> None:
         self.main_id = found.main_id
         self._say(found.error, error=True)
         self._draw_main(found)
@@ -505,14 +530,18 @@ class ExploreView:
         """Show the stored map of this variant (computing a small one if missing)."""
         self._maps += 1
         mine = self._maps
-        try:
-            points, note = await asyncio.to_thread(
-                load_map, self.model.value, self.strategy.value, self.method.value
-            )
-        except MediamlError as exc:
-            points, note = None, f"Map unavailable: {exc}"
+        points, note = await asyncio.to_thread(
+            self._read_map, self.model.value, self.strategy.value, self.method.value
+        )
         if mine == self._maps:
             await self.map.show(points, note)
+
+    @staticmethod
+    def _read_map(model: str, strategy: str, method: str) -> tuple[MapPoints | None, str]:
+        try:
+            return load_map(model, strategy, method)
+        except MediamlError as exc:
+            return None, f"Map unavailable: {exc}"
 
 
 @dataclass
@@ -531,32 +560,15 @@ class Found:
 def page() -> pn.viewable.Viewable:
     """Build the explore page for one session.
 
-    The first answer is the navigation bar and a loading line. Making the page's widgets
-    and their Bokeh models costs ~0.4 s of CPU; done while the page is requested, it
-    would hold the event loop, and every other request (the health check among them),
-    that long. So the widgets are made in a worker thread once the browser has the page,
-    handed to it one section at a time (each a short turn of the loop), and then
-    :meth:`ExploreView.load` fills them in.
+    The first answer is the navigation bar and a loading line; the page's widgets, what
+    they show and their Bokeh models are made off the event loop once the browser has
+    the page (:func:`dashboards.pages.deferred.deferred_body`, :meth:`ExploreView.prepare`).
     """
     values, notes = read_query(pn.state.session_args, QUERY)
-    body = pn.Column(
-        pn.pane.HTML('<p class="mm-muted mm-loading">Loading…</p>'), sizing_mode="stretch_width"
-    )
-    doc = pn.state.curdoc
 
-    def make_view() -> ExploreView:
-        with set_curdoc(doc):
-            return ExploreView(values, notes)
+    def make() -> Parts:
+        view = ExploreView(values, notes)
+        view.prepare()
+        return list(view.view.objects), view.start
 
-    async def build() -> None:
-        view = await asyncio.to_thread(make_view)
-        for i, part in enumerate(view.view.objects):
-            if i == 0:
-                body.objects = [part]
-            else:
-                body.append(part)
-            await asyncio.sleep(0)  # let other requests in between sections
-        await view.load()
-
-    pn.state.onload(build)
-    return shell("explore", body)
+    return shell("explore", deferred_body(make, "Explore"))

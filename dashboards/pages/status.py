@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+from panel.io.state import set_curdoc
 
 from dashboards.context import session_identity
+from dashboards.pages.deferred import Parts, deferred_body
 from dashboards.pages.layout import shell
 from mediaml import catalog
 from mediaml.errors import MediamlError
@@ -185,9 +187,28 @@ class StatusView:
 
 
 def page() -> pn.viewable.Viewable:
-    """Build the status page for one session."""
-    view = StatusView()
-    pn.state.onload(view.refresh)  # the page answers first, its data follows
-    # Panel awaits a coroutine function's result (its type hint says otherwise).
-    pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)  # type: ignore[arg-type]
-    return shell("status", view.view)
+    """Build the status page for one session.
+
+    Its tables (and their first data) are made off the event loop once the browser has
+    the page (:func:`dashboards.pages.deferred.deferred_body`); then they refresh every
+    :data:`REFRESH_MS`.
+    """
+    doc = pn.state.curdoc
+    # The tables arrive after the page: their JavaScript must be in it from the start.
+    pn.extension("tabulator")
+
+    def make() -> Parts:
+        view = StatusView()
+        try:
+            view._show(*view._read())
+        except MediamlError as exc:
+            view._say(f"Status unavailable: {exc}", "danger")
+
+        def attached() -> None:
+            with set_curdoc(doc):
+                # Panel awaits a coroutine function's result (its type hint says otherwise).
+                pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)  # type: ignore[arg-type]
+
+        return [view.view], attached
+
+    return shell("status", deferred_body(make, "Status"))

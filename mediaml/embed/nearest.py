@@ -76,10 +76,13 @@ _DTYPES: dict[str, Any] = {
 # margin is enough.
 RERANK_FACTOR = 2
 MIN_CANDIDATES = 48
-# pgvector's hnsw.ef_search: the graph walk's candidate list, which decides recall. At
-# least EF_SEARCH_FLOOR, at most 1000; past it the iterative scan keeps going, up to
-# hnsw.max_scan_tuples visited rows. bench/scale.py measures recall at 10k..1M clips.
-EF_SEARCH_FLOOR = 200
+# pgvector's hnsw.ef_search: the graph walk's candidate list (and the walk over the
+# videos' means). At least EF_SEARCH_FLOOR, at most 1000; past it the iterative scan
+# keeps going, up to hnsw.max_scan_tuples visited rows. With whole videos read (video
+# expansion), 100 gave the same recall at 10k..1M clips as 200 at a shorter walk; the
+# walk alone found 0.98 of the true 24 nearest at 100k clips with 100 (0.99 with 200).
+# bench/scale.py measures recall and latency at 10k..1M clips.
+EF_SEARCH_FLOOR = 100
 # Video expansion: the videos of the best SEED_HITS candidates (by exact distance) and
 # the ROUTED_VIDEOS videos with the nearest mean vectors are read in full, at most
 # EXPAND_PER_VIDEO rows each.

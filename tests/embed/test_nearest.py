@@ -60,6 +60,6 @@ def test_candidates_and_hnsw_bounds():
     assert candidate_count(240, skip=216) == 216 + 48
     assert candidate_count(1001, skip=900) == 900 + 202
     assert candidate_count(5, skip=99) == 5 + 48  # never more skipped than fetched
-    # The graph walk's list: at least 200, at most pgvector's 1000.
-    assert ef_search(48) == 200 and ef_search(400) == 400 and ef_search(6400) == 1000
+    # The graph walk's list: at least 100, at most pgvector's 1000.
+    assert ef_search(48) == 100 and ef_search(400) == 400 and ef_search(6400) == 1000
     assert max_scan_tuples(400) == 20_000 and max_scan_tuples(40_000) == 80_000

@@ -177,8 +177,22 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # part of the scene mid-shot (5 blurred frames): a blurred whip is a mix of its
         # ends, but its ends are one view shifted (before: a dissolve at 30 and at 100)
         (14, slice(18, 21), [38, 109]),
+        # at 3x zoom something dark crosses the street and makes one frame black; the
+        # shot brightens again for three frames, then the cut: a fade-in ramp never
+        # cuts between two visible pictures (before: a fade at 42, the cut at 46 lost)
+        (19, slice(3, 5), [46]),
+        # mid-shot the camera whips over 5 blurred frames; the motion blur stops from one
+        # frame to the next, the same view sharp again (before: a cut at 29); then a cut
+        # into a take opening with a whip
+        (15, slice(27, 29), [40]),
     ],
-    ids=["sweep-mid-shot", "push-in-after-cut", "shake-and-whip-pan"],
+    ids=[
+        "sweep-mid-shot",
+        "push-in-after-cut",
+        "shake-and-whip-pan",
+        "dark-dip-then-cut",
+        "whip-blur-stops",
+    ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
     # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)

@@ -10,12 +10,14 @@ Four rules, applied to frames with enough context on both sides:
 2. **Flashes**: a peak is dropped when the picture returns: a frame just before the peak
    matches a frame just after it (within ``flash_frames``), by structure, or by the full
    score relative to the shot's usual change. This removes camera flashes, lightning
-   and brief occlusions without looking at brightness as such.
+   and brief occlusions without looking at brightness as such. Nor is a peak where
+   one picture is the other blurred (motion blur starting or stopping).
 3. **Fades through black**: each run of black frames, widened by the darkening and
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
    (a dip to black within a shot). Hard cuts and dissolves inside a span are dropped,
-   so a fade, or a cut to black and back, is reported once.
+   so a fade, or a cut to black and back, is reported once; but a hard cut between two
+   visible frames of the brightening ramp ends the span (a fade-in shows one picture).
 4. **Dissolves**: at several scales ``h`` the frames ``c - h`` and ``c + h`` are compared
    and that distance is contrasted with the same comparison on either side
    (``c - 3h`` to ``c - h``, ``c + h`` to ``c + 3h``), by structure and by colour. A
@@ -36,10 +38,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from mediaml.media.detect.features import (
+    NORM_FLOOR,
     Features,
     hist_distance,
     motion_distance,
@@ -186,6 +190,7 @@ def hard_cuts(
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p)
+            or _blurred(f, int(t), float(motion[t]), p)
         ):
             flash[t] = True
             continue
@@ -286,6 +291,54 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
     return False
 
 
+_BLUR_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
+
+
+@cache
+def _blur_matrices(n: int) -> np.ndarray:
+    """(len(_BLUR_SIGMAS), n, n) Gaussian blurs along one axis: ``x @ m`` blurs x's rows."""
+    i = np.arange(n)
+    sigma = np.asarray(_BLUR_SIGMAS)[:, None, None]
+    m = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2.0 * sigma**2))
+    return np.asarray(m / m.sum(axis=1, keepdims=True), dtype=np.float32)
+
+
+def _sharpness(z: np.ndarray, axis: int) -> np.ndarray:
+    """Mean absolute gradient of pictures ``z`` (..., H, W) along ``axis`` (-1: x, -2: y)."""
+    return np.asarray(np.abs(np.diff(z, axis=axis)).mean(axis=(-2, -1)))
+
+
+def _blurred(f: Features, t: int, across: float, p: DetectorParams) -> bool:
+    """True when one of the pictures either side of step ``t`` is the other blurred.
+
+    The motion blur of a whip pan (or of anything moving fast) can start or stop from
+    one frame to the next: the picture changes a lot, but it is the same view. When one
+    picture is at most ``blur_sharpness`` as sharp as the other along x or y, the
+    sharper is blurred along that axis until it is as soft and compared again (motion
+    search, as for ``across``, the structure change of the step); much closer than
+    across (``flash_ratio``) means a change of blur, not a cut.
+    """
+    pair = f.z[[t - 1, t]]
+    for axis in (-1, -2):
+        sa, sb = _sharpness(pair, axis).tolist()
+        if min(sa, sb) > p.blur_sharpness * max(sa, sb):
+            continue
+        sharp, soft = (0, 1) if sa > sb else (1, 0)
+        m = _blur_matrices(pair.shape[axis])
+        blurred = pair[sharp] @ m if axis == -1 else np.swapaxes(m, 1, 2) @ pair[sharp]
+        # at the structure's scale: zero mean, unit spread (as `features.extract` does)
+        blurred = blurred - blurred.mean(axis=(-2, -1), keepdims=True)
+        blurred /= np.maximum(blurred.std(axis=(-2, -1), keepdims=True), 1e-3)
+        enough = np.flatnonzero(_sharpness(blurred, axis) <= _sharpness(pair[soft], axis))
+        pick = blurred[enough[0] if enough.size else -1]
+        h, w = pick.shape
+        small = pick.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        near = float(motion_distance(small[None], f.zs[t - 1 + soft][None], p.max_shift)[0])
+        if near < p.flash_ratio * across:
+            return True
+    return False
+
+
 def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams) -> bool:
     """True when the picture before ``t`` comes back within ``flash_frames``.
 
@@ -297,16 +350,20 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     some match between any two pictures, so only like is compared with like.
     """
     n = len(f)
+    colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
     for j in range(1, p.flash_frames + 1):
-        for a, b in ((t - 1, t + j), (t - 1 - j, t)):
-            if a < 0 or b >= n:
-                continue
-            shift = p.max_shift * (b - a)
-            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], shift)
-            struct, across = float(pair[0]), float(pair[1])
+        pairs = [(a, b) for a, b in ((t - 1, t + j), (t - 1 - j, t)) if a >= 0 and b < n]
+        if not pairs:
+            continue
+        # both pairs are j + 1 frames apart: one search, the change across measured once
+        a_, b_ = (np.array([x[k] for x in pairs]) for k in (0, 1))
+        found = motion_distance(
+            f.zs[np.r_[a_, t - 1]], f.zs[np.r_[b_, t]], p.max_shift * (j + 1)
+        ).tolist()
+        across = found[-1]
+        change = min(score, 0.5 * (across + colour_across))
+        for (a, b), struct in zip(pairs, found, strict=False):
             colour = float(hist_distance(f.hist[a], f.hist[b]))
-            colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
-            change = min(score, 0.5 * (across + colour_across))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * across and colour < 0.5:
                 return True
@@ -359,7 +416,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
 
 
-def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]:
+def fades(
+    f: Features, p: DetectorParams, cuts: np.ndarray | None = None
+) -> list[tuple[Event | None, int, int]]:
     """Runs of black frames, with their fade ramps, and whether each is a fade.
 
     Returns (event, start, end) per run: the inclusive span from the start of the
@@ -367,15 +426,27 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
     ``fade`` event at the middle of the black run, or None when the same picture is on
     both sides (a dip to black within a shot) or the run touches the window's edge.
     Hard cuts and dissolves inside a span are not reported: the span is one transition.
+
+    A hard cut in ``cuts`` (first frames of new shots) inside a ramp ends the span
+    when the ramp before the cut shows the picture from before the darkening (or
+    starts it when the ramp after the cut shows the picture from after the
+    brightening): the dip was within one shot (something dark passing the lens), and
+    the cut is the transition.
     """
     n = len(f)
     found: list[tuple[Event | None, int, int]] = []
+    # a fade scales the picture: its luma's mean and spread fall (or rise) together
+    level = np.hypot(f.mean, f.std)
     for first, last in _runs(is_dark(f, p)):
         start, end = first, last
-        while start > 0 and f.mean[start - 1] > f.mean[start] + 0.5:
+        while start > 0 and level[start - 1] > level[start] + 0.5:
             start -= 1  # the fade-out ramp
-        while end < n - 1 and f.mean[end + 1] > f.mean[end] + 0.5:
+        while end < n - 1 and level[end + 1] > level[end] + 0.5:
             end += 1  # the fade-in ramp
+        dip = _dip_before_cut(f, start, last, end, cuts, p)
+        if dip is not None:
+            found.append((None, dip[0], dip[1]))
+            continue
         event = None
         if first > 0 and last < n - 1:
             before = np.arange(max(0, start - 1 - p.flash_frames), start)
@@ -388,6 +459,25 @@ def fades(f: Features, p: DetectorParams) -> list[tuple[Event | None, int, int]]
                     event = Event((first + last + 1) // 2, "fade", change)
         found.append((event, start, end))
     return found
+
+
+def _dip_before_cut(
+    f: Features, start: int, last: int, end: int, cuts: np.ndarray | None, p: DetectorParams
+) -> tuple[int, int] | None:
+    """The span of a dark dip that a hard cut in its brightening ramp ends, if any.
+
+    A fade-in shows the new shot growing brighter, the same picture frame after frame,
+    so a hard cut between two frames of the ramp bright enough to show their structure
+    (spread ``NORM_FLOOR`` or more) is no step of a fade-in: the dark run was a dip
+    (something dark passing the lens) and the cut is the transition. Returns the span
+    up to the frame before the cut; None when no cut qualifies.
+    """
+    if cuts is None:
+        return None
+    for c in cuts[(cuts > last + 1) & (cuts <= end + 1) & (cuts < len(f))]:
+        if min(f.std[c - 1], f.std[c]) >= NORM_FLOOR:
+            return start, int(c) - 1
+    return None
 
 
 def _raw_luma(f: Features, frames: np.ndarray) -> np.ndarray:
@@ -485,14 +575,20 @@ def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
     return bool((ok & (cov >= p.whip_match * np.sqrt(var))).any())
 
 
-def gradual(f: Features, cuts: list[Event], p: DetectorParams) -> tuple[list[Event], np.ndarray]:
+def gradual(
+    f: Features,
+    cuts: list[Event],
+    fade_found: list[tuple[Event | None, int, int]],
+    p: DetectorParams,
+) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
+
+    ``fade_found`` is what `fades` found (fade events and the spans of black runs).
 
     Also returns, per frame, the largest gradual contrast over the scales (0 where none
     was judged).
     """
     cut_frames = np.array([e.frame for e in cuts], dtype=np.int64)
-    fade_found = fades(f, p)
     events = [e for e, _, _ in fade_found if e is not None]
     dark_spans = [(start, end) for _, start, end in fade_found]
     found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
@@ -551,10 +647,12 @@ def decide_traced(
     The evidence adds ``gradual`` (the largest gradual-transition contrast over the
     scales, 0 where not judged) and ``dark`` (black frames).
     """
-    spans = [(start, end) for _, start, end in fades(f, p)]
     found, evidence = hard_cuts(f, score, motion, p)
-    cuts = [c for c in found if not any(start <= c.frame <= end + 1 for start, end in spans)]
-    events, contrast = gradual(f, cuts, p)
+    fade_found = fades(f, p, np.array([c.frame for c in found], dtype=np.int64))
+    # a fade's span also takes a cut right after its ramp (a fade-out, then a cut in)
+    spans = [(start, end + (e is not None)) for e, start, end in fade_found]
+    cuts = [c for c in found if not any(start <= c.frame <= end for start, end in spans)]
+    events, contrast = gradual(f, cuts, fade_found, p)
     evidence["gradual"] = contrast
     evidence["dark"] = is_dark(f, p)
     return sorted(cuts + events, key=lambda e: e.frame), evidence

@@ -57,6 +57,11 @@ class DetectorParams:
             one (no shot is that short).
         flash_ratio: "returns" means the structural distance between the frames before
             and after is below this fraction of the change itself.
+        blur_sharpness: a candidate cut where one picture is at most this sharp (mean
+            absolute gradient along x or y) relative to the other is checked for being
+            the other blurred along that axis (motion blur starting or stopping): the
+            sharper, blurred until it is as soft, must not come within ``flash_ratio``
+            of the change across (see `decide._blurred`).
         gradual_scales: half-widths ``h``, in frames, at which gradual transitions are
             sought: the change from ``c - h`` to ``c + h`` is contrasted with the changes
             from ``c - 3h`` to ``c - h`` and from ``c + h`` to ``c + 3h`` (a dissolve of
@@ -96,6 +101,7 @@ class DetectorParams:
     sweep_frames: int = 7
     flash_frames: int = 2
     flash_ratio: float = 0.5
+    blur_sharpness: float = 0.7
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
     gradual_confirm: float = 0.37
