@@ -36,12 +36,31 @@ def enqueue(stage: Stage, ids: list[int]) -> None:
 
 
 def run_stage(stage_name: str, item_id: int) -> str:
-    """Run one stage on one item, then queue whatever comes next."""
-    from mediaml.pipeline.steps import STEPS
+    """Run one stage on one item (with more ready items, for stages that work in bulk:
+    see ``BATCH_STEPS``), then queue whatever comes next for each.
+
+    Returns:
+        ``item_id``'s result.
+    """
+    from mediaml.pipeline.steps import BATCH_STEPS, STEPS
 
     stage = STAGES_BY_NAME[stage_name]
     ctx = context()
-    outcome = runner.run_item(ctx, stage, item_id, STEPS[stage.name])
+    if stage.name in BATCH_STEPS:
+        step, claim_size = BATCH_STEPS[stage.name]
+        outcomes = runner.run_batch(ctx, stage, item_id, step, claim_size(ctx))
+    else:
+        outcomes = [runner.run_item(ctx, stage, item_id, STEPS[stage.name])]
+    for outcome in outcomes:
+        _after(ctx, stage, outcome, took_message=outcome.item_id == item_id)
+    return outcomes[0].result
+
+
+def _after(
+    ctx: runner.StageContext, stage: Stage, outcome: runner.Outcome, took_message: bool
+) -> None:
+    """Log one item's outcome and queue what comes next for it."""
+    item_id = outcome.item_id
     log.info(
         "%s %s %s: %s in %.2fs%s",
         stage.name,
@@ -63,11 +82,10 @@ def run_stage(stage_name: str, item_id: int) -> str:
     elif outcome.result == "released":  # this worker is stopping: hand it to another one
         mark_queued(ctx.db, stage, [item_id])
         enqueue(stage, [item_id])
-    elif runner.shutting_down.is_set():
+    elif took_message and runner.shutting_down.is_set():
         # A stopping worker took the message but did not run it: let the next dispatcher
         # pass queue the item again right away instead of after the requeue window.
         mark_unqueued(ctx.db, stage, [item_id])
-    return outcome.result
 
 
 def discard_stage_messages(items: Iterable[tuple[str, int]]) -> int:

@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 import requests
+from psycopg import sql
 
 from mediaml.config import Settings
 from mediaml.db import Database, leases
@@ -110,6 +111,8 @@ class StageContext:
 
 
 Step = Callable[[StageContext, dict[str, Any]], dict[str, Any] | None]
+# A step over several claimed items at once: each item's error, or None when it succeeded.
+BatchStep = Callable[[StageContext, list[dict[str, Any]]], dict[int, Exception | None]]
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,49 @@ def claim(ctx: StageContext, stage: Stage, item_id: int) -> dict[str, Any] | Non
     return rows[0] if rows else None
 
 
+def claim_batch(ctx: StageContext, stage: Stage, item_id: int, limit: int) -> list[dict[str, Any]]:
+    """Atomically take ``item_id`` and, when it was ready, up to ``limit - 1`` other items
+    ready for ``stage`` (lowest ids first; rows other workers hold or lock are passed over).
+
+    Returns:
+        The claimed rows, ``item_id``'s first; empty when ``item_id`` was not ready.
+    """
+    params = {"model": default_model(ctx.settings), "strategy": ctx.settings.embed_strategy}
+
+    def take(conn: Any, ids: list[int]) -> list[dict[str, Any]]:
+        return leases.claim(
+            conn,
+            stage.table,
+            ctx.node,
+            ctx.settings.lease_seconds,
+            ids=ids,
+            state=stage.ready,
+            to_state=stage.in_flight,
+            where=stage.extra_where,
+            params=params,
+        )
+
+    with ctx.db.transaction() as conn:
+        claimed = take(conn, [item_id])
+        if not claimed or limit <= 1:
+            return claimed
+        extra = f" AND ({stage.extra_where})" if stage.extra_where else ""
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT t.id FROM {} AS t WHERE t.state = %(_state)s AND {}{}"
+                " ORDER BY t.id LIMIT %(_more)s FOR UPDATE SKIP LOCKED"
+            ).format(
+                sql.Identifier(stage.table),
+                sql.SQL(leases.free("t")),
+                sql.SQL(extra),
+            ),
+            {**params, "_state": stage.ready, "_more": limit - 1},
+        ).fetchall()
+        if rows:
+            claimed += take(conn, [int(r["id"]) for r in rows])
+    return claimed
+
+
 def _finish(ctx: StageContext, stage: Stage, item_id: int, to: str, **fields: Any) -> bool:
     """Leave the in-flight state if this node still holds the lease."""
     with ctx.db.transaction() as conn:
@@ -254,6 +300,82 @@ def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outco
     if not done:
         return outcome("skipped", "lease lost while running; another worker owns the item")
     return outcome("done")
+
+
+def run_batch(
+    ctx: StageContext, stage: Stage, item_id: int, step: BatchStep, limit: int
+) -> list[Outcome]:
+    """Claim ``item_id`` and up to ``limit - 1`` other items ready for ``stage``, run
+    ``step`` on them together and record each item's result, as :func:`run_item` does
+    for one (each claimed item keeps its own lease, heartbeat, outcome and error).
+
+    For stages whose work is cheaper in bulk: the embed stage runs the model once on the
+    keyframes of several clips instead of once per clip. The other items' queued
+    messages then find them done and are skipped.
+
+    Returns:
+        One outcome per claimed item, ``item_id``'s first; only ``item_id``'s
+        (``skipped``) when it was not ready, and then nothing else is claimed.
+    """
+    started = time.monotonic()
+
+    def outcome(
+        item: int, result: str, error: str | None = None, retry_in: float | None = None
+    ) -> Outcome:
+        return Outcome(stage.name, item, result, time.monotonic() - started, error, retry_in)
+
+    if shutting_down.is_set():
+        return [outcome(item_id, "skipped", "worker is shutting down")]
+    try:
+        rows = claim_batch(ctx, stage, item_id, limit)
+    except psycopg.Error as exc:
+        return [outcome(item_id, "skipped", f"could not claim: {exc}")]
+    if not rows:
+        return [outcome(item_id, "skipped")]
+
+    ctx = dataclasses.replace(ctx, lease_lost=threading.Event())
+    heartbeats = [_Heartbeat(ctx, stage, int(row["id"])) for row in rows]
+    for heartbeat in heartbeats:
+        heartbeat.start()
+    try:
+        with ctx.store.pinned():
+            errors = step(ctx, rows)
+    except Exception as exc:
+        errors = {int(row["id"]): exc for row in rows}
+    finally:
+        for heartbeat in heartbeats:
+            heartbeat.stop_event.set()
+
+    results: list[Outcome] = []
+    for row in rows:
+        item = int(row["id"])
+        error = errors.get(item)
+
+        def item_outcome(
+            result: str, message: str | None = None, retry_in: float | None = None, item=item
+        ) -> Outcome:
+            return outcome(item, result, message, retry_in)
+
+        if error is None:
+            done = _finish(
+                ctx,
+                stage,
+                item,
+                stage.done,
+                last_error=None,
+                error_kind=None,
+                next_retry_at=None,
+                enqueued_at=None,
+            )
+            lost = "lease lost while running; another worker owns the item"
+            results.append(item_outcome("done") if done else item_outcome("skipped", lost))
+        elif isinstance(error, (LeaseLost, ShutdownRequested)) or shutting_down.is_set():
+            # Stopped on purpose or overtaken: give the item back (a no-op if not held).
+            _finish(ctx, stage, item, stage.release_state, enqueued_at=None)
+            results.append(item_outcome("released", "worker stopped before finishing"))
+        else:
+            results.append(_failure(ctx, stage, row, error, item_outcome))
+    return results
 
 
 def _failure(

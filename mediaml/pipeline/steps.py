@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -24,13 +24,13 @@ from mediaml.db.artifacts import list_artifacts, upsert_artifact
 from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import get_video
 from mediaml.embed.policy import default_model
-from mediaml.errors import MediaError
+from mediaml.errors import MediaError, MediamlError
 from mediaml.media.detectors import BUILTIN as BUILTIN_DETECTOR
 from mediaml.media.detectors import run_detector
 from mediaml.pipeline import fetch
 from mediaml.pipeline.ingest import title_of
 from mediaml.pipeline.progress import StageProgress
-from mediaml.pipeline.runner import StageContext, Step
+from mediaml.pipeline.runner import BatchStep, StageContext, Step
 from mediaml.storage import ObjectStore, keys
 
 if TYPE_CHECKING:
@@ -279,22 +279,64 @@ def keyframe_inputs(
     return inputs
 
 
-def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
-    """Embed the clip's keyframes (from their renditions when stored) with the default
-    model and strategy (upsert)."""
-    from mediaml.embed import embed_clip, get_embedder
+def embed_clips_step(ctx: StageContext, clips: list[dict[str, Any]]) -> dict[int, Exception | None]:
+    """Embed several claimed clips with the default model and strategy (upsert): their
+    keyframes (renditions when stored) go through the model in shared batches.
 
-    with ctx.db.transaction() as conn:
-        artifacts = list_artifacts(conn, clip["id"], "keyframe")
-    if not artifacts:
-        raise MediaError(f"clip {clip['id']} has no keyframes; retry it to re-extract them")
+    Returns:
+        Each clip's error (no keyframes, unreadable keyframe) or None when it is stored.
+    """
+    from mediaml.embed import embed_clips, get_embedder
+
     model = get_embedder(default_model(ctx.settings))
-    inputs = keyframe_inputs(ctx.store, clip, artifacts, model)
-    ctx.check_lease()
     with ctx.db.transaction() as conn:
-        embed_clip(conn, clip["id"], inputs, model=model, strategy=ctx.settings.embed_strategy)
+        artifacts = {clip["id"]: list_artifacts(conn, clip["id"], "keyframe") for clip in clips}
+    errors: dict[int, Exception | None] = {}
+    items = []
+    for clip in clips:
+        if not artifacts[clip["id"]]:
+            errors[clip["id"]] = MediaError(
+                f"clip {clip['id']} has no keyframes; retry it to re-extract them"
+            )
+            continue
+        try:
+            items.append(
+                (clip["id"], keyframe_inputs(ctx.store, clip, artifacts[clip["id"]], model))
+            )
+        except MediamlError as exc:  # a keyframe missing from the store: this clip only
+            errors[clip["id"]] = exc
+    ctx.check_lease()
+    report = embed_clips(ctx.db, items, model=model, strategy=ctx.settings.embed_strategy)
+    for clip_id, message in report.failed.items():
+        errors[clip_id] = MediaError(message)
+    return {clip["id"]: errors.get(clip["id"]) for clip in clips}
+
+
+def embed(ctx: StageContext, clip: dict[str, Any]) -> dict[str, Any]:
+    """Embed one clip's keyframes (renditions when stored) with the default model and
+    strategy (upsert)."""
+    error = embed_clips_step(ctx, [clip])[clip["id"]]
+    if error is not None:
+        raise error
     return {}
 
+
+def embed_claim_size(ctx: StageContext) -> int:
+    """How many clips the embed stage claims at once: enough keyframes to fill one
+    model batch (3 a clip, 1 for ``keyframe_single``)."""
+    from mediaml.embed import get_embedder
+
+    model = get_embedder(default_model(ctx.settings))
+    per_clip = 1 if ctx.settings.embed_strategy == "keyframe_single" else 3
+    return max(1, model.batch_size // per_clip)
+
+
+# Stages that claim several items at once and run one step over them: the step, and how
+# many items to claim (see mediaml.pipeline.runner.run_batch).
+BATCH_STEPS: dict[str, tuple[BatchStep, Callable[[StageContext], int]]] = {
+    "embed": (embed_clips_step, embed_claim_size),
+    "backfill": (embed_clips_step, embed_claim_size),
+}
 
 STEPS: dict[str, Step] = {
     "download": download,

@@ -183,5 +183,7 @@ def test_kill_9_mid_embedding_completes_exactly_once(
     assert count(db, "SELECT count(*) FROM embeddings") == 3
     assert count(db, "SELECT count(DISTINCT clip_id) FROM embeddings") == 3
     assert count(db, "SELECT count(*) FROM clip_artifacts") == 9
-    assert len(store.list("clips/")) == 3 and len(store.list("artifacts/keyframes/")) == 9
+    keyframe_objects = store.list("artifacts/keyframes/")
+    assert len(store.list("clips/")) == 3 and len(keyframe_objects) == 18
+    assert sum(key.endswith(".png") for key in keyframe_objects) == 9  # one rendition each
     assert count(db, "SELECT count(*) FROM clips WHERE video_id = %s", video_id) == 3

@@ -350,16 +350,20 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     some match between any two pictures, so only like is compared with like.
     """
     n = len(f)
+    colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
     for j in range(1, p.flash_frames + 1):
-        for a, b in ((t - 1, t + j), (t - 1 - j, t)):
-            if a < 0 or b >= n:
-                continue
-            shift = p.max_shift * (b - a)
-            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], shift)
-            struct, across = float(pair[0]), float(pair[1])
+        pairs = [(a, b) for a, b in ((t - 1, t + j), (t - 1 - j, t)) if a >= 0 and b < n]
+        if not pairs:
+            continue
+        # both pairs are j + 1 frames apart: one search, the change across measured once
+        a_, b_ = (np.array([x[k] for x in pairs]) for k in (0, 1))
+        found = motion_distance(
+            f.zs[np.r_[a_, t - 1]], f.zs[np.r_[b_, t]], p.max_shift * (j + 1)
+        ).tolist()
+        across = found[-1]
+        change = min(score, 0.5 * (across + colour_across))
+        for (a, b), struct in zip(pairs, found, strict=False):
             colour = float(hist_distance(f.hist[a], f.hist[b]))
-            colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
-            change = min(score, 0.5 * (across + colour_across))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * across and colour < 0.5:
                 return True

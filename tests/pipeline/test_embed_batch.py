@@ -1,0 +1,79 @@
+"""The embed stage claims several clips at once (one model run over their keyframes),
+through the worker's task function, on real media, PostgreSQL and ONNX Runtime (the tiny
+CLIP): each clip gets its own outcome, a clip that cannot be embedded fails alone, and a
+clip someone else finished is not run again."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mediaml
+from mediaml.config import Settings, set_settings
+from mediaml.embed import get_embedder
+from mediaml.embed.images import load_image
+from mediaml.embed.strategies import vectors_for_strategy
+from mediaml.jobs.tasks import run_stage
+from tests.support.embed import write_tiny_clip_model
+
+MODEL = "clip-vit-base-patch32"
+
+
+@pytest.fixture
+def clip_settings(settings: Settings, tmp_path: Path) -> Settings:
+    write_tiny_clip_model(tmp_path / "models", dim=32)
+    s = dataclasses.replace(settings, model_dir=tmp_path / "models", embed_model=MODEL)
+    set_settings(s)
+    return s
+
+
+def _states(db) -> dict[int, tuple[str, str | None]]:
+    with db.transaction() as conn:
+        rows = conn.execute("SELECT id, state, last_error FROM clips ORDER BY id").fetchall()
+    return {int(r["id"]): (r["state"], r["last_error"]) for r in rows}
+
+
+def test_the_embed_stage_claims_clips_in_bulk_and_each_has_its_outcome(
+    db, store, clip_settings, three_shot_video, caplog
+):
+    path, _ = three_shot_video
+    keyframed = mediaml.run_pipeline(path, until="keyframed", auto_approve=True, progress=False)
+    assert set(keyframed["result"]) == {"done"}
+    first, broken, last = sorted(_states(db))
+    with db.transaction() as conn:  # a clip whose keyframes are gone cannot be embedded
+        conn.execute("DELETE FROM clip_artifacts WHERE clip_id = %s", (broken,))
+    model = get_embedder(MODEL)
+    model.batch_size = 6  # two clips of three keyframes fill a model batch
+
+    with caplog.at_level(logging.INFO, logger="mediaml.jobs"):
+        assert run_stage("embed", first) == "done"
+    states = _states(db)
+    assert states[first] == ("embedded", None)
+    assert states[broken][0] == "embedding_failed" and "has no keyframes" in states[broken][1]
+    assert states[last] == ("keyframed", None)  # past the claim size
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(f"embed clips {first}: done" in line for line in lines), lines
+    assert any(f"embed clips {broken}: failed" in line for line in lines), lines
+
+    # The failed clip's own message finds it failed: nothing else is claimed with it.
+    assert run_stage("embed", broken) == "skipped"
+    assert _states(db)[last] == ("keyframed", None)
+    assert run_stage("embed", last) == "done"
+    assert run_stage("embed", first) == "skipped"  # already embedded
+
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT e.clip_id, e.embedding, array_agg(a.key ORDER BY a.frame) AS keys"
+            " FROM embeddings e JOIN clip_artifacts a ON a.clip_id = e.clip_id"
+            " AND a.kind = 'keyframe' GROUP BY e.clip_id, e.embedding ORDER BY e.clip_id"
+        ).fetchall()
+    assert [r["clip_id"] for r in rows] == [first, last]
+    for row in rows:
+        files = [store.local_path(key) for key in row["keys"]]
+        vectors = model.infer(np.stack([model.prepare(load_image(f)) for f in files]))
+        expected = vectors_for_strategy(vectors, "keyframe_multi_avg")[0]
+        np.testing.assert_allclose(row["embedding"].to_numpy(), expected, rtol=0, atol=1e-6)
