@@ -185,6 +185,11 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # frame to the next, the same view sharp again (before: a cut at 29); then a cut
         # into a take opening with a whip
         (15, slice(27, 29), [40]),
+        # a 3x close-up whose camera whips mid-shot (after a 3x take where a car crosses
+        # right in front of the camera): steps far beyond the motion search, but each is
+        # the picture before it shifted, and the step before shifts it alike (before: a
+        # cut at 80)
+        (26, slice(19, 21), [59]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -192,6 +197,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "shake-and-whip-pan",
         "dark-dip-then-cut",
         "whip-blur-stops",
+        "steady-moves-at-3x-zoom",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -11,7 +11,8 @@ Four rules, applied to frames with enough context on both sides:
    matches a frame just after it (within ``flash_frames``), by structure, or by the full
    score relative to the shot's usual change. This removes camera flashes, lightning
    and brief occlusions without looking at brightness as such. Nor is a peak where
-   one picture is the other blurred (motion blur starting or stopping).
+   one picture is the other blurred (motion blur starting or stopping), or the other
+   shifted as a whole with the next or previous step shifting alike (a steady move).
 3. **Fades through black**: each run of black frames, widened by the darkening and
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
@@ -191,6 +192,7 @@ def hard_cuts(
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p)
             or _blurred(f, int(t), float(motion[t]), p)
+            or _steady_move(f, int(t), p)
         ):
             flash[t] = True
             continue
@@ -537,42 +539,76 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     return 1.0 if fit is None else float(np.median(fit[1]))
 
 
-def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
-    """True when picture ``b`` is picture ``a`` moved by a whole-frame shift.
+def shift_match(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> tuple[np.ndarray, np.ndarray]:
+    """How well pictures ``b`` match pictures ``a`` moved by a whole-frame shift.
 
-    A motion-blurred whip pan is a temporal average of the view sweeping past, so its
-    middle frames *are* mixes of its ends, like a dissolve's; what gives it away is that
-    its end pictures show one scene, shifted by the pan. Every shift of at least two
-    pixels and at most ``whip_shift`` (in y at most a quarter of the height; the overlap
-    keeps at least 40% of the width) is tried on the full analysis picture (normalised
-    luma), and the overlapping parts are compared by correlation: ``whip_match`` or
-    more is one view. Two unrelated pictures (the ends of a dissolve) rarely correlate
-    that well anywhere.
+    ``a``, ``b``: (n, H, W) normalised luma. Every shift of at least two pixels and at
+    most ``whip_shift`` (in y at most a quarter of the height; the overlap keeps at
+    least 40% of the width) is tried, and the overlapping parts are compared by
+    correlation. Returns, per pair, the best correlation and its shift ``(dy, dx)``
+    (``b[r - dy, c - dx]`` shows ``a[r, c]``).
     """
-    h, w = a.shape
+    n, h, w = a.shape
     mx, my = min(p.whip_shift, int(0.6 * w)), min(p.whip_shift, h // 4)
     dy, dx = (g.ravel() for g in np.mgrid[-my : my + 1, -mx : mx + 1])
-    moved = np.maximum(np.abs(dy), np.abs(dx)) >= 2  # unmoved: the same view, no pan
-    dy, dx = dy[moved], dx[moved]
-    # sum over the overlap of a[r, c] * b[r - dy, c - dx], for every shift at once
-    spectrum = np.fft.rfft2(a, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(b, (2 * h, 2 * w)))
-    sab = np.fft.irfft2(spectrum, (2 * h, 2 * w))[dy % (2 * h), dx % (2 * w)]
-    # the overlap is a[r0:r1, c0:c1] and b[r0 - dy:r1 - dy, c0 - dx:c1 - dx]
+    keep = np.maximum(np.abs(dy), np.abs(dx)) >= 2  # unmoved: the same view, no move
     r0, r1 = np.maximum(0, dy), h + np.minimum(0, dy)
     c0, c1 = np.maximum(0, dx), w + np.minimum(0, dx)
+    keep &= c1 - c0 >= 0.4 * w
+    dy, dx, r0, r1, c0, c1 = (x[keep] for x in (dy, dx, r0, r1, c0, c1))
+    # sum over the overlap of a[r, c] * b[r - dy, c - dx], for every shift at once
+    size = (2 * h, 2 * w)
+    spectrum = np.fft.rfft2(a, size) * np.conj(np.fft.rfft2(b, size))
+    sab = np.fft.irfft2(spectrum, size)[:, dy % (2 * h), dx % (2 * w)]
 
     def box(x: np.ndarray, top: np.ndarray, left: np.ndarray) -> np.ndarray:
-        s = np.pad(x.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        # sums of x over the overlap (its top-left corner per shift), via summed areas
+        s = np.pad(x.astype(np.float64).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
         bottom, right = top + (r1 - r0), left + (c1 - c0)
-        return np.asarray(s[bottom, right] - s[top, right] - s[bottom, left] + s[top, left])
+        return np.asarray(
+            s[:, bottom, right] - s[:, top, right] - s[:, bottom, left] + s[:, top, left]
+        )
 
     count = (r1 - r0) * (c1 - c0)
     sa, sb = box(a, r0, c0), box(b, r0 - dy, c0 - dx)
     saa, sbb = box(a * a, r0, c0), box(b * b, r0 - dy, c0 - dx)
     cov = sab - sa * sb / count
     var = np.maximum(saa - sa * sa / count, 0.0) * np.maximum(sbb - sb * sb / count, 0.0)
-    ok = (c1 - c0 >= 0.4 * w) & (var > 1e-6)
-    return bool((ok & (cov >= p.whip_match * np.sqrt(var))).any())
+    corr = np.where(var > 1e-6, cov / np.sqrt(np.maximum(var, 1e-12)), -1.0)
+    best = np.argmax(corr, axis=1)
+    return corr[np.arange(n), best], np.stack([dy[best], dx[best]], axis=1)
+
+
+def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
+    """True when picture ``b`` is picture ``a`` moved by a whole-frame shift.
+
+    A motion-blurred whip pan is a temporal average of the view sweeping past, so its
+    middle frames *are* mixes of its ends, like a dissolve's; what gives it away is that
+    its end pictures show one scene, shifted by the pan: they correlate at
+    ``whip_match`` or more for some shift (see `shift_match`). Two unrelated pictures
+    (the ends of a dissolve) rarely correlate that well anywhere.
+    """
+    return bool(shift_match(a[None], b[None], p)[0][0] >= p.whip_match)
+
+
+def _steady_move(f: Features, t: int, p: DetectorParams) -> bool:
+    """True when step ``t`` is a whole-frame shift that the step before or after repeats.
+
+    A fast pan or whip, or something large crossing right in front of the lens (a car
+    at 3x zoom), shifts the picture by much more than the motion search reaches, so
+    the step looks like a cut; but the picture at ``t`` is the one at ``t - 1`` moved
+    (`shift_match` at ``whip_match``), and the move goes on: an adjacent step shows
+    the same shift (within ``max_shift`` pixels each way), as a steady motion does.
+    A cut is a one-off: even when the new picture happens to match a shifted old one,
+    the steps around it do not move that way.
+    """
+    corr, shift = shift_match(f.z[t - 1 : t], f.z[t : t + 1], p)
+    if corr[0] < p.whip_match:
+        return False
+    around = np.array([i for i in (t - 1, t + 1) if 1 <= i < len(f)])
+    corr, shifts = shift_match(f.z[around - 1], f.z[around], p)
+    same = np.abs(shifts - shift[0]).max(axis=1) <= p.max_shift
+    return bool((same & (corr >= p.whip_match)).any())
 
 
 def gradual(
