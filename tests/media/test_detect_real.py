@@ -190,6 +190,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # the picture before it shifted, and the step before shifts it alike (before: a
         # cut at 80)
         (26, slice(19, 21), [59]),
+        # a shaky close-up at 2x speed whips to another part of the car: its blurred
+        # frames mix its ends well enough to pass for a dissolve, but the blur starts
+        # and stops from one frame to the next (before: a dissolve at 22)
+        (17, slice(9, 12), [11, 43]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -198,6 +202,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "dark-dip-then-cut",
         "whip-blur-stops",
         "steady-moves-at-3x-zoom",
+        "whip-is-no-dissolve",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -29,7 +29,8 @@ Four rules, applied to frames with enough context on both sides:
    transition, reported at its middle: the frames around it are fitted as mixes of the
    pictures before and after, and the middle is where the mix tips from the outgoing
    shot to the incoming one (a cross-dissolve is a linear mix). A blurred whip pan is
-   such a mix too, but its ends are one view shifted: that is a camera move.
+   such a mix too, but its ends are one view shifted, or its motion blur starts or
+   stops from one frame to the next: that is a camera move.
 
 Before any of this, the video's first frames cannot end a shot that has no calm step:
 a video opening on something passing the lens is not a cut at frame 1.
@@ -615,11 +616,13 @@ def gradual(
     f: Features,
     cuts: list[Event],
     fade_found: list[tuple[Event | None, int, int]],
+    motion: np.ndarray,
     p: DetectorParams,
 ) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
 
-    ``fade_found`` is what `fades` found (fade events and the spans of black runs).
+    ``fade_found`` is what `fades` found (fade events and the spans of black runs);
+    ``motion``, per frame, the structure change from the previous frame.
 
     Also returns, per frame, the largest gradual contrast over the scales (0 where none
     was judged).
@@ -663,6 +666,11 @@ def gradual(
             continue  # the middle is no mix of the ends: motion, not a dissolve
         if one_view_shifted(f.z[lo], f.z[hi], p):
             continue  # the ends are one view, shifted: the camera moved (a whip pan)
+        if any(
+            motion[t] >= p.cut_min_structure and _blurred(f, t, float(motion[t]), p)
+            for t in range(lo + 1, hi + 1)
+        ):
+            continue  # motion blur starts or stops inside: a whip, not a mix
         events.append(Event(frame, "dissolve", peak))
     return sorted(events, key=lambda e: e.frame), best
 
@@ -688,7 +696,7 @@ def decide_traced(
     # a fade's span also takes a cut right after its ramp (a fade-out, then a cut in)
     spans = [(start, end + (e is not None)) for e, start, end in fade_found]
     cuts = [c for c in found if not any(start <= c.frame <= end for start, end in spans)]
-    events, contrast = gradual(f, cuts, fade_found, p)
+    events, contrast = gradual(f, cuts, fade_found, motion, p)
     evidence["gradual"] = contrast
     evidence["dark"] = is_dark(f, p)
     return sorted(cuts + events, key=lambda e: e.frame), evidence
