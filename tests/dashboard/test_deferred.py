@@ -7,11 +7,12 @@ work (Panel would make the models again) but on the event loop: this test says s
 from __future__ import annotations
 
 import threading
+import time
 
 import panel as pn
 from bokeh.document import Document
 
-from dashboards.pages.deferred import _root_of, prebuild
+from dashboards.pages.deferred import _root_of, deferred_body, prebuild
 
 
 def test_models_made_in_a_worker_thread_are_attached_as_they_are():
@@ -37,3 +38,32 @@ def test_models_made_in_a_worker_thread_are_attached_as_they_are():
 def test_no_root_yet_means_nothing_is_made():
     body = pn.Column(pn.pane.HTML("Loading…"))
     assert _root_of(body, Document()) is None
+
+
+def _wait_for(check, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the deferred body did not arrive"
+        time.sleep(0.02)
+
+
+def test_a_body_that_cannot_be_made_says_why_instead_of_loading_forever():
+    def make():
+        raise RuntimeError("the database does not answer: start it")
+
+    body = deferred_body(make, "Explore")
+    _wait_for(lambda: "unavailable" in str(body.objects[0].object))
+    assert body.objects[0].object == (
+        '<p class="mm-error">Explore is unavailable: the database does not answer: start it</p>'
+    )
+
+
+def test_the_parts_replace_the_loading_line_then_the_hook_runs():
+    made, hooked = [pn.pane.HTML("one"), pn.pane.HTML("two")], []
+
+    def make():
+        return made, lambda: hooked.append(threading.current_thread().name)
+
+    body = deferred_body(make, "Status")
+    _wait_for(lambda: bool(hooked))
+    assert body.objects == made
