@@ -194,6 +194,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # frames mix its ends well enough to pass for a dissolve, but the blur starts
         # and stops from one frame to the next (before: a dissolve at 22)
         (17, slice(9, 12), [11, 43]),
+        # at 3x zoom a car crosses right in front of the camera: a burst of big steps,
+        # the biggest a steady shift (not a cut); a weaker step of the same burst is
+        # part of that move too (before: a cut at 28)
+        (11, slice(19, 21), [23]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -203,6 +207,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "whip-blur-stops",
         "steady-moves-at-3x-zoom",
         "whip-is-no-dissolve",
+        "car-crossing-at-3x-zoom",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

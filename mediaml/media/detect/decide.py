@@ -183,6 +183,7 @@ def hard_cuts(
     """
     ev = cut_evidence(f, score, motion, p)
     flash = np.zeros(len(score), dtype=bool)
+    moving = np.zeros(len(score), dtype=bool)
     events = []
     for t in np.flatnonzero(ev["candidate"]):
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
@@ -193,14 +194,35 @@ def hard_cuts(
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p)
             or _blurred(f, int(t), float(motion[t]), p)
-            or _steady_move(f, int(t), p)
         ):
             flash[t] = True
             continue
+        if _steady_move(f, int(t), p):
+            flash[t] = moving[t] = True
+            continue
         events.append(Event(int(t), "cut", float(score[t])))
+    events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
     events = _one_per_disturbance(events, score, ev, p)
     ev["flash"] = flash
     return events, ev
+
+
+def _in_a_move(
+    t: int, moving: np.ndarray, score: np.ndarray, ev: dict[str, np.ndarray], p: DetectorParams
+) -> bool:
+    """True when a steadier-looking step of a steady move is ``t``'s neighbour in one burst.
+
+    The steps of one fast move (no calm step between them, at most ``sweep_frames``
+    apart) are one disturbance: when its most dominant step is a steady move (see
+    `_steady_move`), a weaker big step of the same burst is part of that move.
+    """
+    lo, hi = max(1, t - p.sweep_frames), min(len(score), t + p.sweep_frames + 1)
+    for m in np.flatnonzero(moving[lo:hi]) + lo:
+        a, b = sorted((int(m), t))
+        calm = score[a + 1 : b] < ev["level"][a + 1 : b] + p.cut_margin
+        if not calm.any() and ev["dominance"][m] > ev["dominance"][t]:
+            return True
+    return False
 
 
 def _one_per_disturbance(
