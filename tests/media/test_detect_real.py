@@ -198,6 +198,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # the biggest a steady shift (not a cut); a weaker step of the same burst is
         # part of that move too (before: a cut at 28)
         (11, slice(19, 21), [23]),
+        # a cut into a take where something dark is already sweeping past the lens: the
+        # cut and the sweep's leaving 3 frames later both tower over their neighbours,
+        # but the frames between are the new shot, partly covered (before: a cut at 49)
+        (27, slice(21, 23), [46]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -208,6 +212,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "steady-moves-at-3x-zoom",
         "whip-is-no-dissolve",
         "car-crossing-at-3x-zoom",
+        "sweep-leaves-after-cut",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

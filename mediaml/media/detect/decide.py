@@ -202,7 +202,7 @@ def hard_cuts(
             continue
         events.append(Event(int(t), "cut", float(score[t])))
     events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
-    events = _one_per_disturbance(events, score, ev, p)
+    events = _one_per_disturbance(f, events, score, ev, p)
     ev["flash"] = flash
     return events, ev
 
@@ -226,7 +226,11 @@ def _in_a_move(
 
 
 def _one_per_disturbance(
-    events: list[Event], score: np.ndarray, ev: dict[str, np.ndarray], p: DetectorParams
+    f: Features,
+    events: list[Event],
+    score: np.ndarray,
+    ev: dict[str, np.ndarray],
+    p: DetectorParams,
 ) -> list[Event]:
     """Of cuts a few frames apart with no calm step between them, keep the dominant one.
 
@@ -236,7 +240,10 @@ def _one_per_disturbance(
     followed (or preceded) by several big changes, one of which may also look like a
     cut; but a shot needs at least one calm step to be a shot. Two cuts around a short
     shot are kept: inside the shot the picture settles, or both steps tower over their
-    neighbours (``sharp_dominance``).
+    neighbours (``sharp_dominance``) and the frames between show neither the picture
+    before nor the one after (see `_continues`: a cut into something already sweeping
+    past the lens towers, and so does the sweep's leaving, but the frames between are
+    the new shot partly covered).
     """
     kept: list[Event] = []
     for e in events:
@@ -253,8 +260,34 @@ def _one_per_disturbance(
                 if ev["dominance"][e.frame] > ev["dominance"][c]:
                     kept[-1] = e
                 continue
+            if not calm.any():
+                same = _continues(f, c, e.frame, p)
+                if same == "after":
+                    continue  # the frames between are the next shot, partly covered
+                if same == "before":
+                    kept[-1] = e
+                    continue
         kept.append(e)
     return kept
+
+
+def _continues(f: Features, c: int, e: int, p: DetectorParams) -> str:
+    """Which picture the frames between cuts ``c`` and ``e`` show, if one of them.
+
+    "after" when some frame between is the picture at ``e`` in most blocks (median
+    block distance under ``flash_ratio`` of the change across ``e``): something passing
+    the lens covered part of it, and its leaving at ``e`` is no cut. "before" likewise
+    with the picture before ``c``. "" when neither (a shot of its own).
+    """
+    middle = np.arange(c, e)
+    for name, end, cut in (("after", e, e), ("before", c - 1, c)):
+        across = float(motion_distance(f.zs[[cut - 1]], f.zs[[cut]], p.max_shift)[0])
+        blocks = motion_distance(
+            f.zs[np.full(len(middle), end)], f.zs[middle], p.max_shift, per_block=True
+        )
+        if float(np.median(blocks, axis=1).min()) < p.flash_ratio * across:
+            return name
+    return ""
 
 
 def _towers_over_wider_search(f: Features, t: int, p: DetectorParams) -> bool:
