@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -45,6 +46,18 @@ def _update(table: pn.widgets.Tabulator, frame: pd.DataFrame) -> None:
 
 def _counts(counts: dict[str, int], what: str) -> pd.DataFrame:
     return pd.DataFrame([{"state": s, what: n} for s, n in counts.items()], columns=["state", what])
+
+
+@dataclass
+class Frames:
+    """What the status page shows, as tables."""
+
+    videos: pd.DataFrame
+    clips: pd.DataFrame
+    queues: pd.DataFrame
+    runs: pd.DataFrame
+    failed: pd.DataFrame
+    usage: str
 
 
 class StatusView:
@@ -104,36 +117,18 @@ class StatusView:
         return status, usage
 
     async def refresh(self) -> None:
-        """Read the data off the event loop, then show it."""
+        """Read the data and make its tables off the event loop, then show them."""
         try:
-            status, usage = await asyncio.to_thread(self._read)
+            frames = await asyncio.to_thread(self._frames)
         except MediamlError as exc:
             self._say(f"Status unavailable: {exc}", "danger")
             return
-        self._show(status, usage)
+        self._show(frames)
 
-    def _show(self, status: dict[str, Any], usage: str) -> None:
-        _update(self.videos, _counts(status["videos"], "videos"))
-        _update(self.clips, _counts(status["clips"], "clips"))
-        queues = pd.DataFrame(
-            [{"queue": q, "waiting": n} for q, n in status["queues"].items()],
-            columns=["queue", "waiting"],
-        )
-        _update(self.queues, queues)
+    def _frames(self) -> Frames:
+        """The page's tables (in a worker thread): see :meth:`_read`."""
+        status, usage = self._read()
         runs = status["last_runs"]
-        runs_frame = pd.DataFrame(
-            [
-                {
-                    "job": job,
-                    "finished_at": runs[job]["finished_at"] if job in runs else "never",
-                    "node": runs[job]["node"] if job in runs else "",
-                    "stats": json.dumps(runs[job]["stats"]) if job in runs else "",
-                }
-                for job in (*PERIODIC_JOBS, *(j for j in runs if j not in PERIODIC_JOBS))
-            ],
-            columns=["job", "finished_at", "node", "stats"],
-        )
-        _update(self.runs, runs_frame)
         failed = pd.DataFrame(
             status["failed"],
             columns=[
@@ -149,9 +144,37 @@ class StatusView:
         )
         for column in ("next_retry_at", "updated_at"):  # to the second, UTC: keeps retry in view
             failed[column] = _utc_seconds(failed[column])
-        _update(self.failed, failed)
-        self.retry_all.disabled = not status["failed"]
-        self.cache.object = f"**Object cache on this machine:** {usage}"
+        return Frames(
+            videos=_counts(status["videos"], "videos"),
+            clips=_counts(status["clips"], "clips"),
+            queues=pd.DataFrame(
+                [{"queue": q, "waiting": n} for q, n in status["queues"].items()],
+                columns=["queue", "waiting"],
+            ),
+            runs=pd.DataFrame(
+                [
+                    {
+                        "job": job,
+                        "finished_at": runs[job]["finished_at"] if job in runs else "never",
+                        "node": runs[job]["node"] if job in runs else "",
+                        "stats": json.dumps(runs[job]["stats"]) if job in runs else "",
+                    }
+                    for job in (*PERIODIC_JOBS, *(j for j in runs if j not in PERIODIC_JOBS))
+                ],
+                columns=["job", "finished_at", "node", "stats"],
+            ),
+            failed=failed,
+            usage=usage,
+        )
+
+    def _show(self, frames: Frames) -> None:
+        _update(self.videos, frames.videos)
+        _update(self.clips, frames.clips)
+        _update(self.queues, frames.queues)
+        _update(self.runs, frames.runs)
+        _update(self.failed, frames.failed)
+        self.retry_all.disabled = frames.failed.empty
+        self.cache.object = f"**Object cache on this machine:** {frames.usage}"
 
     def _on_failed_click(self, event: Any) -> None:
         if event.column != "retry":
@@ -200,7 +223,7 @@ def page() -> pn.viewable.Viewable:
     def make() -> Parts:
         view = StatusView()
         try:
-            view._show(*view._read())
+            view._show(view._frames())
         except MediamlError as exc:
             view._say(f"Status unavailable: {exc}", "danger")
 

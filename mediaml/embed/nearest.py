@@ -130,6 +130,7 @@ def nearest_query(
     source_video: bool = False,
     exclude: bool = False,
     from_clip: bool = False,
+    ascending: bool = False,
 ) -> sql.Composed:
     """The nearest-neighbour SQL for one variant, returning at most ``limit`` rows of
     which the first ``skip`` belong to earlier pages (see :func:`candidate_count`).
@@ -137,11 +138,14 @@ def nearest_query(
     The limits are written into the statement: a prepared statement's generic plan
     would otherwise guess the number of rows wanted. Parameters: ``q`` (the query
     vector) and ``order`` (the vector to order by: ``q``, or ``-q`` for the least
-    similar first), or with ``from_clip`` just ``clip``, whose stored vector is looked
-    up inside the statement; ``video`` and ``exclude`` when asked for.
+    similar first, with ``ascending``), or with ``from_clip`` just ``clip``, whose
+    stored vector is looked up inside the statement; ``video`` and ``exclude`` when
+    asked for.
 
     Returns rows of ``clip_id``, ``distance`` (exact cosine distance to the query) and
-    the clip's details, nearest first.
+    the clip's details, nearest first (farthest first with ``ascending``: the cosine
+    distance to ``-q`` is exactly 2 minus the distance to ``q``, so one distance per row
+    orders both ways).
     """
     where: list[sql.Composable] = [
         variant_filter(model_name, strategy, "e"),
@@ -190,7 +194,7 @@ def nearest_query(
         " SELECT h.clip_id, {exact} <=> {query} AS distance, h.video_id, h.start_frame,"
         " h.end_frame, h.start_time, h.end_time, h.state"
         " FROM (SELECT * FROM candidates UNION ALL SELECT * FROM expanded) h"
-        " ORDER BY {exact} <=> {order} LIMIT {limit})"
+        " ORDER BY distance {direction} LIMIT {limit})"
         # A lookup per hit, never a scan of every video to join a page of titles.
         " SELECT h.clip_id, h.distance, h.video_id,"
         " (SELECT v.title FROM source_videos v WHERE v.id = h.video_id) AS title,"
@@ -201,6 +205,7 @@ def nearest_query(
         walk=index_expr(dim, "e"),
         dim=sql.SQL(str(int(dim))),
         exact=exact,
+        direction=sql.SQL("DESC" if ascending else "ASC"),
         query=query,
         order=order,
         where=sql.SQL(" AND ").join(where),

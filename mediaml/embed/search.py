@@ -288,6 +288,7 @@ def _search_vectors(
             skip=skip,
             source_video=source_video is not None,
             exclude=exclude is not None,
+            ascending=ascending,
         )
         hits: list[dict[str, Any]] = []
         full = False

@@ -185,6 +185,23 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # frame to the next, the same view sharp again (before: a cut at 29); then a cut
         # into a take opening with a whip
         (15, slice(27, 29), [40]),
+        # a 3x close-up whose camera whips mid-shot (after a 3x take where a car crosses
+        # right in front of the camera): steps far beyond the motion search, but each is
+        # the picture before it shifted, and the step before shifts it alike (before: a
+        # cut at 80)
+        (26, slice(19, 21), [59]),
+        # a shaky close-up at 2x speed whips to another part of the car: its blurred
+        # frames mix its ends well enough to pass for a dissolve, but the blur starts
+        # and stops from one frame to the next (before: a dissolve at 22)
+        (17, slice(9, 12), [11, 43]),
+        # at 3x zoom a car crosses right in front of the camera: a burst of big steps,
+        # the biggest a steady shift (not a cut); a weaker step of the same burst is
+        # part of that move too (before: a cut at 28)
+        (11, slice(19, 21), [23]),
+        # a cut into a take where something dark is already sweeping past the lens: the
+        # cut and the sweep's leaving 3 frames later both tower over their neighbours,
+        # but the frames between are the new shot, partly covered (before: a cut at 49)
+        (27, slice(21, 23), [46]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -192,6 +209,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "shake-and-whip-pan",
         "dark-dip-then-cut",
         "whip-blur-stops",
+        "steady-moves-at-3x-zoom",
+        "whip-is-no-dissolve",
+        "car-crossing-at-3x-zoom",
+        "sweep-leaves-after-cut",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -11,7 +11,8 @@ Four rules, applied to frames with enough context on both sides:
    matches a frame just after it (within ``flash_frames``), by structure, or by the full
    score relative to the shot's usual change. This removes camera flashes, lightning
    and brief occlusions without looking at brightness as such. Nor is a peak where
-   one picture is the other blurred (motion blur starting or stopping).
+   one picture is the other blurred (motion blur starting or stopping), or the other
+   shifted as a whole with the next or previous step shifting alike (a steady move).
 3. **Fades through black**: each run of black frames, widened by the darkening and
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
@@ -28,7 +29,8 @@ Four rules, applied to frames with enough context on both sides:
    transition, reported at its middle: the frames around it are fitted as mixes of the
    pictures before and after, and the middle is where the mix tips from the outgoing
    shot to the incoming one (a cross-dissolve is a linear mix). A blurred whip pan is
-   such a mix too, but its ends are one view shifted: that is a camera move.
+   such a mix too, but its ends are one view shifted, or its motion blur starts or
+   stops from one frame to the next: that is a camera move.
 
 Before any of this, the video's first frames cannot end a shot that has no calm step:
 a video opening on something passing the lens is not a cut at frame 1.
@@ -181,6 +183,7 @@ def hard_cuts(
     """
     ev = cut_evidence(f, score, motion, p)
     flash = np.zeros(len(score), dtype=bool)
+    moving = np.zeros(len(score), dtype=bool)
     events = []
     for t in np.flatnonzero(ev["candidate"]):
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
@@ -194,14 +197,40 @@ def hard_cuts(
         ):
             flash[t] = True
             continue
+        if _steady_move(f, int(t), p):
+            flash[t] = moving[t] = True
+            continue
         events.append(Event(int(t), "cut", float(score[t])))
-    events = _one_per_disturbance(events, score, ev, p)
+    events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
+    events = _one_per_disturbance(f, events, score, ev, p)
     ev["flash"] = flash
     return events, ev
 
 
+def _in_a_move(
+    t: int, moving: np.ndarray, score: np.ndarray, ev: dict[str, np.ndarray], p: DetectorParams
+) -> bool:
+    """True when a steadier-looking step of a steady move is ``t``'s neighbour in one burst.
+
+    The steps of one fast move (no calm step between them, at most ``sweep_frames``
+    apart) are one disturbance: when its most dominant step is a steady move (see
+    `_steady_move`), a weaker big step of the same burst is part of that move.
+    """
+    lo, hi = max(1, t - p.sweep_frames), min(len(score), t + p.sweep_frames + 1)
+    for m in np.flatnonzero(moving[lo:hi]) + lo:
+        a, b = sorted((int(m), t))
+        calm = score[a + 1 : b] < ev["level"][a + 1 : b] + p.cut_margin
+        if not calm.any() and ev["dominance"][m] > ev["dominance"][t]:
+            return True
+    return False
+
+
 def _one_per_disturbance(
-    events: list[Event], score: np.ndarray, ev: dict[str, np.ndarray], p: DetectorParams
+    f: Features,
+    events: list[Event],
+    score: np.ndarray,
+    ev: dict[str, np.ndarray],
+    p: DetectorParams,
 ) -> list[Event]:
     """Of cuts a few frames apart with no calm step between them, keep the dominant one.
 
@@ -211,7 +240,10 @@ def _one_per_disturbance(
     followed (or preceded) by several big changes, one of which may also look like a
     cut; but a shot needs at least one calm step to be a shot. Two cuts around a short
     shot are kept: inside the shot the picture settles, or both steps tower over their
-    neighbours (``sharp_dominance``).
+    neighbours (``sharp_dominance``) and the frames between show neither the picture
+    before nor the one after (see `_continues`: a cut into something already sweeping
+    past the lens towers, and so does the sweep's leaving, but the frames between are
+    the new shot partly covered).
     """
     kept: list[Event] = []
     for e in events:
@@ -228,8 +260,34 @@ def _one_per_disturbance(
                 if ev["dominance"][e.frame] > ev["dominance"][c]:
                     kept[-1] = e
                 continue
+            if not calm.any():
+                same = _continues(f, c, e.frame, p)
+                if same == "after":
+                    continue  # the frames between are the next shot, partly covered
+                if same == "before":
+                    kept[-1] = e
+                    continue
         kept.append(e)
     return kept
+
+
+def _continues(f: Features, c: int, e: int, p: DetectorParams) -> str:
+    """Which picture the frames between cuts ``c`` and ``e`` show, if one of them.
+
+    "after" when some frame between is the picture at ``e`` in most blocks (median
+    block distance under ``flash_ratio`` of the change across ``e``): something passing
+    the lens covered part of it, and its leaving at ``e`` is no cut. "before" likewise
+    with the picture before ``c``. "" when neither (a shot of its own).
+    """
+    middle = np.arange(c, e)
+    for name, end, cut in (("after", e, e), ("before", c - 1, c)):
+        across = float(motion_distance(f.zs[[cut - 1]], f.zs[[cut]], p.max_shift)[0])
+        blocks = motion_distance(
+            f.zs[np.full(len(middle), end)], f.zs[middle], p.max_shift, per_block=True
+        )
+        if float(np.median(blocks, axis=1).min()) < p.flash_ratio * across:
+            return name
+    return ""
 
 
 def _towers_over_wider_search(f: Features, t: int, p: DetectorParams) -> bool:
@@ -537,53 +595,89 @@ def blend_residual(f: Features, before: int, after: int, middle: np.ndarray) -> 
     return 1.0 if fit is None else float(np.median(fit[1]))
 
 
-def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
-    """True when picture ``b`` is picture ``a`` moved by a whole-frame shift.
+def shift_match(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> tuple[np.ndarray, np.ndarray]:
+    """How well pictures ``b`` match pictures ``a`` moved by a whole-frame shift.
 
-    A motion-blurred whip pan is a temporal average of the view sweeping past, so its
-    middle frames *are* mixes of its ends, like a dissolve's; what gives it away is that
-    its end pictures show one scene, shifted by the pan. Every shift of at least two
-    pixels and at most ``whip_shift`` (in y at most a quarter of the height; the overlap
-    keeps at least 40% of the width) is tried on the full analysis picture (normalised
-    luma), and the overlapping parts are compared by correlation: ``whip_match`` or
-    more is one view. Two unrelated pictures (the ends of a dissolve) rarely correlate
-    that well anywhere.
+    ``a``, ``b``: (n, H, W) normalised luma. Every shift of at least two pixels and at
+    most ``whip_shift`` (in y at most a quarter of the height; the overlap keeps at
+    least 40% of the width) is tried, and the overlapping parts are compared by
+    correlation. Returns, per pair, the best correlation and its shift ``(dy, dx)``
+    (``b[r - dy, c - dx]`` shows ``a[r, c]``).
     """
-    h, w = a.shape
+    n, h, w = a.shape
     mx, my = min(p.whip_shift, int(0.6 * w)), min(p.whip_shift, h // 4)
     dy, dx = (g.ravel() for g in np.mgrid[-my : my + 1, -mx : mx + 1])
-    moved = np.maximum(np.abs(dy), np.abs(dx)) >= 2  # unmoved: the same view, no pan
-    dy, dx = dy[moved], dx[moved]
-    # sum over the overlap of a[r, c] * b[r - dy, c - dx], for every shift at once
-    spectrum = np.fft.rfft2(a, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(b, (2 * h, 2 * w)))
-    sab = np.fft.irfft2(spectrum, (2 * h, 2 * w))[dy % (2 * h), dx % (2 * w)]
-    # the overlap is a[r0:r1, c0:c1] and b[r0 - dy:r1 - dy, c0 - dx:c1 - dx]
+    keep = np.maximum(np.abs(dy), np.abs(dx)) >= 2  # unmoved: the same view, no move
     r0, r1 = np.maximum(0, dy), h + np.minimum(0, dy)
     c0, c1 = np.maximum(0, dx), w + np.minimum(0, dx)
+    keep &= c1 - c0 >= 0.4 * w
+    dy, dx, r0, r1, c0, c1 = (x[keep] for x in (dy, dx, r0, r1, c0, c1))
+    # sum over the overlap of a[r, c] * b[r - dy, c - dx], for every shift at once
+    size = (2 * h, 2 * w)
+    spectrum = np.fft.rfft2(a, size) * np.conj(np.fft.rfft2(b, size))
+    sab = np.fft.irfft2(spectrum, size)[:, dy % (2 * h), dx % (2 * w)]
 
     def box(x: np.ndarray, top: np.ndarray, left: np.ndarray) -> np.ndarray:
-        s = np.pad(x.astype(np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        # sums of x over the overlap (its top-left corner per shift), via summed areas
+        s = np.pad(x.astype(np.float64).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
         bottom, right = top + (r1 - r0), left + (c1 - c0)
-        return np.asarray(s[bottom, right] - s[top, right] - s[bottom, left] + s[top, left])
+        return np.asarray(
+            s[:, bottom, right] - s[:, top, right] - s[:, bottom, left] + s[:, top, left]
+        )
 
     count = (r1 - r0) * (c1 - c0)
     sa, sb = box(a, r0, c0), box(b, r0 - dy, c0 - dx)
     saa, sbb = box(a * a, r0, c0), box(b * b, r0 - dy, c0 - dx)
     cov = sab - sa * sb / count
     var = np.maximum(saa - sa * sa / count, 0.0) * np.maximum(sbb - sb * sb / count, 0.0)
-    ok = (c1 - c0 >= 0.4 * w) & (var > 1e-6)
-    return bool((ok & (cov >= p.whip_match * np.sqrt(var))).any())
+    corr = np.where(var > 1e-6, cov / np.sqrt(np.maximum(var, 1e-12)), -1.0)
+    best = np.argmax(corr, axis=1)
+    return corr[np.arange(n), best], np.stack([dy[best], dx[best]], axis=1)
+
+
+def one_view_shifted(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> bool:
+    """True when picture ``b`` is picture ``a`` moved by a whole-frame shift.
+
+    A motion-blurred whip pan is a temporal average of the view sweeping past, so its
+    middle frames *are* mixes of its ends, like a dissolve's; what gives it away is that
+    its end pictures show one scene, shifted by the pan: they correlate at
+    ``whip_match`` or more for some shift (see `shift_match`). Two unrelated pictures
+    (the ends of a dissolve) rarely correlate that well anywhere.
+    """
+    return bool(shift_match(a[None], b[None], p)[0][0] >= p.whip_match)
+
+
+def _steady_move(f: Features, t: int, p: DetectorParams) -> bool:
+    """True when step ``t`` is a whole-frame shift that the step before or after repeats.
+
+    A fast pan or whip, or something large crossing right in front of the lens (a car
+    at 3x zoom), shifts the picture by much more than the motion search reaches, so
+    the step looks like a cut; but the picture at ``t`` is the one at ``t - 1`` moved
+    (`shift_match` at ``whip_match``), and the move goes on: an adjacent step shows
+    the same shift (within ``max_shift`` pixels each way), as a steady motion does.
+    A cut is a one-off: even when the new picture happens to match a shifted old one,
+    the steps around it do not move that way.
+    """
+    corr, shift = shift_match(f.z[t - 1 : t], f.z[t : t + 1], p)
+    if corr[0] < p.whip_match:
+        return False
+    around = np.array([i for i in (t - 1, t + 1) if 1 <= i < len(f)])
+    corr, shifts = shift_match(f.z[around - 1], f.z[around], p)
+    same = np.abs(shifts - shift[0]).max(axis=1) <= p.max_shift
+    return bool((same & (corr >= p.whip_match)).any())
 
 
 def gradual(
     f: Features,
     cuts: list[Event],
     fade_found: list[tuple[Event | None, int, int]],
+    motion: np.ndarray,
     p: DetectorParams,
 ) -> tuple[list[Event], np.ndarray]:
     """Dissolves and fades among the frames of ``f`` (local indices).
 
-    ``fade_found`` is what `fades` found (fade events and the spans of black runs).
+    ``fade_found`` is what `fades` found (fade events and the spans of black runs);
+    ``motion``, per frame, the structure change from the previous frame.
 
     Also returns, per frame, the largest gradual contrast over the scales (0 where none
     was judged).
@@ -627,6 +721,11 @@ def gradual(
             continue  # the middle is no mix of the ends: motion, not a dissolve
         if one_view_shifted(f.z[lo], f.z[hi], p):
             continue  # the ends are one view, shifted: the camera moved (a whip pan)
+        if any(
+            motion[t] >= p.cut_min_structure and _blurred(f, t, float(motion[t]), p)
+            for t in range(lo + 1, hi + 1)
+        ):
+            continue  # motion blur starts or stops inside: a whip, not a mix
         events.append(Event(frame, "dissolve", peak))
     return sorted(events, key=lambda e: e.frame), best
 
@@ -652,7 +751,7 @@ def decide_traced(
     # a fade's span also takes a cut right after its ramp (a fade-out, then a cut in)
     spans = [(start, end + (e is not None)) for e, start, end in fade_found]
     cuts = [c for c in found if not any(start <= c.frame <= end for start, end in spans)]
-    events, contrast = gradual(f, cuts, fade_found, p)
+    events, contrast = gradual(f, cuts, fade_found, motion, p)
     evidence["gradual"] = contrast
     evidence["dark"] = is_dark(f, p)
     return sorted(cuts + events, key=lambda e: e.frame), evidence

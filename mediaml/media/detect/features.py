@@ -86,7 +86,9 @@ def struct_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.minimum(1.0, np.abs(a - b).mean(axis=(-2, -1)) / _UNRELATED))
 
 
-def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1) -> np.ndarray:
+def motion_distance(
+    a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1, *, per_block: bool = False
+) -> np.ndarray:
     """Structural distance from ``a`` to ``b`` after the best shift of each block.
 
     Args:
@@ -95,6 +97,8 @@ def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1)
             shifted by up to that much in x and y.
         step: shift spacing (a coarse search for wide ranges costs the same as a fine
             search of +-3).
+
+        per_block: return each block's distance, (n, rows * columns), not their mean.
 
     Returns:
         (n,) distances, ~1 for unrelated pictures, ~0 for a shifted copy.
@@ -116,5 +120,8 @@ def motion_distance(a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1)
             np.abs(diff, out=diff)
             cost = diff.reshape(n, rows, bh, cols, bw).sum(axis=(2, 4))
             np.minimum(best, cost, out=best)
+    if per_block:
+        blocks = best.reshape(n, rows * cols) / float(bh * bw)
+        return np.asarray(np.minimum(1.0, blocks / _UNRELATED))
     mean = best.mean(axis=(1, 2)) / float(bh * bw)
     return np.asarray(np.minimum(1.0, mean / _UNRELATED))

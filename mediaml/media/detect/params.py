@@ -75,9 +75,12 @@ class DetectorParams:
             before and after it (see `decide.blend_residual`) to within this fraction of
             the difference between those two pictures; fast camera or subject motion
             (whip pans, push-ins, something sweeping past the lens) is not a mix.
-        whip_shift: a dissolve candidate whose end pictures are one view shifted by up
-            to this many pixels of the analysis picture (in x; in y at most a quarter of
-            its height) is a whip pan or fast camera move (see `decide.one_view_shifted`).
+        whip_shift: the largest whole-frame shift, in pixels of the analysis picture (in
+            x; in y at most a quarter of its height), tried when asking whether one
+            picture is another moved (`decide.shift_match`): a dissolve candidate whose
+            end pictures are one view shifted is a whip pan or fast camera move, and a
+            candidate cut whose step is such a shift, repeated by an adjacent step
+            (within ``max_shift``), is a steady move.
         whip_match: ... "one view" meaning the overlapping parts correlate at least this
             well (whips' ends: 0.92-0.99; true dissolves' ends: at most 0.54).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
