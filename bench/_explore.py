@@ -55,6 +55,20 @@ print(json.dumps({"s": time.perf_counter() - t, "done": done,
 """
 
 
+def _child(code: str, *args: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh Python process (so its peak memory is its own) and return
+    the JSON object its last line of output prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def prepare(cat: Catalogue) -> None:
     """Keyframes and the stored map for ``cat`` (idempotent; the map build is timed once,
     in a fresh process so its peak memory is its own)."""
@@ -77,15 +91,7 @@ def prepare(cat: Catalogue) -> None:
             (KEYFRAME,),
         )
         conn.commit()
-        done = subprocess.run(
-            [sys.executable, "-c", _MAP_CHILD, cat.url],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = _child(_MAP_CHILD, cat.url)
         progress(f"map: {result}")
         _record(conn, "map_build_s", result["s"])
         _record(conn, "map_build_peak_mb", result["peak_mb"])
@@ -170,15 +176,7 @@ def export(cat: Catalogue) -> Row:
                     pass
     copy_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory(dir="/tmp") as out:
-        done = subprocess.run(
-            [sys.executable, "-c", _EXPORT_CHILD, cat.url, out],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = _child(_EXPORT_CHILD, cat.url, out)
         written = sum(p.stat().st_size for p in Path(out).iterdir()) / 2**20
     return {
         "`export_parquet` time / peak memory (fresh process)": f"{result['s']:,.1f} s /"

@@ -242,7 +242,9 @@ def upsert_many(
             " AND e.generation_strategy = %s AND e.part >= k.parts",
             ([c for c, _ in checked], [len(v) for _, v in checked], model.name, strategy),
         )
-    refresh_video_vectors(conn, sorted(set(found.values())), model.name, strategy)
+    # Every clip written keeps at least one vector, so no video's mean can disappear here.
+    videos = sorted(set(found.values()))
+    refresh_video_vectors(conn, videos, model.name, strategy, removed=False)
     return len(rows)
 
 

@@ -28,11 +28,15 @@ def refresh_video_vectors(
     video_ids: Sequence[int] | None = None,
     model_name: str | None = None,
     strategy: str | None = None,
+    *,
+    removed: bool = True,
 ) -> int:
     """Recompute the mean vectors of some videos (default: every video) for one variant
     (default: every variant), in the caller's transaction.
 
-    A video left without vectors of a variant loses its mean for that variant.
+    With ``removed`` (vectors may have been deleted), a video left without vectors of a
+    variant loses its mean for that variant; a caller that only wrote vectors passes
+    False and saves that statement.
 
     Returns:
         The number of means written.
@@ -48,15 +52,16 @@ def refresh_video_vectors(
         where.append(sql.SQL("generation_strategy = %(strategy)s"))
         params["strategy"] = strategy
     scope = sql.SQL(" AND ").join(where) if where else sql.SQL("true")
-    conn.execute(
-        sql.SQL(
-            "DELETE FROM video_vectors WHERE {} AND NOT EXISTS (SELECT 1 FROM embeddings e"
-            " JOIN clips c ON c.id = e.clip_id WHERE c.video_id = video_vectors.video_id"
-            " AND e.model_name = video_vectors.model_name"
-            " AND e.generation_strategy = video_vectors.generation_strategy)"
-        ).format(scope),
-        params,
-    )
+    if removed:
+        conn.execute(
+            sql.SQL(
+                "DELETE FROM video_vectors WHERE {} AND NOT EXISTS (SELECT 1 FROM embeddings e"
+                " JOIN clips c ON c.id = e.clip_id WHERE c.video_id = video_vectors.video_id"
+                " AND e.model_name = video_vectors.model_name"
+                " AND e.generation_strategy = video_vectors.generation_strategy)"
+            ).format(scope),
+            params,
+        )
     # Through clips (video_id) to the clips' vectors, a video at a time; ordered by
     # video so concurrent writers lock the rows they share in one order.
     return conn.execute(

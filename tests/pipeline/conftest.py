@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -12,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from mediaml.config import Settings, set_settings
+from tests.support.embed import write_tiny_clip_model
 from tests.support.media import Shot, make_multishot_video
+
+CLIP_MODEL = "clip-vit-base-patch32"
+"""The default model's name, served by the tiny CLIP in :func:`clip_settings`."""
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "default,media_processing,background_jobs,temp_clips,maintenance"
@@ -159,3 +165,12 @@ def write_slow_clip_model(root: Path, dim: int = 32, convs: int = 3) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return model_dir
+
+
+@pytest.fixture
+def clip_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The tiny CLIP (real ONNX Runtime) as the default model."""
+    write_tiny_clip_model(tmp_path / "models", dim=32)
+    s = dataclasses.replace(settings, model_dir=tmp_path / "models", embed_model=CLIP_MODEL)
+    set_settings(s)
+    return s

@@ -5,30 +5,18 @@ clip someone else finished is not run again."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 import mediaml
-from mediaml.config import Settings, set_settings
 from mediaml.embed import get_embedder
 from mediaml.embed.images import load_image
 from mediaml.embed.strategies import vectors_for_strategy
 from mediaml.jobs.tasks import run_stage
-from tests.support.embed import write_tiny_clip_model
+from tests.pipeline.conftest import CLIP_MODEL
 
-MODEL = "clip-vit-base-patch32"
-
-
-@pytest.fixture
-def clip_settings(settings: Settings, tmp_path: Path) -> Settings:
-    write_tiny_clip_model(tmp_path / "models", dim=32)
-    s = dataclasses.replace(settings, model_dir=tmp_path / "models", embed_model=MODEL)
-    set_settings(s)
-    return s
+MODEL = CLIP_MODEL  # the tiny CLIP of the clip_settings fixture (conftest)
 
 
 def _states(db) -> dict[int, tuple[str, str | None]]:

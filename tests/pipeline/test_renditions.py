@@ -10,10 +10,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import mediaml
-from mediaml.config import Settings, set_settings
+from mediaml.config import set_settings
 from mediaml.db.artifacts import list_artifacts
 from mediaml.embed import get_embedder
 from mediaml.embed.images import load_image
@@ -22,18 +21,9 @@ from mediaml.pipeline import steps
 from mediaml.pipeline.runner import StageContext
 from mediaml.storage import ObjectStore, make_store, set_store
 from mediaml.storage.s3 import S3Store
-from tests.support.embed import write_tiny_clip_model
+from tests.pipeline.conftest import CLIP_MODEL
 
-MODEL = "clip-vit-base-patch32"
-
-
-@pytest.fixture
-def clip_settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The tiny CLIP as the default model."""
-    write_tiny_clip_model(tmp_path / "models", dim=32)
-    s = dataclasses.replace(settings, model_dir=tmp_path / "models", embed_model=MODEL)
-    set_settings(s)
-    return s
+MODEL = CLIP_MODEL  # the tiny CLIP of the clip_settings fixture (conftest)
 
 
 def _stored_vectors(db) -> dict[int, np.ndarray]:
