@@ -28,8 +28,9 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from bokeh.application import Application as BokehApplication
 from bokeh.document import Document
 from bokeh.document.events import DocumentPatchedEvent
 from panel.io.application import Application
@@ -42,10 +43,10 @@ T = TypeVar("T")
 class OffLoopApplication(Application):
     """Panel's application with each session's document made in a worker thread."""
 
-    _made: weakref.WeakSet[Document] = weakref.WeakSet()
+    _made: ClassVar[weakref.WeakSet[Document]] = weakref.WeakSet()
 
     @classmethod
-    def of(cls, app: Application) -> OffLoopApplication:
+    def of(cls, app: BokehApplication) -> OffLoopApplication:
         """The same handlers as ``app`` (one built by Panel), made off the loop."""
         return cls(*app.handlers)
 
@@ -75,7 +76,7 @@ def _session(doc: Document) -> Any:
     return getattr(context, "session", None) if context is not None else None
 
 
-async def change_off_loop(doc: Document, change: Callable[[], T]) -> T:
+async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
     """Run ``change`` (which changes components shown in ``doc``) in a worker thread
     with ``doc``'s session locked, and send the browser its patch.
 
@@ -83,8 +84,8 @@ async def change_off_loop(doc: Document, change: Callable[[], T]) -> T:
     from callbacks that run without the document lock (Panel's coroutine callbacks,
     ``bokeh.document.without_document_lock``).
     """
-    session = _session(doc)
-    if session is None or session.destroyed or session._pending_writes is not None:
+    session = _session(doc) if doc is not None else None
+    if doc is None or session is None or session.destroyed or session._pending_writes is not None:
         # No server session (tests, notebooks), or its lock is taken (this may run inside
         # a locked callback: waiting for the lock would wait forever): change it here,
         # the way Panel does.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 from bokeh.server.server import Server
@@ -81,7 +81,7 @@ def make_server(
         # login backoff per address needs it.
         kwargs["use_xheaders"] = True
     # Each session's document is made in a worker thread, not on the event loop.
-    apps = build_applications(pages(), title=TITLES)
+    apps = build_applications(cast(Any, pages()), title=TITLES)
     server: Server = pn.serve(
         {slug.lstrip("/"): OffLoopApplication.of(app) for slug, app in apps.items()},
         port=port,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import panel as pn
@@ -235,7 +236,9 @@ def page() -> pn.viewable.Viewable:
         def attached() -> None:
             # Without the document lock: the refresh takes it itself, around the part
             # that changes the page (dashboards.offloop.change_off_loop).
-            doc.add_periodic_callback(without_document_lock(view.refresh), REFRESH_MS)
+            refresh = without_document_lock(cast(Callable[[], None], view.refresh))
+            if doc is not None:
+                doc.add_periodic_callback(refresh, REFRESH_MS)
 
         return [view.view], attached
 
