@@ -12,9 +12,11 @@ order):
 - **A later page is a slice of the ranking**, plus one round trip for its clips'
   current details (title, state). Paging on never repeats or skips a clip, even while
   clips are being embedded meanwhile.
-- **While the reader looks at a page**, one background thread extends the ranking
-  :data:`PREFETCH_PAGES` pages past it, so the next pages are there before they are
-  asked for. A page asked for while its extension is under way waits for it.
+- **Once a reader pages on** (page 2 or later), one background thread extends the
+  ranking :data:`PREFETCH_PAGES` pages past the page shown whenever it reaches fewer
+  than :data:`AHEAD_PAGES` past it, so the next pages are there before they are asked
+  for; a page asked for while its extension is under way waits for it. A search that
+  ends on page 1, as most do, costs nothing more.
 - A page the ranking does not reach (a jump far ahead, an expired or evicted ranking,
   a clip archived or deleted since) is searched afresh, like page 1.
 
@@ -147,7 +149,8 @@ def search_page(
         _RANKINGS.move_to_end(key)
         while len(_RANKINGS) > MAX_RANKINGS:
             _RANKINGS.popitem(last=False)
-    _extend_if_short(key, ranking, k, page)
+    if page > 1:  # most searches end on page 1: only a reader paging on has it extended
+        _extend_if_short(key, ranking, k, page)
     return page_frame(hits[skip:needed], skip + 1)
 
 
