@@ -94,6 +94,9 @@ def _timed_similar(
                 clip, K, model=MODEL, strategy=STRATEGY, page=page, db=db, source_video=video
             )
             elapsed = (time.perf_counter() - start) * 1000
+            # A page past 1 has its ranking extended in the background (for paging on):
+            # let that finish before the next query, as a reader's pause would.
+            paging.settle()
             if i < WARMUP:
                 continue
             truth = exact_ranking(cat, index, video_only, K * page)[K * (page - 1) :]
