@@ -3,8 +3,8 @@
 A deep page of a fresh search needs a deeper index walk (one candidate per row of the
 earlier pages), so reaching page 10 by searching again for every page would cost more
 with every page. Instead each search keeps its ranking (clip ids and scores, best first)
-in a per-process cache, keyed by the search (database, model, strategy, query, filters,
-order):
+in a per-process cache, keyed by the search (the `Database` object, model, strategy,
+query, filters, order):
 
 - **Page 1 always searches**, and ranks a little past itself (:data:`FIRST_ROWS`: the
   rows the index walk yields at no extra cost), so a new search sees the catalogue as
@@ -22,8 +22,9 @@ order):
 
 Rankings expire after :data:`RANKING_TTL` seconds (writes by other processes show up
 then, or on the next page 1) and are not used again once this process has written
-vectors (:func:`mediaml.embed.store.write_generation`). At most :data:`MAX_RANKINGS`
-are kept.
+vectors (:func:`mediaml.embed.store.write_generation`). The least recently used are
+dropped past :data:`MAX_RANKINGS` rankings or :data:`MAX_KEPT_ROWS` ranked rows in all
+(about 100 bytes a row).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ AHEAD_PAGES = 2
 PREFETCH_PAGES = 5
 RANKING_TTL = 300.0
 MAX_RANKINGS = 256
+MAX_KEPT_ROWS = 200_000
 # How long a page waits for the extension under way that will reach it.
 EXTENSION_WAIT = 5.0
 
@@ -147,8 +149,7 @@ def search_page(
     with _LOCK:
         _RANKINGS[key] = ranking
         _RANKINGS.move_to_end(key)
-        while len(_RANKINGS) > MAX_RANKINGS:
-            _RANKINGS.popitem(last=False)
+        _evict()
     if page > 1:  # most searches end on page 1: only a reader paging on has it extended
         _extend_if_short(key, ranking, k, page)
     return page_frame(hits[skip:needed], skip + 1)
@@ -177,6 +178,14 @@ def _from_ranking(conn: Connection, key: Hashable, k: int, page: int) -> pd.Data
         ranking.served = max(ranking.served, min(needed, len(ranking.hits)))
     _extend_if_short(key, ranking, k, page)
     return page_frame([(clip, score, details[clip]) for clip, score in chosen], needed - k + 1)
+
+
+def _evict() -> None:
+    """Drop the least recently used rankings past the bounds (under _LOCK)."""
+    rows = sum(len(r.hits) for r in _RANKINGS.values())
+    while len(_RANKINGS) > 1 and (len(_RANKINGS) > MAX_RANKINGS or rows > MAX_KEPT_ROWS):
+        _, dropped = _RANKINGS.popitem(last=False)
+        rows -= len(dropped.hits)
 
 
 def _fresh(ranking: _Ranking) -> bool:
@@ -280,3 +289,4 @@ def _extend(key: Hashable, ranking: _Ranking, target: int) -> None:
         ordered = sorted(rest.items(), key=lambda item: (sign * item[1], item[0]))
         ranking.hits = fixed + ordered
         ranking.complete = complete
+        _evict()

@@ -172,7 +172,7 @@ def similar(
             if strategy == MULTI or ascending
             else _from_clip(clip_id, model_name, strategy, dim, source_video)
         )
-        key = (database.url, model_name, strategy, "clip", clip_id, source_video, ascending)
+        key = (database, model_name, strategy, "clip", clip_id, source_video, ascending)
         try:
             found = search_page(
                 conn, database, key, search, k=k, page=page, ascending=ascending, limit=MAX_ROWS
@@ -362,7 +362,7 @@ def search_text(
     strategy = resolve_strategy(strategy)
     text = query.strip()
     database = db if db is not None else get_db()
-    key = (database.url, embedder.name, strategy, "text", text, source_video, False)
+    key = (database, embedder.name, strategy, "text", text, source_video, False)
     vectors: list[np.ndarray] = []
 
     def search(conn: Connection, limit: int, skip: int) -> tuple[list[Hit], bool]:
