@@ -133,7 +133,10 @@ def search_page(
         if frame is not None:
             return frame
     skip = k * (page - 1)
-    found = search(conn, min(limit, max(needed + 1, skip + FIRST_ROWS)), skip)
+    # Page 1 ranks what its walk yields anyway; a first look at a later page (a jump)
+    # ranks just that page: its background extension adds the next ones.
+    rows = max(needed + 1, FIRST_ROWS) if page == 1 else needed + 1
+    found = search(conn, min(limit, rows), skip)
     if found is None:
         return None
     hits, complete = found
