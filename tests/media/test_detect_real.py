@@ -202,6 +202,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # cut and the sweep's leaving 3 frames later both tower over their neighbours,
         # but the frames between are the new shot, partly covered (before: a cut at 49)
         (27, slice(21, 23), [46]),
+        # a cut between two framings of one scene (3x -> 2x, nearly the same instant):
+        # a small change (score 0.22, under the cut threshold), but a lone one, over 5
+        # times both neighbours' (before: a dissolve at 52, i.e. the wrong kind)
+        (20, slice(16, 18), [52]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -213,6 +217,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "whip-is-no-dissolve",
         "car-crossing-at-3x-zoom",
         "sweep-leaves-after-cut",
+        "reframed-lone-small-step",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -136,6 +136,10 @@ def cut_evidence(
     usual = score >= p.cut_ratio * base + p.cut_margin
     sharp = (dominance >= p.sharp_dominance) & (score >= p.sharp_ratio * base + p.sharp_margin)
     strong = (score >= p.cut_threshold) & (dominance >= p.cut_dominance) & (usual | sharp)
+    # A one-frame step towering over both neighbours is a cut even when it is small (two
+    # framings of one set, nearly the same colours and layout): only a cut, a flash or a
+    # change of motion blur or a steady move's step (all checked below) is so lone.
+    strong |= (score >= p.tower_threshold) & (dominance >= p.tower_dominance) & usual
     # Two framings of one set share their colours: such a cut is carried by structure
     # alone, so it is judged on structure alone too (its own level and neighbours).
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -44,6 +44,12 @@ class DetectorParams:
             ``sharp_margin``): a cut into a shot that opens with fast motion.
         sharp_ratio: see ``sharp_dominance``.
         sharp_margin: see ``sharp_dominance``.
+        tower_dominance: a step at least this many times larger than both neighbours
+            (a lone one-frame change) is a cut from ``tower_threshold`` up, below
+            ``cut_threshold``, when it clears the local level as a usual cut does: a
+            cut between two framings of one set can change little, but only a cut, a
+            flash or a change of motion blur is so lone (the latter two are checked).
+        tower_threshold: see ``tower_dominance``.
         window: frames on each side used for the local level.
         max_shift: motion compensation search range, in pixels of the half-size (32x18)
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
@@ -98,6 +104,8 @@ class DetectorParams:
     sharp_dominance: float = 1.8
     sharp_ratio: float = 1.1
     sharp_margin: float = 0.05
+    tower_dominance: float = 3.0
+    tower_threshold: float = 0.2
     window: int = 12
     max_shift: int = 2
     wide_shift: int = 6
