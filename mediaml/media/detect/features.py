@@ -78,8 +78,8 @@ def extract(frames: np.ndarray) -> Features:
     z = z.astype(np.float32)
     # 2x2 means, added up in the order numpy's mean(axis=(2, 4)) does (the same bits)
     # without its slow strided reduction
-    quads = z.reshape(n, h // 2, 2, w // 2, 2)
-    zs = (quads[:, :, 0, :, 0] + quads[:, :, 0, :, 1]) + (quads[:, :, 1, :, 0] + quads[:, :, 1, :, 1])
+    q = z.reshape(n, h // 2, 2, w // 2, 2)
+    zs = (q[:, :, 0, :, 0] + q[:, :, 0, :, 1]) + (q[:, :, 1, :, 0] + q[:, :, 1, :, 1])
     zs /= np.float32(4)
     return Features(hist, z, zs, mean, std)
 
