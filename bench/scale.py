@@ -48,7 +48,7 @@ from _catalogue import (
 )
 
 from mediaml.db import Database
-from mediaml.embed import similar
+from mediaml.embed import paging, similar
 
 K = 24
 WARMUP = 30
@@ -94,6 +94,9 @@ def _timed_similar(
                 clip, K, model=MODEL, strategy=STRATEGY, page=page, db=db, source_video=video
             )
             elapsed = (time.perf_counter() - start) * 1000
+            # A page past 1 has its ranking extended in the background (for paging on):
+            # let that finish before the next query, as a reader's pause would.
+            paging.settle()
             if i < WARMUP:
                 continue
             truth = exact_ranking(cat, index, video_only, K * page)[K * (page - 1) :]
@@ -147,6 +150,54 @@ def search_deep_page(cat: Catalogue) -> Row:
     return {label: cell}
 
 
+def _timed_paging(cat: Catalogue, *, pause: bool) -> tuple[list[float], list[float], float]:
+    """Pages 1-10 of ``similar(k=24)`` in turn for random query clips, as a reader pages
+    on: latencies (ms) of page 1 and of page 10, and page 10's mean cosine shortfall.
+    With ``pause`` the reader looks at each page until the ranking's background extension
+    is done (:func:`mediaml.embed.paging.settle`, not timed); without, the pages are
+    asked for back to back and a page may wait for the extension that reaches it."""
+    rng = np.random.default_rng(11)
+    picks = rng.choice(np.flatnonzero(cat.live), QUERIES // 2 + WARMUP, replace=False)
+    db = Database(cat.url, max_size=2)
+    position = {int(c): i for i, c in enumerate(cat.clip_ids)}
+    first, tenth, shortfalls = [], [], []
+    try:
+        for i, index in enumerate(picks):
+            clip = int(cat.clip_ids[index])
+            for page in range(1, 11):
+                start = time.perf_counter()
+                frame = similar(clip, K, model=MODEL, strategy=STRATEGY, page=page, db=db)
+                elapsed = (time.perf_counter() - start) * 1000
+                if pause:
+                    paging.settle()
+                if i >= WARMUP and page in (1, 10):
+                    (first if page == 1 else tenth).append(elapsed)
+            paging.settle()
+            if i >= WARMUP:
+                truth = exact_ranking(cat, index, False, K * 10)[K * 9 :]
+                ideal = cat.vectors[[position[int(c)] for c in truth]] @ cat.vectors[index]
+                shortfalls.append(float(ideal.mean() - frame["cosine"].to_numpy().mean()))
+    finally:
+        db.close()
+    return first, tenth, float(np.mean(shortfalls))
+
+
+def search_paging_on(cat: Catalogue) -> Row:
+    """Page 10 reached by paging on from page 1 (the dashboard's and a notebook's way):
+    a slice of the ranking page 1 made, extended in the background, plus one round trip
+    for the page's clip details."""
+    row: Row = {}
+    for pause, label in ((True, "a pause after each page"), (False, "back to back")):
+        first, tenth, shortfall = _timed_paging(cat, pause=pause)
+        ratio = np.percentile(tenth, 95) / np.percentile(first, 95)
+        row[f"paging on to page 10 ({label}): page 10 p50 / p95, vs page 1's p95"] = (
+            f"{np.percentile(tenth, 50):.1f} / {np.percentile(tenth, 95):.1f} ms "
+            f"({ratio:.2f}x page 1's {np.percentile(first, 95):.1f} ms), "
+            f"shortfall {shortfall:.3f}"
+        )
+    return row
+
+
 def search_one_video(cat: Catalogue) -> Row:
     """``similar(k=24, source_video=...)`` within the query clip's video."""
     times, recall, _ = _timed_similar(cat, page=1, video_only=True)
@@ -169,6 +220,7 @@ MEASUREMENTS: list[Measurement] = [
     search_page_one,
     search_page_four,
     search_deep_page,
+    search_paging_on,
     search_one_video,
     *_explore.MEASUREMENTS,  # the explore map, /explore in Chromium, clips(), export
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from mediaml.storage import LocalStore, get_store
 from mediaml.storage.keys import validate_key
 
 log = logging.getLogger(__name__)
+
+# The health check's own threads: it must not queue behind page work in the shared pool.
+_HEALTH_THREADS = ThreadPoolExecutor(2, thread_name_prefix="healthz")
 
 # ASCII digits only (str.isdigit also takes "²" and "١"), and few enough for a bigint.
 CLIP_ID = re.compile(r"[0-9]{1,18}")
@@ -67,7 +71,7 @@ class HealthHandler(_Guarded):
         else:
             detail = self.allowed()
             health = await IOLoop.current().run_in_executor(
-                None, partial(check_health, details=detail)
+                _HEALTH_THREADS, partial(check_health, details=detail)
             )
         self.set_status(200 if health.ok else 503)
         self.set_header("Cache-Control", "no-store")

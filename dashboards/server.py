@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 from bokeh.server.server import Server
+from panel.io.application import build_applications
 
 from dashboards.auth import MediamlAuthProvider
 from dashboards.context import DEFAULT_PREFETCH, configure
+from dashboards.offloop import OffLoopApplication, serve_pulls_off_loop
 from dashboards.routes import routes
 from mediaml.config import Settings
 
@@ -78,8 +80,11 @@ def make_server(
         # Behind Render's proxy the client's address is the last X-Forwarded-For hop;
         # login backoff per address needs it.
         kwargs["use_xheaders"] = True
+    # Each session's document is made, and sent to the browser, off the event loop.
+    serve_pulls_off_loop()
+    apps = build_applications(cast(Any, pages()), title=TITLES)
     server: Server = pn.serve(
-        pages(),
+        {slug.lstrip("/"): OffLoopApplication.of(app) for slug, app in apps.items()},
         port=port,
         address=address,
         websocket_origin=sorted(origins),

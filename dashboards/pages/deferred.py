@@ -4,8 +4,9 @@ Panel makes a session's widgets and their Bokeh models on the server's event loo
 every other request (the health check among them) waits. A page built with
 :func:`deferred_body` answers with a loading line instead; once the browser has the page,
 a worker thread makes the real body, fills it with its data and makes its Bokeh models
-(:func:`prebuild`), and the event loop only attaches them, in one turn. The browser draws
-the body once, with its data.
+(:func:`prebuild`), and attaches them with the document locked, serialising the patch there
+too (:func:`dashboards.offloop.change_off_loop`): the event loop only writes it. The
+browser draws the body once, with its data.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 import panel as pn
 from panel.io.state import set_curdoc
+
+from dashboards.offloop import change_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,11 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
                 f" {html.escape(str(exc))}</p>"
             )
             return
-        body.objects = parts
+
+        def attach() -> None:
+            body.objects = parts
+
+        await change_off_loop(doc, attach)
         if attached is not None:
             attached()
 

@@ -9,9 +9,11 @@ import logging
 from collections.abc import Sequence
 
 import panel as pn
+from bokeh.document import without_document_lock
 from panel.viewable import Viewable
 
 from dashboards.context import get_context
+from dashboards.offloop import change_off_loop
 from mediaml import review
 from mediaml.errors import MediamlError
 
@@ -127,8 +129,14 @@ class NavBar:
                 log.warning("pending count unavailable: %s", exc)
                 return
             if doc is not None:
+                # Changed off the event loop: any change of a big page (explore) makes
+                # Bokeh walk all its models.
+                @without_document_lock
+                async def show() -> None:
+                    await change_off_loop(doc, lambda: self.set_pending(n))
+
                 with contextlib.suppress(RuntimeError):  # the tab closed meanwhile
-                    doc.add_next_tick_callback(lambda: self.set_pending(n))
+                    doc.add_next_tick_callback(show)  # type: ignore[arg-type]
 
         get_context().background(count)
 

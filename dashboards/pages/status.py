@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import panel as pn
-from panel.io.state import set_curdoc
+from bokeh.document import without_document_lock
 
 from dashboards.context import session_identity
+from dashboards.offloop import change_off_loop
 from dashboards.pages.deferred import Parts, deferred_body
 from dashboards.pages.layout import shell
 from mediaml import catalog
@@ -27,6 +29,10 @@ from mediaml.pipeline import retry
 from mediaml.storage import get_store
 
 REFRESH_MS = 5000
+
+# The tables arrive after the page, so their JavaScript must be in every first answer.
+# Loaded once here: `pn.extension` inside a session costs the event loop ~50 ms a page.
+pn.extension("tabulator")
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,7 @@ class StatusView:
 
     def __init__(self) -> None:
         self.identity = session_identity()
+        self.doc = pn.state.curdoc
         table = {"show_index": False, "disabled": True, "sizing_mode": "stretch_width"}
         self.videos = pn.widgets.Tabulator(name="Videos", height=330, **table)
         self.clips = pn.widgets.Tabulator(name="Clips", height=470, **table)
@@ -117,13 +124,14 @@ class StatusView:
         return status, usage
 
     async def refresh(self) -> None:
-        """Read the data and make its tables off the event loop, then show them."""
+        """Read the data and make its tables off the event loop, then show them (the
+        changed tables are serialised off the loop too)."""
         try:
             frames = await asyncio.to_thread(self._frames)
         except MediamlError as exc:
             self._say(f"Status unavailable: {exc}", "danger")
             return
-        self._show(frames)
+        await change_off_loop(self.doc, partial(self._show, frames))
 
     def _frames(self) -> Frames:
         """The page's tables (in a worker thread): see :meth:`_read`."""
@@ -217,8 +225,6 @@ def page() -> pn.viewable.Viewable:
     :data:`REFRESH_MS`.
     """
     doc = pn.state.curdoc
-    # The tables arrive after the page: their JavaScript must be in it from the start.
-    pn.extension("tabulator")
 
     def make() -> Parts:
         view = StatusView()
@@ -228,9 +234,11 @@ def page() -> pn.viewable.Viewable:
             view._say(f"Status unavailable: {exc}", "danger")
 
         def attached() -> None:
-            with set_curdoc(doc):
-                # Panel awaits a coroutine function's result (its type hint says otherwise).
-                pn.state.add_periodic_callback(view.refresh, period=REFRESH_MS)  # type: ignore[arg-type]
+            # Without the document lock: the refresh takes it itself, around the part
+            # that changes the page (dashboards.offloop.change_off_loop).
+            refresh = without_document_lock(cast(Callable[[], None], view.refresh))
+            if doc is not None:
+                doc.add_periodic_callback(refresh, REFRESH_MS)
 
         return [view.view], attached
 

@@ -30,7 +30,8 @@ SQL: it runs on a pooled connection in autocommit mode (no BEGIN/COMMIT around a
 read), whose session keeps mediaml's HNSW search settings once set (they only affect
 HNSW index scans).
 
-:func:`rank_hits` is pure: it turns rows with cosine distances into the result frame.
+:func:`order_hits` and :func:`page_frame` are pure: they turn rows with cosine distances
+into a ranking and a page of it into the result frame.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ COLUMNS = [
     "similarity",
     "cosine",
 ]
-_DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
+DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
 _DTYPES: dict[str, Any] = {
     "video_id": np.int64,
     "start_frame": np.int64,
@@ -285,26 +286,26 @@ def empty_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
 
 
-def rank_hits(
+Hit = tuple[int, float, Mapping[str, Any]]
+"""One ranked clip: its id, its score (cosine) and its row of details."""
+
+
+def order_hits(
     rows: Sequence[Mapping[str, Any]],
     *,
-    k: int,
-    page: int,
     ascending: bool = False,
     cosines: Mapping[int, float] | None = None,
-) -> pd.DataFrame:
-    """One page of results from raw hits, best first (or worst first).
+) -> list[Hit]:
+    """Raw hits as one ranked list of distinct clips, best first (or worst first).
 
     Args:
         rows: hits with ``clip_id``, ``distance`` and the clip's details; a clip may
             appear more than once (several query vectors or keyframes).
-        k: results per page.
-        page: 1-based page.
         ascending: least similar first.
         cosines: exact scores per clip that replace ``1 - distance`` (keyframe_multi).
 
     Returns:
-        The page as a DataFrame with :data:`COLUMNS`; ``rank`` counts from the first page.
+        ``(clip_id, score, row)`` per clip, ordered by score, ties by clip id.
     """
     best: dict[int, tuple[float, Mapping[str, Any]]] = {}
     for row in rows:
@@ -317,19 +318,22 @@ def rank_hits(
             best[clip] = (score, row)
     sign = 1.0 if ascending else -1.0
     ordered = sorted(best.items(), key=lambda item: (sign * item[1][0], item[0]))
-    chosen = ordered[(page - 1) * k : page * k]
+    return [(clip, score, row) for clip, (score, row) in ordered]
+
+
+def page_frame(chosen: Sequence[Hit], first: int) -> pd.DataFrame:
+    """A page of ranked clips as the result frame, ranks counted from ``first``."""
     if not chosen:
         return empty_frame()
-    first = (page - 1) * k + 1
     count = len(chosen)
-    picked = [row for _, (_, row) in chosen]
-    scores = np.fromiter((score for _, (score, _) in chosen), np.float64, count)
+    picked = [row for _, _, row in chosen]
+    scores = np.fromiter((score for _, score, _ in chosen), np.float64, count)
     # Typed arrays up front: pandas then builds the frame without inferring each column.
     columns: dict[str, Any] = {
         "rank": np.arange(first, first + count),
-        "clip_id": np.fromiter((clip for clip, _ in chosen), np.int64, count),
+        "clip_id": np.fromiter((clip for clip, _, _ in chosen), np.int64, count),
     }
-    for name in _DETAILS:
+    for name in DETAILS:
         dtype = _DTYPES.get(name, object)
         values = [row[name] for row in picked]
         columns[name] = (
@@ -338,3 +342,17 @@ def rank_hits(
     columns["similarity"] = np.clip(scores, 0.0, 1.0) * 100.0
     columns["cosine"] = scores
     return pd.DataFrame(columns, columns=COLUMNS, copy=False)
+
+
+def rank_hits(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    k: int,
+    page: int,
+    ascending: bool = False,
+    cosines: Mapping[int, float] | None = None,
+) -> pd.DataFrame:
+    """One page of results from raw hits (see :func:`order_hits`), best first (or worst
+    first), as a DataFrame with :data:`COLUMNS`; ``rank`` counts from the first page."""
+    ordered = order_hits(rows, ascending=ascending, cosines=cosines)
+    return page_frame(ordered[(page - 1) * k : page * k], (page - 1) * k + 1)

@@ -25,19 +25,23 @@ from psycopg import sql
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.embedder import Embedder, get_embedder
 from mediaml.embed.nearest import (
+    Hit,
     empty_frame,
     nearest_query,
-    rank_hits,
+    order_hits,
     run_nearest,
     search_session,
 )
+from mediaml.embed.paging import Search, search_page
 from mediaml.embed.policy import default_model
 from mediaml.embed.store import stored_dim, variant_filter
 from mediaml.embed.strategies import MULTI, resolve_strategy
 from mediaml.errors import ModelError, NotFoundError, QueryError
 
-# The most results one query may page through (k * page).
+# The most results one query may page through (k * page), and the most rows a search
+# ranks (one more shows whether the last page is the last).
 MAX_RESULTS = 10_000
+MAX_ROWS = MAX_RESULTS + 1
 # keyframe_multi stores 3 keyframes per clip; fetching this many rows per wanted clip
 # covers the usual case in one query (the search widens when it does not).
 MULTI_ROWS_PER_CLIP = 4
@@ -158,19 +162,21 @@ def similar(
     model_name = model_name_of(model)
     strategy = resolve_strategy(strategy)
     database = db if db is not None else get_db()
+    clip_id = int(clip_id)
     with search_session(database) as conn:
         dim = _dim(database, conn, model_name)
         if dim is None:
             raise _missing(conn, clip_id, model_name, strategy)
+        search = (
+            _from_clip_vectors(clip_id, model_name, strategy, source_video, ascending)
+            if strategy == MULTI or ascending
+            else _from_clip(clip_id, model_name, strategy, dim, source_video)
+        )
+        key = (database, model_name, strategy, "clip", clip_id, source_video, ascending)
         try:
-            if strategy == MULTI or ascending:
-                found = _similar_from_vectors(
-                    conn, clip_id, model_name, strategy, k, page, source_video, ascending
-                )
-            else:
-                found = _similar_in_one_trip(
-                    conn, clip_id, model_name, strategy, dim, k, page, source_video
-                )
+            found = search_page(
+                conn, database, key, search, k=k, page=page, ascending=ascending, limit=MAX_ROWS
+            )
         except psycopg.errors.DataException as exc:
             # The model's vectors were replaced by ones of another length since the
             # length was cached: forget it, so the next search looks it up again.
@@ -184,13 +190,6 @@ def similar(
         return found
 
 
-def _fetch_count(k: int, page: int) -> int:
-    """Rows to fetch for a page: one more than needed, which shows whether clips tied at
-    the page boundary continue past it (then the search widens, see _ties_cut_off), so
-    consecutive pages never overlap."""
-    return k * page + 1
-
-
 def _ties_cut_off(rows: list[dict[str, Any]], needed: int) -> bool:
     """Whether every fetched row ties the last one the page needs, so more clips at that
     same distance may exist beyond the limit (duplicate shots)."""
@@ -200,69 +199,65 @@ def _ties_cut_off(rows: list[dict[str, Any]], needed: int) -> bool:
     return distances[-1] - distances[needed - 1] <= 1e-9
 
 
-def _similar_in_one_trip(
-    conn: Connection,
-    clip_id: int,
-    model_name: str,
-    strategy: str,
-    dim: int,
-    k: int,
-    page: int,
-    source_video: int | None,
-) -> pd.DataFrame | None:
-    """One vector per clip: the clip's vector is looked up inside the search statement."""
+def _from_clip(
+    clip_id: int, model_name: str, strategy: str, dim: int, source_video: int | None
+) -> Search:
+    """One vector per clip, nearest first: the clip's vector is looked up inside the
+    search statement, so a search is one round trip."""
     params = {"clip": clip_id, "exclude": clip_id, "video": source_video}
-    limit, skip = _fetch_count(k, page), k * (page - 1)
-    while True:
-        query = nearest_query(
-            model_name,
-            strategy,
-            dim,
-            limit=limit,
-            skip=skip,
-            source_video=source_video is not None,
-            exclude=True,
-            from_clip=True,
-        )
-        rows = run_nearest(conn, query, params, limit, skip)
-        if len(rows) < limit or limit >= MAX_RESULTS or not _ties_cut_off(rows, k * page):
-            break
-        limit *= 2
-    if not rows or rows[0]["distance"] is None:
-        # No rows: either nothing else matches, or the clip has no vector to search with.
-        has_vector = conn.execute(
-            sql.SQL("SELECT 1 FROM embeddings WHERE clip_id = %s AND {}").format(
-                variant_filter(model_name, strategy)
-            ),
+
+    def search(conn: Connection, limit: int, skip: int) -> tuple[list[Hit], bool] | None:
+        wanted = limit
+        while True:
+            query = nearest_query(
+                model_name,
+                strategy,
+                dim,
+                limit=limit,
+                skip=skip,
+                source_video=source_video is not None,
+                exclude=True,
+                from_clip=True,
+            )
+            rows = run_nearest(conn, query, params, limit, skip)
+            if len(rows) < limit or limit >= MAX_ROWS or not _ties_cut_off(rows, wanted - 1):
+                break
+            limit *= 2
+        if not rows or rows[0]["distance"] is None:
+            # No rows: either nothing else matches, or the clip has no vector to search with.
+            has_vector = conn.execute(
+                sql.SQL("SELECT 1 FROM embeddings WHERE clip_id = %s AND {}").format(
+                    variant_filter(model_name, strategy)
+                ),
+                (clip_id,),
+            ).fetchone()
+            return ([], True) if has_vector else None
+        return order_hits(rows), len(rows) < limit
+
+    return search
+
+
+def _from_clip_vectors(
+    clip_id: int, model_name: str, strategy: str, source_video: int | None, ascending: bool
+) -> Search:
+    """Several vectors per clip, or the farthest first: the clip's vectors are fetched
+    first."""
+
+    def search(conn: Connection, limit: int, skip: int) -> tuple[list[Hit], bool] | None:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT embedding FROM embeddings WHERE clip_id = %s AND {} ORDER BY part"
+            ).format(variant_filter(model_name, strategy)),
             (clip_id,),
-        ).fetchone()
-        return empty_frame() if has_vector else None
-    return rank_hits(rows, k=k, page=page)
+        ).fetchall()
+        if not rows:
+            return None
+        queries = np.stack([as_array(r["embedding"]) for r in rows])
+        return _search_vectors(
+            conn, queries, model_name, strategy, limit, skip, source_video, clip_id, ascending
+        )
 
-
-def _similar_from_vectors(
-    conn: Connection,
-    clip_id: int,
-    model_name: str,
-    strategy: str,
-    k: int,
-    page: int,
-    source_video: int | None,
-    ascending: bool,
-) -> pd.DataFrame | None:
-    """Several vectors per clip, or the farthest first: fetch the clip's vectors first."""
-    rows = conn.execute(
-        sql.SQL("SELECT embedding FROM embeddings WHERE clip_id = %s AND {} ORDER BY part").format(
-            variant_filter(model_name, strategy)
-        ),
-        (clip_id,),
-    ).fetchall()
-    if not rows:
-        return None
-    queries = np.stack([as_array(r["embedding"]) for r in rows])
-    return _search_vectors(
-        conn, queries, model_name, strategy, k, page, source_video, clip_id, ascending
-    )
+    return search
 
 
 def _search_vectors(
@@ -270,15 +265,16 @@ def _search_vectors(
     queries: np.ndarray,
     model_name: str,
     strategy: str,
-    k: int,
-    page: int,
+    wanted: int,
+    skip: int,
     source_video: int | None,
     exclude: int | None,
     ascending: bool,
-) -> pd.DataFrame:
-    wanted = _fetch_count(k, page)
+) -> tuple[list[Hit], bool]:
+    """The ``wanted`` clips nearest any of ``queries`` (farthest with ``ascending``),
+    the first ``skip`` of them only needed roughly, and whether none lie beyond."""
     per_clip = MULTI_ROWS_PER_CLIP if strategy == MULTI else 1
-    limit, skip = wanted * per_clip, k * (page - 1) * per_clip
+    limit, skip = wanted * per_clip, skip * per_clip
     while True:
         query = nearest_query(
             model_name,
@@ -306,14 +302,14 @@ def _search_vectors(
         # Only keyframe_multi can come back with fewer distinct clips than rows; any
         # strategy can have clips tied at the page boundary.
         short = distinct < wanted and per_clip > 1
-        tied = len(queries) == 1 and not ascending and _ties_cut_off(hits, k * page)
-        if not full or limit >= MAX_RESULTS * per_clip or not (short or tied):
+        tied = len(queries) == 1 and not ascending and _ties_cut_off(hits, wanted - 1)
+        if not full or limit >= MAX_ROWS * per_clip or not (short or tied):
             break
         limit *= 2
     cosines = None
     if strategy == MULTI and hits:
         cosines = _best_pairs(conn, queries, [h["clip_id"] for h in hits], model_name, strategy)
-    return rank_hits(hits, k=k, page=page, ascending=ascending, cosines=cosines)
+    return order_hits(hits, ascending=ascending, cosines=cosines), not full
 
 
 def _best_pairs(
@@ -364,12 +360,23 @@ def search_text(
             "search with a CLIP model or use similar() from a clip"
         )
     strategy = resolve_strategy(strategy)
-    vectors = embedder.embed_texts([query.strip()])
+    text = query.strip()
     database = db if db is not None else get_db()
-    with search_session(database) as conn:
+    key = (database, embedder.name, strategy, "text", text, source_video, False)
+    vectors: list[np.ndarray] = []
+
+    def search(conn: Connection, limit: int, skip: int) -> tuple[list[Hit], bool]:
+        if not vectors:  # the text tower runs only when the ranking has to be made
+            vectors.append(embedder.embed_texts([text]))
         return _search_vectors(
-            conn, vectors, embedder.name, strategy, k, page, source_video, None, False
+            conn, vectors[0], embedder.name, strategy, limit, skip, source_video, None, False
         )
+
+    with search_session(database) as conn:
+        found = search_page(
+            conn, database, key, search, k=k, page=page, ascending=False, limit=MAX_ROWS
+        )
+    return found if found is not None else empty_frame()
 
 
 def random_clip(

@@ -32,6 +32,7 @@ and an index holding only that strategy's rows never wastes visits on the others
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Protocol
@@ -173,6 +174,21 @@ def _checked(vectors: np.ndarray, dim: int, strategy: str, clip_id: int) -> np.n
     return array
 
 
+# Writes of vectors by this process so far: a search's kept ranking (mediaml.embed.paging)
+# made before the latest write is not used again.
+_WRITES = itertools.count(1)
+_LAST_WRITE = [0]
+
+
+def write_generation() -> int:
+    """A number that grows whenever this process writes or deletes vectors."""
+    return _LAST_WRITE[0]
+
+
+def _wrote() -> None:
+    _LAST_WRITE[0] = next(_WRITES)
+
+
 def upsert_many(
     conn: Connection,
     items: Sequence[tuple[int, np.ndarray]],
@@ -222,6 +238,7 @@ def upsert_many(
     if missing:
         raise NotFoundError(f"cannot store embeddings: clip(s) {missing} do not exist")
     ensure_index(conn, model.name, strategy, model.dim)
+    _wrote()
     rows = [
         (cid, model.name, model.version, strategy, part, model.dim, vector)
         for cid, vectors in checked
@@ -273,6 +290,7 @@ def delete_embeddings(
         query += " AND generation_strategy = %s"
         params.append(resolve_strategy(strategy))
     deleted = conn.execute(query, params).rowcount
+    _wrote()
     if deleted and video is not None:
         refresh_video_vectors(conn, [video["video_id"]])
     return deleted

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from mediaml.db import Database
-from mediaml.embed import embeddings, random_clip, search_text, similar
+from mediaml.embed import embeddings, paging, random_clip, search_text, similar
 from mediaml.embed.clips import embed_clip
 from mediaml.embed.nearest import COLUMNS, candidate_count, ef_search, nearest_query
 from mediaml.embed.search import MAX_RESULTS
@@ -172,12 +172,14 @@ def test_pages_continue_where_the_last_one_ended(corpus):
     assert _recall(together["clip_id"], whole["clip_id"]) >= 0.9
 
 
-def test_a_deep_page_agrees_with_brute_force_and_walks_like_page_one(corpus):
+def test_a_deep_page_agrees_with_brute_force_and_walks_like_page_one(corpus, monkeypatch):
     """Page 8 of 12 (ranks 85-96, still inside the query's video cluster) re-ranks page
     1's candidates plus one per row passed over, found by page 1's graph walk."""
     rng = np.random.default_rng(3)
     live = [c for c in corpus.clips if c not in corpus.archived]
     recalls = []
+    paging.settle()
+    monkeypatch.setattr(paging, "AHEAD_PAGES", 0)  # no extension walks meanwhile
     for clip in rng.choice(live, 8, replace=False):
         query = corpus.vectors[list(corpus.clips).index(clip)]
         result = similar(int(clip), 12, model=MODEL, strategy=AVG, page=8, db=corpus.db)
@@ -449,3 +451,114 @@ def test_pages_never_overlap_when_vectors_tie(db_url, db, make_clips):
     seen = [c for page in pages for c in page]
     assert len(seen) == len(set(seen)) == 24
     assert seen[:20] == sorted(others[:20])  # the 20 tied clips first, by id
+
+
+def test_paging_through_ten_pages_agrees_with_brute_force(corpus):
+    """A reader paging on (a pause after each page, when the ranking is extended):
+    ranks 1-120 once each, best first, as brute force has them."""
+    clip = int(corpus.clips[11])
+    pages = []
+    for p in range(1, 11):
+        pages.append(similar(clip, 12, model=MODEL, strategy=AVG, page=p, db=corpus.db))
+        assert paging.settle()
+    together = pd.concat(pages, ignore_index=True)
+    assert list(together["rank"]) == list(range(1, 121))
+    assert together["clip_id"].is_unique
+    expected, _ = corpus.brute(corpus.vectors[11], 120, exclude=clip)
+    assert _recall(together["clip_id"], expected) >= 0.95
+    np.testing.assert_allclose(together["cosine"], np.sort(together["cosine"])[::-1])
+
+
+def _two_clusters(db, make_clips, rng):
+    """60 clips near a base vector and 60 random ones, indexed; returns (anchor, clips,
+    base vector)."""
+    [near, far] = make_clips(2, 60)
+    base = _unit(rng.standard_normal(DIM))
+    rows = [(near[0], base)]
+    rows += [(c, _unit(base + 0.3 * _unit(rng.standard_normal(DIM)))) for c in near[1:]]
+    rows += [(c, _unit(rng.standard_normal(DIM))) for c in far]
+    with db.transaction() as conn:
+        bulk_load(conn, Model(), AVG, rows)
+    return near[0], near + far, base
+
+
+def test_later_pages_come_from_the_ranking_page_one_made(db_url, db, make_clips):
+    """Page 1 searches; pages 2.. are slices of its ranking, extended in the background:
+    a vector another process changes meanwhile does not move a clip between pages, so
+    pages never repeat or skip one. The next page 1 searches the catalogue as it is."""
+    import psycopg
+
+    anchor, _, base = _two_clusters(db, make_clips, np.random.default_rng(5))
+    first = similar(anchor, 10, model=MODEL, strategy=AVG, db=db)
+    assert paging.settle()
+    moved = int(first["clip_id"].iloc[0])
+    # Another process turns page 1's best clip into the farthest one and page 4's
+    # into the nearest one: not seen by pages 2-5 of this search.
+    later_best = None
+    with psycopg.connect(db_url, autocommit=True) as other:
+        other.execute(
+            "UPDATE embeddings SET embedding = %s::vector WHERE clip_id = %s",
+            (str((-base).tolist()), moved),
+        )
+        fourth = similar(anchor, 10, model=MODEL, strategy=AVG, page=4, db=db)
+        later_best = int(fourth["clip_id"].iloc[-1])
+        other.execute(
+            "UPDATE embeddings SET embedding = %s::vector WHERE clip_id = %s",
+            (str(base.tolist()), later_best),
+        )
+    pages = [first] + [
+        similar(anchor, 10, model=MODEL, strategy=AVG, page=p, db=db) for p in (2, 3, 4, 5)
+    ]
+    together = pd.concat(pages, ignore_index=True)
+    assert list(together["rank"]) == list(range(1, 51))
+    assert together["clip_id"].is_unique
+    assert int(together["clip_id"].iloc[39]) == later_best  # still rank 40
+    # A new search sees both changes.
+    fresh = similar(anchor, 10, model=MODEL, strategy=AVG, db=db)
+    assert int(fresh["clip_id"].iloc[0]) == later_best
+    assert moved not in set(fresh["clip_id"])
+
+
+def test_a_page_whose_clip_was_archived_is_searched_afresh(db, make_clips):
+    anchor, _, _ = _two_clusters(db, make_clips, np.random.default_rng(6))
+    similar(anchor, 10, model=MODEL, strategy=AVG, db=db)
+    assert paging.settle()
+    second = similar(anchor, 10, model=MODEL, strategy=AVG, page=2, db=db)
+    gone = int(second["clip_id"].iloc[3])
+    with db.transaction() as conn:
+        conn.execute("UPDATE clips SET state = 'archived' WHERE id = %s", (gone,))
+    again = similar(anchor, 10, model=MODEL, strategy=AVG, page=2, db=db)
+    assert len(again) == 10 and gone not in set(again["clip_id"])
+    assert list(again["rank"]) == list(range(11, 21))
+
+
+def test_writing_vectors_in_this_process_drops_kept_rankings(db, make_clips):
+    anchor, clips, base = _two_clusters(db, make_clips, np.random.default_rng(7))
+    similar(anchor, 10, model=MODEL, strategy=AVG, db=db)
+    assert paging.settle()
+    newcomer = clips[-1]  # a far clip, now the nearest
+    with db.transaction() as conn:
+        upsert_many(conn, [(newcomer, base[None, :])], Model(), AVG)
+    second = similar(anchor, 10, model=MODEL, strategy=AVG, page=2, db=db)
+    first = similar(anchor, 10, model=MODEL, strategy=AVG, db=db)
+    assert int(first["clip_id"].iloc[0]) == newcomer
+    assert newcomer not in set(second["clip_id"])
+
+
+def test_text_search_pages_run_the_text_tower_once(db, make_clips, clip_model, monkeypatch):
+    """search_text's later pages read its ranking: the model is not run again."""
+    [clips] = make_clips(1, 40)
+    rng = np.random.default_rng(8)
+    with db.transaction() as conn:
+        upsert_many(
+            conn, [(c, _unit(rng.standard_normal((1, DIM)))) for c in clips], clip_model, AVG
+        )
+    calls = []
+    original = clip_model.embed_texts
+    monkeypatch.setattr(
+        clip_model, "embed_texts", lambda texts: calls.append(texts) or original(texts)
+    )
+    pages = [search_text("a red car", 8, model=clip_model, strategy=AVG, page=p) for p in (1, 2, 3)]
+    together = pd.concat(pages, ignore_index=True)
+    assert list(together["rank"]) == list(range(1, 25)) and together["clip_id"].is_unique
+    assert calls == [["a red car"]]

@@ -1,0 +1,101 @@
+"""Sessions made, sent and changed off the server's event loop (dashboards/offloop.py).
+
+A real Panel server in a thread of this process and Chromium: the page function runs in
+a worker thread, the document is then the event loop's, the browser's pull of the whole
+document is serialised in a worker thread, and a change made with ``change_off_loop``
+runs and is serialised in a worker thread and still reaches the browser. If a Panel or Bokeh upgrade changed the internals this relies on, pages would
+either break here or quietly go back to the event loop: these tests say which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import panel as pn
+import pytest
+from bokeh.core.serialization import Serializable, Serializer
+from bokeh.models import Div
+from panel.io.application import build_applications
+from panel.io.state import state
+
+from dashboards.offloop import OffLoopApplication, change_off_loop, serve_pulls_off_loop
+from tests.conftest import free_port
+
+
+class ThreadProbe(Serializable):
+    """A value that notes the thread it is serialised in (as a Bokeh model's tag)."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def to_serializable(self, serializer: Serializer) -> Any:
+        self.threads.append(threading.get_ident())
+        return "probe"
+
+
+@pytest.fixture
+def served() -> Any:
+    """Serve one page (given later) off the loop; yields (set_page, base URL, loop thread)."""
+    pages: dict[str, Any] = {}
+    app = OffLoopApplication.of(build_applications({"p": lambda: pages["p"]()})["/p"])
+    port = free_port()
+    serve_pulls_off_loop()
+    thread = pn.serve({"p": app}, port=port, threaded=True, show=False)
+    try:
+        yield pages, f"http://127.0.0.1:{port}", thread
+    finally:
+        thread.stop()
+
+
+def test_the_page_is_made_in_a_worker_thread_and_changed_off_the_loop(served, browser):
+    pages, base, server_thread = served
+    seen: dict[str, Any] = {}
+    probe, pulled = ThreadProbe(), ThreadProbe()
+
+    def page() -> pn.Column:
+        seen["made_in"] = threading.get_ident()
+        doc = pn.state.curdoc
+        out = pn.Column(pn.pane.Bokeh(Div(text="waiting", tags=[pulled])))
+
+        async def later() -> None:
+            seen["loop"] = threading.get_ident()
+            seen["owner"] = state._thread_id_.get(doc)
+
+            def change() -> str:
+                seen["changed_in"] = threading.get_ident()
+                out.objects = [pn.pane.Bokeh(Div(text="changed off the loop", tags=[probe]))]
+                return "done"
+
+            seen["result"] = await change_off_loop(doc, change)
+            seen["owner_after"] = state._thread_id_.get(doc)
+
+        pn.state.onload(later)
+        return out
+
+    pages["p"] = page
+    tab = browser.new_page()
+    try:
+        tab.goto(f"{base}/p")
+        tab.get_by_text("changed off the loop").wait_for(timeout=60_000)
+    finally:
+        tab.close()
+    loop = seen["loop"]
+    assert loop == server_thread.ident  # the onload callback ran on the server's loop
+    assert seen["made_in"] != loop  # the page function did not
+    assert seen["owner"] == loop == seen["owner_after"]  # Panel sees the loop as the owner
+    assert seen["changed_in"] != loop
+    assert seen["result"] == "done"
+    assert probe.threads and loop not in probe.threads  # the patch was serialised off it
+    assert pulled.threads and loop not in pulled.threads  # so was the whole first document
+
+
+def test_without_a_session_the_change_just_runs():
+    out = pn.Column()
+    # In a thread of its own: an earlier test may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(asyncio.run, change_off_loop(None, lambda: out.append("x") or 7))
+        result = result.result()
+    assert result == 7 and len(out) == 1
