@@ -17,6 +17,9 @@ each under load:
   event, callback or other change of that document runs meanwhile), and serialises
   the resulting patch there too; the loop only writes the finished message to the
   websocket.
+* **Sending the whole document** when the browser connects and pulls it:
+  :class:`OffLoopWSHandler` (installed by :func:`serve_pulls_off_loop`) serialises it in
+  a worker thread, with the document locked the same way.
 
 Both rely on Panel internals checked by ``tests/dashboard/test_offloop.py``: the
 per-document owner thread (``state._thread_id_``) and the document's held events.
@@ -35,6 +38,7 @@ from bokeh.document import Document
 from bokeh.document.events import DocumentPatchedEvent
 from panel.io.application import Application
 from panel.io.document import monkeypatch_events
+from panel.io.server import WSHandler
 from panel.io.state import set_curdoc, state
 
 T = TypeVar("T")
@@ -125,8 +129,7 @@ def _apply(doc: Document, session: Any, change: Callable[[], T]) -> tuple[T, lis
         if patched:
             for connection in list(session._subscribed_connections):
                 message = connection.protocol.create("PATCH-DOC", patched)
-                _ = message.header_json, message.metadata_json, message.content_json  # JSON here
-                messages.append((connection, message))
+                messages.append((connection, _serialised(message)))
         return result, messages, other
     finally:
         if not held and doc.callbacks.hold_value is not None:
@@ -135,3 +138,45 @@ def _apply(doc: Document, session: Any, change: Callable[[], T]) -> tuple[T, lis
             state._thread_id_.pop(doc, None)
         else:
             state._thread_id_[doc] = owner
+
+
+def _serialised(message: Any) -> Any:
+    """``message`` with its JSON made (Bokeh makes it lazily, when it is sent)."""
+    _ = message.header_json, message.metadata_json, message.content_json
+    return message
+
+
+async def _pull_off_loop(message: Any, connection: Any) -> Any:
+    """The ``PULL-DOC-REQ`` handler: the reply is made in a worker thread."""
+    session = connection.session
+    msgid = message.header["msgid"]
+
+    def reply() -> Any:
+        made = connection.protocol.create("PULL-DOC-REPLY", msgid, session.document)
+        return _serialised(made)
+
+    async def locked() -> Any:
+        return await asyncio.to_thread(reply)
+
+    return await session.with_document_locked(locked)
+
+
+class OffLoopWSHandler(WSHandler):
+    """Panel's websocket handler, answering the browser's document pull off the loop."""
+
+    async def _async_open(self, token: str) -> None:
+        await super()._async_open(token)
+        handler = getattr(self, "handler", None)
+        if handler is not None:
+            handler._handlers["PULL-DOC-REQ"] = _pull_off_loop
+
+
+def serve_pulls_off_loop() -> None:
+    """Servers built from now on answer document pulls off the loop (Panel puts its own
+    websocket handler in Bokeh's per-application routes the same way)."""
+    from bokeh.server.urls import per_app_patterns
+
+    per_app_patterns[:] = [
+        (route[0], OffLoopWSHandler, *route[2:]) if route[1] is WSHandler else route
+        for route in per_app_patterns
+    ]

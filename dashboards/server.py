@@ -13,7 +13,7 @@ from panel.io.application import build_applications
 
 from dashboards.auth import MediamlAuthProvider
 from dashboards.context import DEFAULT_PREFETCH, configure
-from dashboards.offloop import OffLoopApplication
+from dashboards.offloop import OffLoopApplication, serve_pulls_off_loop
 from dashboards.routes import routes
 from mediaml.config import Settings
 
@@ -80,7 +80,8 @@ def make_server(
         # Behind Render's proxy the client's address is the last X-Forwarded-For hop;
         # login backoff per address needs it.
         kwargs["use_xheaders"] = True
-    # Each session's document is made in a worker thread, not on the event loop.
+    # Each session's document is made, and sent to the browser, off the event loop.
+    serve_pulls_off_loop()
     apps = build_applications(cast(Any, pages()), title=TITLES)
     server: Server = pn.serve(
         {slug.lstrip("/"): OffLoopApplication.of(app) for slug, app in apps.items()},

@@ -1,9 +1,9 @@
-"""Sessions made, and documents changed, off the server's event loop (dashboards/offloop.py).
+"""Sessions made, sent and changed off the server's event loop (dashboards/offloop.py).
 
 A real Panel server in a thread of this process and Chromium: the page function runs in
-a worker thread, the document is then the event loop's, and a change made with
-``change_off_loop`` runs and is serialised in a worker thread and still reaches the
-browser. If a Panel or Bokeh upgrade changed the internals this relies on, pages would
+a worker thread, the document is then the event loop's, the browser's pull of the whole
+document is serialised in a worker thread, and a change made with ``change_off_loop``
+runs and is serialised in a worker thread and still reaches the browser. If a Panel or Bokeh upgrade changed the internals this relies on, pages would
 either break here or quietly go back to the event loop: these tests say which.
 """
 
@@ -21,7 +21,7 @@ from bokeh.models import Div
 from panel.io.application import build_applications
 from panel.io.state import state
 
-from dashboards.offloop import OffLoopApplication, change_off_loop
+from dashboards.offloop import OffLoopApplication, change_off_loop, serve_pulls_off_loop
 from tests.conftest import free_port
 
 
@@ -42,6 +42,7 @@ def served() -> Any:
     pages: dict[str, Any] = {}
     app = OffLoopApplication.of(build_applications({"p": lambda: pages["p"]()})["/p"])
     port = free_port()
+    serve_pulls_off_loop()
     thread = pn.serve({"p": app}, port=port, threaded=True, show=False)
     try:
         yield pages, f"http://127.0.0.1:{port}", thread
@@ -52,12 +53,12 @@ def served() -> Any:
 def test_the_page_is_made_in_a_worker_thread_and_changed_off_the_loop(served, browser):
     pages, base, server_thread = served
     seen: dict[str, Any] = {}
-    probe = ThreadProbe()
+    probe, pulled = ThreadProbe(), ThreadProbe()
 
     def page() -> pn.Column:
         seen["made_in"] = threading.get_ident()
         doc = pn.state.curdoc
-        out = pn.Column(pn.pane.HTML("waiting"))
+        out = pn.Column(pn.pane.Bokeh(Div(text="waiting", tags=[pulled])))
 
         async def later() -> None:
             seen["loop"] = threading.get_ident()
@@ -88,6 +89,7 @@ def test_the_page_is_made_in_a_worker_thread_and_changed_off_the_loop(served, br
     assert seen["changed_in"] != loop
     assert seen["result"] == "done"
     assert probe.threads and loop not in probe.threads  # the patch was serialised off it
+    assert pulled.threads and loop not in pulled.threads  # so was the whole first document
 
 
 def test_without_a_session_the_change_just_runs():
