@@ -1,7 +1,7 @@
 """Session documents and document changes made off the server's event loop.
 
 Every request of the dashboard server, ``/healthz`` among them, waits while the event
-loop runs Python. Two things Panel and Bokeh would do there cost the loop 50–500 ms
+loop runs Python. These things Panel and Bokeh would do there cost the loop 20–500 ms
 each under load:
 
 * **Making a session's document** (the page function, the Bokeh models of what it
@@ -27,8 +27,9 @@ each under load:
 
 :func:`install` puts both handlers in Bokeh's per-application routes.
 
-Both rely on Panel internals checked by ``tests/dashboard/test_offloop.py``: the
-per-document owner thread (``state._thread_id_``) and the document's held events.
+They rely on Panel and Bokeh internals checked by ``tests/dashboard/test_offloop.py``:
+the per-document owner thread (``state._thread_id_``), the document's held events, the
+protocol handler's table and Panel's page-rendering function.
 """
 
 from __future__ import annotations
