@@ -23,8 +23,13 @@ Then prints:
 
 1. precision / recall / F1 per set and in total per family, for mediaml, PySceneDetect
    ContentDetector and AdaptiveDetector (their defaults), and recall per kind;
-2. standalone detection speed on a 720p H.264 file, frames/s and ratio to ContentDetector;
+2. standalone detection speed on a 720p H.264 file, frames/s and ratio to ContentDetector,
+   next to FFmpeg decoding the file alone (with and without the deblocking filter, which
+   mediaml's detector skips);
 3. the fused encode+detect time against a plain proxy encode of the same source;
+
+Timings are the best of a few rounds in which the runs take turns, so a busy machine
+hits them alike; the load average is printed with them.
 4. peak memory of standalone detection as the video length doubles.
 
 A detection matches a hard cut within +-2 frames, a gradual transition anywhere within
@@ -36,6 +41,7 @@ scenedetect, opencv, scikit-video).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import random
@@ -44,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mediaml.media import detect_cuts, probe, run_ffmpeg
@@ -256,12 +263,6 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
-
-
 def timed_both(fn, *args) -> tuple[float, float]:
     """(wall seconds, CPU seconds incl. FFmpeg): CPU time is steadier on a busy machine."""
     wall, cpu = time.perf_counter(), cpu_seconds()
@@ -269,17 +270,45 @@ def timed_both(fn, *args) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
+SPEED_ROUNDS = 5
+
+
+def best_alternating(runs: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float]]:
+    """Best (wall, CPU) seconds of each run over `SPEED_ROUNDS` rounds.
+
+    The runs take turns within each round (the order reversed every other round), so a
+    neighbour's load that comes and goes hits every run alike instead of whichever ran
+    while it lasted.
+    """
+    got: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for i in range(SPEED_ROUNDS):
+        for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:
+            got[name].append(timed_both(runs[name]))
+    return {k: (min(w for w, _ in t), min(c for _, c in t)) for k, t in got.items()}
+
+
+def _load() -> str:
+    return "load " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def speed(work: Path) -> None:
     path = make_720p(work, 40)
     n = probe(path).frame_count
-    print(f"\n## Standalone detection speed: 1280x720 H.264, {n} frames (best of 3)")
+    ffmpeg = ["-i", str(path), "-f", "null", "-"]
+    runs = {name: functools.partial(fn, path) for name, fn in DETECTORS.items()}
+    runs["(FFmpeg decode alone)"] = functools.partial(run_ffmpeg, ffmpeg)
+    # mediaml's own decode: the deblocking filter is skipped (see detect/stream.py)
+    runs["(same, no loop filter)"] = functools.partial(
+        run_ffmpeg, ["-skip_loop_filter", "all", *ffmpeg]
+    )
+    print(
+        f"\n## Standalone detection speed: 1280x720 H.264, {n} frames "
+        f"(best of {SPEED_ROUNDS}, runs alternating; {_load()} before)"
+    )
+    best = best_alternating(runs)
     print(
         f"{'detector':24} {'wall s':>7} {'frames/s':>9} {'vs Content':>10} {'CPU s':>7} {'vs Content':>10}"
     )
-    times = {name: [timed_both(fn, path) for _ in range(3)] for name, fn in DETECTORS.items()}
-    best = {name: (min(w for w, _ in t), min(c for _, c in t)) for name, t in times.items()}
-    floor = [timed_both(lambda: run_ffmpeg(["-i", str(path), "-f", "null", "-"])) for _ in range(3)]
-    best["(FFmpeg decode alone)"] = (min(w for w, _ in floor), min(c for _, c in floor))
     wall0, cpu0 = best["PySceneDetect Content"]
     for name, (wall, cpu) in best.items():
         print(
@@ -287,19 +316,22 @@ def speed(work: Path) -> None:
         )
 
     info = probe(path)
-    runs = {
+    fused = {
         "plain proxy encode": lambda: transcode(info, path, None, work / "p1.mp4", detect=False),
         "fused proxy encode+detect": lambda: transcode(
             info, path, None, work / "p2.mp4", detect=True
         ),
     }
-    print(f"\n## Fused encode + detect vs plain proxy encode (same source, {n} frames, best of 3)")
+    print(
+        f"\n## Fused encode + detect vs plain proxy encode (same source, {n} frames, "
+        f"best of {SPEED_ROUNDS}, alternating; {_load()} before)"
+    )
     print(f"{'run':28} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6}")
-    results = {k: [timed_both(v) for _ in range(3)] for k, v in runs.items()}
-    best = {k: (min(w for w, _ in t), min(c for _, c in t)) for k, t in results.items()}
+    best = best_alternating(fused)
     wall0, cpu0 = best["plain proxy encode"]
     for k, (wall, cpu) in best.items():
         print(f"{k:28} {wall:7.2f} {wall / wall0:5.2f}x {cpu:7.2f} {cpu / cpu0:5.2f}x")
+    print(f"({_load()} after)")
 
 
 MEMORY_PROBE = """

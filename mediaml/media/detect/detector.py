@@ -14,8 +14,12 @@ from mediaml.media.detect.decide import Event, change_scores, decide_traced
 from mediaml.media.detect.features import Features, extract
 from mediaml.media.detect.params import DetectorParams
 
-CHUNK = 1024
-"""Frames decided per pass once the window holds enough look-ahead."""
+CHUNK = 512
+"""Frames decided per pass once the window holds enough look-ahead.
+
+Smaller passes overlap more of the deciding with FFmpeg's decoding (what is left when
+the video ends is at most one pass) but redo the context around each pass more often;
+512 leaves a short video's last pass at ~0.04 s for the same total work as 1024."""
 
 
 class ShotDetector:

@@ -23,6 +23,9 @@ import numpy as np
 
 LUMA_BINS, CHROMA_BINS = 8, 4
 HIST_BINS = LUMA_BINS * CHROMA_BINS * CHROMA_BINS
+_CHROMA_BITS = CHROMA_BINS.bit_length() - 1
+_LUMA_SHIFT = 8 - (LUMA_BINS.bit_length() - 1)  # value >> shift: its bin (0..bins-1)
+_CHROMA_SHIFT = 8 - _CHROMA_BITS
 NORM_FLOOR = 8.0  # luma spread (0..255) at and above which structure is fully normalised
 BLOCK_GRID = (3, 4)  # rows x columns of motion-compensated blocks
 _UNRELATED = 2 / np.sqrt(np.pi)  # E|a - b| for independent unit normals: scales to ~1
@@ -57,10 +60,11 @@ def extract(frames: np.ndarray) -> Features:
     """Features of ``frames``: uint8 array (n, 3, H, W) of planar full-range YUV."""
     n, _, h, w = frames.shape
     y = frames[:, 0].astype(np.float32)
-    ybin = np.minimum(frames[:, 0] // (256 // LUMA_BINS), LUMA_BINS - 1).astype(np.int64)
-    ubin = np.minimum(frames[:, 1] // (256 // CHROMA_BINS), CHROMA_BINS - 1).astype(np.int64)
-    vbin = np.minimum(frames[:, 2] // (256 // CHROMA_BINS), CHROMA_BINS - 1).astype(np.int64)
-    bins = (ybin * CHROMA_BINS + ubin) * CHROMA_BINS + vbin
+    # Bin numbers stay below 256, so they are worked out in uint8 (bins are powers of 2).
+    ybin = frames[:, 0] >> _LUMA_SHIFT
+    ubin = frames[:, 1] >> _CHROMA_SHIFT
+    vbin = frames[:, 2] >> _CHROMA_SHIFT
+    bins = (ybin << 2 * _CHROMA_BITS) | (ubin << _CHROMA_BITS) | vbin
     offsets = (np.arange(n, dtype=np.int64) * HIST_BINS)[:, None, None]
     counts = np.bincount((bins + offsets).ravel(), minlength=n * HIST_BINS)
     hist = counts.reshape(n, HIST_BINS).astype(np.float32) / float(h * w)
@@ -72,7 +76,11 @@ def extract(frames: np.ndarray) -> Features:
     # (and a flat picture's compression noise stays near zero).
     z = (y - mean[:, None, None]) / np.maximum(std, NORM_FLOOR)[:, None, None]
     z = z.astype(np.float32)
-    zs = z.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    # 2x2 means, added up in the order numpy's mean(axis=(2, 4)) does (the same bits)
+    # without its slow strided reduction
+    q = z.reshape(n, h // 2, 2, w // 2, 2)
+    zs = (q[:, :, 0, :, 0] + q[:, :, 0, :, 1]) + (q[:, :, 1, :, 0] + q[:, :, 1, :, 1])
+    zs /= np.float32(4)
     return Features(hist, z, zs, mean, std)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import IO
 
@@ -17,6 +19,12 @@ from mediaml.media.ffmpeg import FfmpegProcess
 
 BATCH_FRAMES = 256
 """Frames read from the pipe and analysed together (numpy works per batch)."""
+
+READ_AHEAD = 8
+"""Batches a background thread reads ahead of the detector (8 x 256 tiny frames, 14 MB).
+
+A pipe holds only ~9 analysis frames, so without it FFmpeg stopped decoding whenever the
+detector was busy with a batch and the two took turns instead of working side by side."""
 
 COLUMNS = ["frame", "time", "kind", "score"]
 
@@ -51,21 +59,67 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes:
     return b"".join(chunks)
 
 
+class _ReadAhead:
+    """``size``-byte blocks of ``stream`` (the last one shorter), read by a background
+    thread up to ``ahead`` blocks before the consumer asks for them."""
+
+    def __init__(self, stream: IO[bytes], size: int, ahead: int) -> None:
+        self._size = size
+        self._blocks: queue.Queue[bytes | Exception] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._read, args=(stream,), name="detector-feed", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        try:
+            while True:
+                block = _read_exact(stream, self._size)
+                if not self._put(block) or len(block) < self._size:
+                    return
+        except Exception as exc:  # e.g. the pipe closed under it: re-raised by the consumer
+            self._put(exc)
+
+    def _put(self, item: bytes | Exception) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._blocks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while True:
+                block = self._blocks.get()
+                if isinstance(block, Exception):
+                    raise block
+                yield block
+                if len(block) < self._size:
+                    self._thread.join()
+                    return
+        finally:
+            self._stop.set()  # the consumer left early: the reader stops at its next block
+
+
 def feed(
     stream: IO[bytes], detector: ShotDetector, on_frames: Callable[[int], None] | None = None
 ) -> None:
-    """Read raw analysis frames from ``stream`` until EOF and push them to ``detector``."""
+    """Read raw analysis frames from ``stream`` until EOF and push them to ``detector``.
+
+    The pipe is drained by a background thread (`READ_AHEAD`), so FFmpeg keeps decoding
+    while the detector works.
+    """
     w, h = ANALYSIS_SIZE
     frame_bytes = 3 * w * h
-    while True:
-        data = _read_exact(stream, frame_bytes * BATCH_FRAMES)
+    for data in _ReadAhead(stream, frame_bytes * BATCH_FRAMES, READ_AHEAD):
         n = len(data) // frame_bytes
         if n:
             detector.push(np.frombuffer(data[: n * frame_bytes], np.uint8).reshape(n, 3, h, w))
             if on_frames is not None:
                 on_frames(detector.frames_seen)
-        if len(data) < frame_bytes * BATCH_FRAMES:
-            return
 
 
 def events_frame(events: list[Event], fps: Fraction) -> pd.DataFrame:
