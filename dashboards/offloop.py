@@ -1,7 +1,7 @@
 """Session documents and document changes made off the server's event loop.
 
 Every request of the dashboard server, ``/healthz`` among them, waits while the event
-loop runs Python. Two things Panel and Bokeh would do there cost the loop 50–500 ms
+loop runs Python. These things Panel and Bokeh would do there cost the loop 20–500 ms
 each under load:
 
 * **Making a session's document** (the page function, the Bokeh models of what it
@@ -17,12 +17,19 @@ each under load:
   event, callback or other change of that document runs meanwhile), and serialises
   the resulting patch there too; the loop only writes the finished message to the
   websocket.
+* **The page's HTML** (Panel bundles the resources its models need and renders its
+  template, 15–50 ms a request): :class:`OffLoopDocHandler` renders it in a worker
+  thread, with the new session's document locked, as soon as the session exists; Panel's
+  handler then finds it ready.
 * **Sending the whole document** when the browser connects and pulls it:
-  :class:`OffLoopWSHandler` (installed by :func:`serve_pulls_off_loop`) serialises it in
-  a worker thread, with the document locked the same way.
+  :class:`OffLoopWSHandler` serialises it in a worker thread, with the document locked
+  the same way.
 
-Both rely on Panel internals checked by ``tests/dashboard/test_offloop.py``: the
-per-document owner thread (``state._thread_id_``) and the document's held events.
+:func:`install` puts both handlers in Bokeh's per-application routes.
+
+They rely on Panel and Bokeh internals checked by ``tests/dashboard/test_offloop.py``:
+the per-document owner thread (``state._thread_id_``), the document's held events, the
+protocol handler's table and Panel's page-rendering function.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from typing import Any, ClassVar, TypeVar
 from bokeh.application import Application as BokehApplication
 from bokeh.document import Document
 from bokeh.document.events import DocumentPatchedEvent
+from panel.io import server as panel_server
 from panel.io.application import Application
 from panel.io.document import monkeypatch_events
-from panel.io.server import WSHandler
+from panel.io.resources import Resources
+from panel.io.server import DocHandler, WSHandler
 from panel.io.state import set_curdoc, state
 
 T = TypeVar("T")
@@ -86,13 +95,12 @@ async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
 
     The patch is serialised in the worker thread; the event loop only writes it. Call it
     from callbacks that run without the document lock (Panel's coroutine callbacks,
-    ``bokeh.document.without_document_lock``).
+    ``bokeh.document.without_document_lock``): it waits for that lock, so a callback
+    holding it would wait forever.
     """
     session = _session(doc) if doc is not None else None
-    if doc is None or session is None or session.destroyed or session._pending_writes is not None:
-        # No server session (tests, notebooks), or its lock is taken (this may run inside
-        # a locked callback: waiting for the lock would wait forever): change it here,
-        # the way Panel does.
+    if doc is None or session is None or session.destroyed:
+        # No server session (tests, notebooks): change it here, the way Panel does.
         return change()
 
     async def locked() -> T:
@@ -171,12 +179,63 @@ class OffLoopWSHandler(WSHandler):
             handler._handlers["PULL-DOC-REQ"] = _pull_off_loop
 
 
-def serve_pulls_off_loop() -> None:
-    """Servers built from now on answer document pulls off the loop (Panel puts its own
-    websocket handler in Bokeh's per-application routes the same way)."""
+# Pages rendered ahead by OffLoopDocHandler: document -> (token, HTML).
+_PAGES: weakref.WeakKeyDictionary[Document, tuple[str, str]] = weakref.WeakKeyDictionary()
+_panel_render = panel_server.server_html_page_for_session
+
+
+def render_page(session: Any, resources: Any) -> str:
+    """The page's HTML for a new session, made the way Panel's page handler makes it."""
+    doc = session.document
+    with set_curdoc(doc):
+        page: str = _panel_render(
+            session,
+            resources=resources,
+            title=doc.title,
+            token=session.token,
+            template=doc.template,
+            template_variables=doc.template_variables,
+        )
+    return page
+
+
+def _rendered_or_render(
+    session: Any, resources: Any, title: str, token: Any = None, **kw: Any
+) -> str:
+    """Panel's ``server_html_page_for_session``, answered from :data:`_PAGES` when the
+    page was rendered ahead for this very session and token."""
+    ready = _PAGES.pop(session.document, None)
+    if ready is not None and ready[0] == (token or session.token):
+        return ready[1]
+    page: str = _panel_render(session, resources, title, token, **kw)
+    return page
+
+
+class OffLoopDocHandler(DocHandler):
+    """Panel's page handler, with the page's HTML rendered in a worker thread."""
+
+    async def get_session(self) -> Any:
+        session = await super().get_session()  # type: ignore[misc]
+        if session is None or session.document in _PAGES:
+            return session
+        resources = Resources.from_bokeh(self.application.resources())
+
+        async def locked() -> None:
+            page = await asyncio.to_thread(render_page, session, resources)
+            _PAGES[session.document] = (session.token, page)
+
+        await session.with_document_locked(locked)
+        return session
+
+
+def install() -> None:
+    """Servers built from now on render pages and answer document pulls off the loop
+    (Panel puts its own handlers in Bokeh's per-application routes the same way)."""
     from bokeh.server.urls import per_app_patterns
 
+    ours = {DocHandler: OffLoopDocHandler, WSHandler: OffLoopWSHandler}
     per_app_patterns[:] = [
-        (route[0], OffLoopWSHandler, *route[2:]) if route[1] is WSHandler else route
+        (route[0], ours[route[1]], *route[2:]) if route[1] in ours else route
         for route in per_app_patterns
     ]
+    panel_server.server_html_page_for_session = _rendered_or_render  # type: ignore[assignment]

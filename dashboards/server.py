@@ -13,7 +13,7 @@ from panel.io.application import build_applications
 
 from dashboards.auth import MediamlAuthProvider
 from dashboards.context import DEFAULT_PREFETCH, configure
-from dashboards.offloop import OffLoopApplication, serve_pulls_off_loop
+from dashboards.offloop import OffLoopApplication, install
 from dashboards.routes import routes
 from mediaml.config import Settings
 
@@ -81,7 +81,7 @@ def make_server(
         # login backoff per address needs it.
         kwargs["use_xheaders"] = True
     # Each session's document is made, and sent to the browser, off the event loop.
-    serve_pulls_off_loop()
+    install()
     apps = build_applications(cast(Any, pages()), title=TITLES)
     server: Server = pn.serve(
         {slug.lstrip("/"): OffLoopApplication.of(app) for slug, app in apps.items()},

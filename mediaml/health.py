@@ -64,21 +64,21 @@ def check_health(
     checks: dict[str, str | None] = {}
     try:
         database = db or get_db()
+        # Two round trips: a busy database answers each one late, and /healthz waits.
         with database.pool.connection(timeout=TIMEOUT_SECONDS) as conn:
-            conn.execute(f"SET LOCAL statement_timeout = '{TIMEOUT_SECONDS}s'")
-            conn.execute("SELECT 1")
-            checks["database"] = None
             row = conn.execute(
-                "SELECT array_agg(t) AS missing FROM unnest(%s::text[]) AS t"
-                " WHERE to_regclass(t) IS NULL",
-                (list(JOB_TABLES),),
+                "SELECT set_config('statement_timeout', %s, true),"
+                " (SELECT array_agg(t) FROM unnest(%s::text[]) AS t"
+                "  WHERE to_regclass(t) IS NULL) AS missing",
+                (f"{TIMEOUT_SECONDS}s", list(JOB_TABLES)),
             ).fetchone()
+            checks["database"] = None
             missing = (row or {}).get("missing") or []
             if missing:
                 checks["job_tables"] = f"missing {', '.join(missing)}; run `mediaml db upgrade`"
             else:
-                for table in JOB_TABLES:
-                    conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
+                probes = ", ".join(f"EXISTS (SELECT 1 FROM {table})" for table in JOB_TABLES)
+                conn.execute(f"SELECT {probes}")
                 checks["job_tables"] = None
     except Exception as exc:  # psycopg, pool timeouts, OS errors: report, never crash
         checks.setdefault("database", f"does not answer: {_first_line(exc)}")

@@ -1,7 +1,8 @@
 """Sessions made, sent and changed off the server's event loop (dashboards/offloop.py).
 
 A real Panel server in a thread of this process and Chromium: the page function runs in
-a worker thread, the document is then the event loop's, the browser's pull of the whole
+a worker thread, the document is then the event loop's, its HTML is rendered in a
+worker thread, the browser's pull of the whole
 document is serialised in a worker thread, and a change made with ``change_off_loop``
 runs and is serialised in a worker thread and still reaches the browser. If a Panel or Bokeh upgrade changed the internals this relies on, pages would
 either break here or quietly go back to the event loop: these tests say which.
@@ -21,7 +22,8 @@ from bokeh.models import Div
 from panel.io.application import build_applications
 from panel.io.state import state
 
-from dashboards.offloop import OffLoopApplication, change_off_loop, serve_pulls_off_loop
+from dashboards import offloop
+from dashboards.offloop import OffLoopApplication, change_off_loop, install
 from tests.conftest import free_port
 
 
@@ -37,12 +39,19 @@ class ThreadProbe(Serializable):
 
 
 @pytest.fixture
-def served() -> Any:
+def served(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Serve one page (given later) off the loop; yields (set_page, base URL, loop thread)."""
-    pages: dict[str, Any] = {}
+    pages: dict[str, Any] = {"rendered_in": []}
+    panel_render = offloop._panel_render
+
+    def render(*args: Any, **kwargs: Any) -> str:  # Panel's page rendering, noting the thread
+        pages["rendered_in"].append(threading.get_ident())
+        return panel_render(*args, **kwargs)
+
+    monkeypatch.setattr(offloop, "_panel_render", render)
     app = OffLoopApplication.of(build_applications({"p": lambda: pages["p"]()})["/p"])
     port = free_port()
-    serve_pulls_off_loop()
+    install()
     thread = pn.serve({"p": app}, port=port, threaded=True, show=False)
     try:
         yield pages, f"http://127.0.0.1:{port}", thread
@@ -85,6 +94,7 @@ def test_the_page_is_made_in_a_worker_thread_and_changed_off_the_loop(served, br
     loop = seen["loop"]
     assert loop == server_thread.ident  # the onload callback ran on the server's loop
     assert seen["made_in"] != loop  # the page function did not
+    assert pages["rendered_in"] and loop not in pages["rendered_in"]  # nor the page's HTML
     assert seen["owner"] == loop == seen["owner_after"]  # Panel sees the loop as the owner
     assert seen["changed_in"] != loop
     assert seen["result"] == "done"

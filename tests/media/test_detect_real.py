@@ -206,6 +206,13 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # a small change (score 0.22, under the cut threshold), but a lone one, over 5
         # times both neighbours' (before: a dissolve at 52, i.e. the wrong kind)
         (20, slice(16, 18), [52]),
+        # a 3x close-up inside a car: dark (luma mean under 40, spread under 10) for
+        # 20-odd frames while the camera pushes in, but never black (spread 8-9): no fade
+        # (before: a fade at 42 after the cut at 9)
+        (34, slice(27, 29), [9]),
+        # a 3x take of the street going dark for two frames, still showing structure
+        # (spread 6-7): no fade (before: a fade at 8)
+        (34, slice(2, 3), []),
     ],
     ids=[
         "sweep-mid-shot",
@@ -218,6 +225,8 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "car-crossing-at-3x-zoom",
         "sweep-leaves-after-cut",
         "reframed-lone-small-step",
+        "dim-shot-is-no-fade",
+        "dark-moment-is-no-fade",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -79,8 +79,22 @@ def change_score(a: Features, b: Features, max_shift: int) -> np.ndarray:
 
 
 def is_dark(f: Features, p: DetectorParams) -> np.ndarray:
-    """Frames that are (nearly) black: dark and without structure."""
+    """Frames that are dark and show little structure (luma mean and spread low)."""
     return np.asarray((f.mean < p.dark_luma) & (f.std < p.dark_spread))
+
+
+def is_black(f: Features, p: DetectorParams) -> np.ndarray:
+    """Frames of the dark runs (see `is_dark`) that go black: the run holds a flat frame.
+
+    A fade through black reaches a picture without structure (luma spread under
+    ``flat_spread``); a dim shot, or something dark passing the lens, stays dark but
+    keeps some structure, and is no fade.
+    """
+    dark = is_dark(f, p)
+    for first, last in _runs(dark):
+        if f.std[first : last + 1].min() >= p.flat_spread:
+            dark[first : last + 1] = False
+    return dark
 
 
 def local_level(score: np.ndarray, window: int) -> np.ndarray:
@@ -159,7 +173,7 @@ def cut_evidence(
     both_flat = flat & np.r_[False, flat[:-1]]
     # Between two featureless frames only a change to clearly different colours counts.
     strong &= (motion >= p.cut_min_structure) | (both_flat & (colour >= p.flat_cut_colour))
-    dark = is_dark(f, p)
+    dark = is_black(f, p)
     touches_dark = dark | np.r_[False, dark[:-1]]
     candidate = peak & strong & ~touches_dark
     if n:
@@ -519,14 +533,8 @@ def fades(
     """
     n = len(f)
     found: list[tuple[Event | None, int, int]] = []
-    # a fade scales the picture: its luma's mean and spread fall (or rise) together
-    level = np.hypot(f.mean, f.std)
-    for first, last in _runs(is_dark(f, p)):
-        start, end = first, last
-        while start > 0 and level[start - 1] > level[start] + 0.5:
-            start -= 1  # the fade-out ramp
-        while end < n - 1 and level[end + 1] > level[end] + 0.5:
-            end += 1  # the fade-in ramp
+    for first, last in _runs(is_black(f, p)):
+        start, end = _ramps(f, first, last)
         dip = _dip_before_cut(f, start, last, end, cuts, p)
         if dip is not None:
             found.append((None, dip[0], dip[1]))
@@ -543,6 +551,26 @@ def fades(
                     event = Event((first + last + 1) // 2, "fade", change)
         found.append((event, start, end))
     return found
+
+
+def _ramps(f: Features, first: int, last: int) -> tuple[int, int]:
+    """The dark run ``first..last`` widened by the darkening and brightening around it.
+
+    A fade scales the picture: its luma's mean and spread fall (or rise) together.
+    """
+    level = np.hypot(f.mean, f.std)
+    start, end = first, last
+    while start > 0 and level[start - 1] > level[start] + 0.5:
+        start -= 1  # the fade-out ramp
+    while end < len(f) - 1 and level[end + 1] > level[end] + 0.5:
+        end += 1  # the fade-in ramp
+    return start, end
+
+
+def _dim_spans(f: Features, p: DetectorParams) -> list[tuple[int, int]]:
+    """The dark runs that never go black (see `is_black`), with their ramps."""
+    black = is_black(f, p)
+    return [_ramps(f, a, b) for a, b in _runs(is_dark(f, p)) if not black[a]]
 
 
 def _dip_before_cut(
@@ -710,7 +738,8 @@ def gradual(
     """
     cut_frames = np.array([e.frame for e in cuts], dtype=np.int64)
     events = [e for e, _, _ in fade_found if e is not None]
-    dark_spans = [(start, end) for _, start, end in fade_found]
+    # a dark run that never goes black is no fade, but its change is no dissolve either
+    dark_spans = [(start, end) for _, start, end in fade_found] + _dim_spans(f, p)
     found: list[tuple[int, int, int, float]] = []  # first, last centre, scale, score
     best = np.zeros(len(f))
     for h in p.gradual_scales:
@@ -779,5 +808,5 @@ def decide_traced(
     cuts = [c for c in found if not any(start <= c.frame <= end for start, end in spans)]
     events, contrast = gradual(f, cuts, fade_found, motion, p)
     evidence["gradual"] = contrast
-    evidence["dark"] = is_dark(f, p)
+    evidence["dark"] = is_black(f, p)
     return sorted(cuts + events, key=lambda e: e.frame), evidence
