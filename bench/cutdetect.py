@@ -334,11 +334,19 @@ def speed(work: Path) -> None:
     print(f"({_load()} after)")
 
 
+# Peak RSS in KiB. On Linux from VmHWM: ru_maxrss of a freshly started child also counts
+# the parent's RSS at the fork (Linux carries it over the exec), so after `speed()` had
+# grown this process it reported the bench's size, not the detector's.
 MEMORY_PROBE = """
 import resource, sys
 from mediaml.media import detect_cuts
 df = detect_cuts(sys.argv[1])
-print(len(df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(df), peak)
 """
 
 
