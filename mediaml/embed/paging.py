@@ -6,9 +6,9 @@ with every page. Instead each search keeps its ranking (clip ids and scores, bes
 in a per-process cache, keyed by the search (the `Database` object, model, strategy,
 query, filters, order):
 
-- **Page 1 always searches**, and ranks a little past itself (:data:`FIRST_ROWS`: the
-  rows the index walk yields at no extra cost), so a new search sees the catalogue as
-  it is now.
+- **Page 1 always searches**, so a new search sees the catalogue as it is now, and
+  ranks page 2 as well when the index walk yields that at no extra cost
+  (:data:`LOOKAHEAD_CANDIDATES`).
 - **A later page is a slice of the ranking**, plus one round trip for its clips'
   current details (title, state). Paging on never repeats or skips a clip, even while
   clips are being embedded meanwhile.
@@ -44,8 +44,8 @@ from mediaml.db.database import Connection, Database
 from mediaml.embed.nearest import (
     DETAILS,
     EF_SEARCH_FLOOR,
-    RERANK_FACTOR,
     Hit,
+    candidate_count,
     page_frame,
     search_session,
 )
@@ -53,9 +53,12 @@ from mediaml.embed.store import write_generation
 
 log = logging.getLogger(__name__)
 
-# Rows page 1 ranks: the walk's first candidate list (EF_SEARCH_FLOOR) with the
-# re-ranking margin per row, i.e. two pages of 24 at the cost of one.
-FIRST_ROWS = EF_SEARCH_FLOOR // RERANK_FACTOR
+# Page 1 ranks page 2 too when that keeps the walk inside its first candidate list
+# (EF_SEARCH_FLOOR, less room for the query clip and archived clips the walk skips):
+# page 1's candidates plus one per row of page 2, at most LOOKAHEAD_CANDIDATES (pages
+# of up to 26 rows). Past the list, pgvector's iterative scan walks on and page 1 would
+# cost more (at 10k clips 100 candidates took 1.8x the time of 98).
+LOOKAHEAD_CANDIDATES = EF_SEARCH_FLOOR * 4 // 5
 # The ranking is extended when it reaches fewer than AHEAD_PAGES past the page shown,
 # to PREFETCH_PAGES past it.
 AHEAD_PAGES = 2
@@ -133,10 +136,14 @@ def search_page(
         if frame is not None:
             return frame
     skip = k * (page - 1)
-    # Page 1 ranks what its walk yields anyway; a first look at a later page (a jump)
-    # ranks just that page: its background extension adds the next ones.
-    rows = max(needed + 1, FIRST_ROWS) if page == 1 else needed + 1
-    found = search(conn, min(limit, rows), skip)
+    # Page 1 ranks page 2 as well when its walk yields that anyway (the search's skip
+    # then says that page 2's rows need one candidate each, on top of page 1's own); a
+    # first look at a later page (a jump) ranks just that page, and its background
+    # extension adds the next ones.
+    rows, rough = needed + 1, skip
+    if page == 1 and candidate_count(2 * k + 1, k) <= LOOKAHEAD_CANDIDATES:
+        rows, rough = 2 * k + 1, k
+    found = search(conn, min(limit, rows), rough)
     if found is None:
         return None
     hits, complete = found
