@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,14 @@ def exact_ranking(cat: Catalogue, index: int, video_only: bool, depth: int) -> n
     return cat.clip_ids[candidates[top[np.argsort(-scores[top])]]]
 
 
+def _shortfall(
+    cat: Catalogue, position: dict[int, int], index: int, truth: np.ndarray, frame: Any
+) -> float:
+    """Mean exact cosine of the true page's clips minus that of the returned page's."""
+    ideal = cat.vectors[[position[int(c)] for c in truth]] @ cat.vectors[index]
+    return float(ideal.mean() - frame["cosine"].to_numpy().mean())
+
+
 def _timed_similar(
     cat: Catalogue, *, page: int, video_only: bool
 ) -> tuple[list[float], float, float]:
@@ -102,8 +111,7 @@ def _timed_similar(
             truth = exact_ranking(cat, index, video_only, K * page)[K * (page - 1) :]
             times.append(elapsed)
             recalls.append(len(set(frame["clip_id"].tolist()) & set(truth.tolist())) / len(truth))
-            ideal = cat.vectors[[position[int(c)] for c in truth]] @ cat.vectors[index]
-            shortfalls.append(float(ideal.mean() - frame["cosine"].to_numpy().mean()))
+            shortfalls.append(_shortfall(cat, position, index, truth, frame))
     finally:
         db.close()
     return times, float(np.mean(recalls)), float(np.mean(shortfalls))
@@ -175,8 +183,7 @@ def _timed_paging(cat: Catalogue, *, pause: bool) -> tuple[list[float], list[flo
             paging.settle()
             if i >= WARMUP:
                 truth = exact_ranking(cat, index, False, K * 10)[K * 9 :]
-                ideal = cat.vectors[[position[int(c)] for c in truth]] @ cat.vectors[index]
-                shortfalls.append(float(ideal.mean() - frame["cosine"].to_numpy().mean()))
+                shortfalls.append(_shortfall(cat, position, index, truth, frame))
     finally:
         db.close()
     return first, tenth, float(np.mean(shortfalls))

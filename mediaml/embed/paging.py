@@ -208,9 +208,10 @@ def _details(conn: Connection, clip_ids: Sequence[int]) -> dict[int, dict[str, A
     """The current details of the clips that are still searchable, in one round trip."""
     if not clip_ids:
         return {}
+    # The same columns the search statement returns (DETAILS), title from the video.
+    columns = ", ".join("v.title" if name == "title" else f"c.{name}" for name in DETAILS)
     rows = conn.execute(
-        "SELECT c.id AS clip_id, c.video_id, v.title, c.start_frame, c.end_frame,"
-        " c.start_time, c.end_time, c.state"
+        f"SELECT c.id AS clip_id, {columns}"
         " FROM clips c JOIN source_videos v ON v.id = c.video_id"
         " WHERE c.id = ANY(%s) AND c.state <> 'archived'",
         (list(clip_ids),),
