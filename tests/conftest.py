@@ -30,6 +30,29 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("HF_HUB_CACHE", None)
 
 
+# Folders whose tests share session fixtures too costly to build once per worker under
+# `make test` (pytest-xdist, --dist loadgroup): the dashboard's library (built by the real
+# pipeline), its server and Chromium; the media tests' generated and encoded videos.
+XDIST_GROUPS = ("dashboard", "media")
+# The longest single tests (mypy over the tree, a notebook each with its own embedded
+# server): handed out first, so neither worker is left running one alone at the end.
+LONG_FIRST = ("test_quality.py", "test_notebooks.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in XDIST_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(folder))
+
+    def rank(item: pytest.Item) -> int:
+        top = item.path.parent == tests and item.path.name in LONG_FIRST
+        return LONG_FIRST.index(item.path.name) if top else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each rank stays as collected
+
+
 class PgServer:
     """The session's embedded server and helpers to make databases on it."""
 
