@@ -63,6 +63,8 @@ COLUMNS = [
     "similarity",
     "cosine",
 ]
+# Built once: pandas infers an Index's dtype from a list on every frame otherwise.
+_COLUMN_INDEX = pd.Index(COLUMNS)
 DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
 _DTYPES: dict[str, Any] = {
     "video_id": np.int64,
@@ -357,7 +359,7 @@ def page_frame(chosen: Sequence[Hit], first: int) -> pd.DataFrame:
         )
     columns["similarity"] = np.clip(scores, 0.0, 1.0) * 100.0
     columns["cosine"] = scores
-    return pd.DataFrame(columns, columns=COLUMNS, copy=False)
+    return pd.DataFrame(columns, columns=_COLUMN_INDEX, index=pd.RangeIndex(count), copy=False)
 
 
 def rank_hits(
