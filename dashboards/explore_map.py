@@ -277,22 +277,27 @@ class ExploreMap:
             tools="pan,wheel_zoom,box_select,lasso_select,reset",
             active_drag="box_select",
             toolbar_location="above",
+            # Map coordinates mean nothing to a reader: no axes, grid or title (and no
+            # Bokeh models for them to make, send and draw).
+            x_axis_type=None,
+            y_axis_type=None,
+            title=None,
         )
-        fig.image_url(
+        image = fig.image_url(
             url="image", x="x", y="y", w="dw", h="dh", anchor="bottom_left", source=self.image
         )
         dots = fig.scatter("x", "y", source=self.source, size=9, color="color", alpha=0.8)
-        fig.scatter(
+        mark = fig.scatter(
             "x", "y", source=self.mark, size=16, fill_alpha=0, line_color="#d62728", line_width=2
         )
+        for renderer in (image, mark):  # never selected or muted: fewer models to send and draw
+            renderer.nonselection_glyph = renderer.muted_glyph = None
         fig.add_tools(
             HoverTool(
                 renderers=[dots],
                 tooltips='<div><img src="@thumb" width="128" alt=""><div>#@clip_id @title</div></div>',
             )
         )
-        fig.axis.visible = False
-        fig.grid.visible = False
         return fig
 
     # -- running work off the event loop ----------------------------------------------

@@ -179,6 +179,24 @@ class OffLoopWSHandler(WSHandler):
             handler._handlers["PULL-DOC-REQ"] = _pull_off_loop
 
 
+# Work to start once a new session's page is rendered: document -> callables.
+_AFTER_PAGE: weakref.WeakKeyDictionary[Document, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def after_page(doc: Document, start: Callable[[], None]) -> None:
+    """Call ``start()`` on the event loop once the HTML of ``doc``'s page is rendered,
+    just before it is sent (by :class:`OffLoopDocHandler`).
+
+    The browser then spends a while on the page's JavaScript and on pulling the
+    document; work started here (in worker threads) overlaps that instead of following
+    it, and does not slow the page's own rendering down. Pages not served by
+    :class:`OffLoopDocHandler` never call it.
+    """
+    _AFTER_PAGE.setdefault(doc, []).append(start)
+
+
 # Pages rendered ahead by OffLoopDocHandler: document -> (token, HTML).
 _PAGES: weakref.WeakKeyDictionary[Document, tuple[str, str]] = weakref.WeakKeyDictionary()
 _panel_render = panel_server.server_html_page_for_session
@@ -225,6 +243,8 @@ class OffLoopDocHandler(DocHandler):
             _PAGES[session.document] = (session.token, page)
 
         await session.with_document_locked(locked)
+        for start in _AFTER_PAGE.pop(session.document, []):
+            start()
         return session
 
 

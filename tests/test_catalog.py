@@ -49,6 +49,8 @@ def test_pages_follow_each_other_in_video_order(db, library):
     ]
     assert pd.isna(keys[3])
     assert (first["frames"] == first["end_frame"] - first["start_frame"]).all()
+    assert list(first.columns) == list(last.columns) == catalog.CLIP_COLUMNS
+    assert list(clips(state="embedded", db=db).columns) == catalog.CLIP_COLUMNS  # no rows
 
 
 def test_iter_clips_walks_everything_once(db, library):

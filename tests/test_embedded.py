@@ -139,9 +139,9 @@ def test_threads_starting_the_server_at_once_share_it_without_errors():
 
 def test_server_memory_grows_with_the_machine_within_bounds():
     gib = 2**30
-    assert server_settings(1 * gib)["shared_buffers"] == "128MB"  # PostgreSQL's default
-    assert server_settings(8 * gib)["shared_buffers"] == "1024MB"
-    assert server_settings(256 * gib)["shared_buffers"] == "2048MB"
+    assert server_settings(gib // 2)["shared_buffers"] == "128MB"  # PostgreSQL's default
+    assert server_settings(8 * gib)["shared_buffers"] == "2048MB"
+    assert server_settings(256 * gib)["shared_buffers"] == "8192MB"
     assert server_settings(8 * gib)["effective_cache_size"] == "4096MB"
 
 

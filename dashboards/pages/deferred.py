@@ -1,12 +1,14 @@
-"""Page bodies made off the event loop.
+"""Page bodies made off the event loop, while the browser loads the page.
 
 Panel makes a session's widgets and their Bokeh models on the server's event loop, while
 every other request (the health check among them) waits. A page built with
-:func:`deferred_body` answers with a loading line instead; once the browser has the page,
-a worker thread makes the real body, fills it with its data and makes its Bokeh models
-(:func:`prebuild`), and attaches them with the document locked, serialising the patch there
-too (:func:`dashboards.offloop.change_off_loop`): the event loop only writes it. The
-browser draws the body once, with its data.
+:func:`deferred_body` answers with a loading line instead, and a worker thread starts
+making the real body as soon as the page's HTML is ready: its widgets, their data and
+their Bokeh models (:func:`prebuild`), while the browser runs the page's JavaScript and
+pulls the document (about as long as the body takes to make). Once the browser has the
+page, the body is attached with the document locked, the patch serialised there too
+(:func:`dashboards.offloop.change_off_loop`): the event loop only writes it. The browser
+draws the body once, with its data.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import panel as pn
 from panel.io.state import set_curdoc
 
-from dashboards.offloop import change_off_loop
+from dashboards.offloop import after_page, change_off_loop
 
 log = logging.getLogger(__name__)
 
 # What a deferred body's maker returns: the parts to show, and what to run on the event
 # loop once they are in the page (or None).
 Parts = tuple[list[Any], Callable[[], None] | None]
+# Bodies being made at once; more sessions queue (each body is CPU work in Python, so
+# more threads would only share the GIL).
+_BODIES = ThreadPoolExecutor(2, thread_name_prefix="mediaml-page-body")
 
 
 def prebuild(parts: list[Any], doc: Any, root: Any, parent: Any) -> None:
@@ -54,9 +60,14 @@ def _root_of(layout: pn.layout.ListPanel, doc: Any) -> tuple[Any, Any] | None:
 
 
 def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
-    """A column that shows "Loading…" until ``make()``, run in a worker thread once the
-    browser has the page (with this session as Panel's current document), gives the
-    parts to show; ``what`` names the page in the message shown if ``make`` fails."""
+    """A column that shows "Loading…" until ``make()`` gives the parts to show.
+
+    ``make`` runs in a worker thread (with this session as Panel's current document),
+    started as soon as the page's HTML is ready (:func:`dashboards.offloop.after_page`;
+    else when the browser has the page); the parts are attached once the browser has
+    the page (Panel's onload). ``what`` names the page in the message shown if ``make``
+    fails.
+    """
     loading = pn.pane.HTML('<p class="mm-muted mm-loading">Loading…</p>')
     body = pn.Column(loading, sizing_mode="stretch_width")
     doc = pn.state.curdoc
@@ -64,14 +75,26 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
     def build_parts() -> Parts:
         with set_curdoc(doc):
             parts, attached = make()
-        found = _root_of(body, doc)
+        found = _root_of(body, doc)  # the page's models exist once its HTML is made
         if found is not None:
             prebuild(parts, doc, *found)
         return parts, attached
 
+    made: list[Future[Parts]] = []
+
+    def start() -> None:
+        if not made:
+            made.append(_BODIES.submit(build_parts))
+
+    if doc is not None:
+        # Started as soon as the page's HTML is ready (under ``mediaml serve``): the
+        # body is made while the browser loads the page.
+        after_page(doc, start)
+
     async def build() -> None:
         try:
-            parts, attached = await asyncio.to_thread(build_parts)
+            start()  # not started yet: a page not served by mediaml serve
+            parts, attached = await asyncio.wrap_future(made[0])
         except Exception as exc:  # shown on the page instead of a "Loading…" forever
             log.exception("%s page failed", what)
             loading.object = (

@@ -142,9 +142,25 @@ class NavBar:
 
 
 def shell(
-    current: str, body: Viewable, *, notes: Sequence[str] = (), nav: NavBar | None = None
+    current: str,
+    body: Viewable,
+    *,
+    notes: Sequence[str] = (),
+    nav: NavBar | None = None,
+    extensions: Sequence[str] = (),
 ) -> pn.Column:
-    """``body`` under the navigation bar, with any ``notes`` (ignored parameters) on top."""
+    """``body`` under the navigation bar, with any ``notes`` (ignored parameters) on top.
+
+    ``extensions`` names the Panel extensions the page uses (e.g. ``"tabulator"``): only
+    their JavaScript and CSS are in the page. Without this, every extension imported by
+    any page would be in every page (Tabulator's alone is 550 KB for the browser to load
+    and run).
+    """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        # What `pn.extension(*extensions)` records for a session, without the rest of
+        # its work (~50 ms a page).
+        pn.state._extensions_[doc] = list(extensions)
     parts: list[Viewable] = [(nav or NavBar(current)).pane]
     if notes:
         parts.append(

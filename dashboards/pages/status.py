@@ -30,8 +30,9 @@ from mediaml.storage import get_store
 
 REFRESH_MS = 5000
 
-# The tables arrive after the page, so their JavaScript must be in every first answer.
-# Loaded once here: `pn.extension` inside a session costs the event loop ~50 ms a page.
+# The tables arrive after the page, so their JavaScript must be in its first answer
+# (`shell(..., extensions=...)` below). Loaded once here: `pn.extension` inside a
+# session costs ~50 ms a page.
 pn.extension("tabulator")
 
 log = logging.getLogger(__name__)
@@ -242,4 +243,4 @@ def page() -> pn.viewable.Viewable:
 
         return [view.view], attached
 
-    return shell("status", deferred_body(make, "Status"))
+    return shell("status", deferred_body(make, "Status"), extensions=["tabulator"])

@@ -91,12 +91,15 @@ def server_settings(memory_bytes: int) -> dict[str, str]:
     """Memory settings for an embedded server on a machine with ``memory_bytes`` of RAM.
 
     PostgreSQL's defaults (128 MB of shared buffers) are made for a server that shares a
-    small machine with much else. A catalogue's search index must stay in shared memory
-    for searches to be fast (at 100,000 512-dim clips the half-precision index is 130 MB,
-    at a million about ten times that), so the buffers get an eighth of the machine's
-    memory, between 128 MB and 2 GB; the planner is told the OS cache holds about half.
+    small machine with much else. A catalogue's search index and the vectors a search
+    re-ranks must stay in shared memory for searches to be fast (at a million 512-dim
+    clips the half-precision index is 1.3 GB and the vectors 2.6 GB), so the buffers get
+    a quarter of the machine's memory (PostgreSQL's documented starting point for a
+    database server), between 128 MB and 8 GB; the planner is told the OS cache holds
+    about half. Shared memory is only taken as it is used: a small catalogue costs none
+    of it.
     """
-    buffers = min(max(memory_bytes // 8, 128 * MiB), 2048 * MiB)
+    buffers = min(max(memory_bytes // 4, 128 * MiB), 8192 * MiB)
     cache = max(memory_bytes // 2, buffers)
     return {
         "shared_buffers": f"{buffers // MiB}MB",

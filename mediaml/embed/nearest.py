@@ -15,13 +15,14 @@ selection drops a link to a point that an already linked, nearer point covers), 
 walk often reaches only part of a video, or misses it: at 1M clips in 10,000 videos
 the walk alone returned 0.85 of the true 24 nearest at ``ef_search`` 200, most queries
 missing some of their own video's scenes. So the search also reads the videos of its
-best :data:`SEED_HITS` candidates and the :data:`ROUTED_VIDEOS` videos whose mean
-vector lies nearest the query (an HNSW walk over one row per video,
-:mod:`mediaml.embed.video_vectors`), through the ``clips (video_id)`` index, and ranks
-their clips exactly. That costs a few hundred row lookups, far less than the wider walk
-that would find as much (bench/scale.py measures recall and latency at 10k..1M). A
-video contributes at most :data:`EXPAND_PER_VIDEO` rows (its first clips), so a very
-long video costs no more.
+best :data:`SEED_HITS` candidates and one more: for a search from a clip, the clip's own
+video (a lookup, no walk); for a vector or a text, the :data:`ROUTED_VIDEOS` videos
+whose mean vector lies nearest the query (an HNSW walk over one row per video,
+:mod:`mediaml.embed.video_vectors`); within one source video, that video. It reads
+them through the ``clips (video_id)`` index and ranks their clips exactly. That costs a
+few hundred row lookups, far less than the wider walk that would find as much
+(bench/scale.py measures recall and latency at 10k..1M). A video contributes at most
+:data:`EXPAND_PER_VIDEO` rows (its first clips), so a very long video costs no more.
 
 Filters the index cannot see (archived clips, one source video) are applied while
 walking it, and pgvector's iterative index scan keeps walking until the candidate list
@@ -62,6 +63,8 @@ COLUMNS = [
     "similarity",
     "cosine",
 ]
+# Built once: pandas infers an Index's dtype from a list on every frame otherwise.
+_COLUMN_INDEX = pd.Index(COLUMNS)
 DETAILS = ["video_id", "title", "start_frame", "end_frame", "start_time", "end_time", "state"]
 _DTYPES: dict[str, Any] = {
     "video_id": np.int64,
@@ -88,7 +91,10 @@ EF_SEARCH_FLOOR = 100
 # the ROUTED_VIDEOS videos with the nearest mean vectors are read in full, at most
 # EXPAND_PER_VIDEO rows each. At 1M clips, reading the best candidate's video and the
 # nearest mean's gave the same recall as 3 and 2 at 0.7x the latency (p95 18.7 vs
-# 28.3 ms): every extra video is ~100 more row lookups; the walk finds the rest.
+# 28.3 ms): every extra video is ~100 more row lookups; the walk finds the rest. A
+# search from a clip reads the clip's own video instead of walking the means: the
+# means' walk touched ~3,000 index pages at 1M clips (as many as the main walk) to
+# find, nearly always, that same video (recall@24 at 1M: 1.000 vs 0.993).
 SEED_HITS = 1
 ROUTED_VIDEOS = 1
 EXPAND_PER_VIDEO = 400
@@ -169,6 +175,23 @@ def nearest_query(
         query = sql.SQL("%(q)s{}").format(cast)
         order = sql.SQL("%(order)s{}").format(cast)
     exact = vector_expr(dim, "h")
+    # The video read besides the best candidates' (see the module docstring).
+    routing: sql.Composable
+    if source_video:
+        routing = sql.SQL("SELECT %(video)s::bigint")
+    elif from_clip:
+        routing = sql.SQL("SELECT c.video_id FROM clips c WHERE c.id = %(clip)s")
+    else:
+        routing = sql.SQL(
+            "SELECT r.video_id FROM (SELECT v.video_id FROM video_vectors v"
+            " WHERE {filter} ORDER BY {route} <=> ({order})::halfvec({dim}) LIMIT {routed}) r"
+        ).format(
+            filter=variant_filter(model_name, strategy, "v"),
+            route=index_expr(dim, "v"),
+            order=order,
+            dim=sql.SQL(str(int(dim))),
+            routed=sql.Literal(ROUTED_VIDEOS),
+        )
     rows = sql.SQL(
         "e.id, e.clip_id, e.embedding, c.video_id, c.start_frame, c.end_frame,"
         " c.start_time, c.end_time, c.state"
@@ -180,13 +203,11 @@ def nearest_query(
         " ORDER BY {walk} <=> ({order})::halfvec({dim})"
         " LIMIT {candidates}),"
         # Video expansion (see the module docstring): the best candidates' videos and
-        # the videos with the nearest means.
+        # the clip's own, the source video or the videos with the nearest means.
         " seeds AS MATERIALIZED ("
         " SELECT b.video_id FROM (SELECT h.video_id FROM candidates h"
         " ORDER BY {exact} <=> {order} LIMIT {seed_hits}) b"
-        " UNION SELECT r.video_id FROM (SELECT v.video_id FROM video_vectors v"
-        " WHERE {routed_filter} ORDER BY {route} <=> ({order})::halfvec({dim})"
-        " LIMIT {routed}) r),"
+        " UNION {routing}),"
         " expanded AS MATERIALIZED ("
         " SELECT x.* FROM seeds s CROSS JOIN LATERAL ("
         " SELECT {rows} FROM clips c JOIN embeddings e ON e.clip_id = c.id"
@@ -214,10 +235,7 @@ def nearest_query(
         where=sql.SQL(" AND ").join(where),
         candidates=sql.Literal(candidate_count(int(limit), int(skip))),
         seed_hits=sql.Literal(SEED_HITS),
-        # Filtered to one source video, the candidates' video is the only one to read.
-        routed=sql.Literal(0 if source_video else ROUTED_VIDEOS),
-        routed_filter=variant_filter(model_name, strategy, "v"),
-        route=index_expr(dim, "v"),
+        routing=routing,
         per_video=sql.Literal(EXPAND_PER_VIDEO),
         limit=sql.Literal(int(limit)),
     )
@@ -341,7 +359,7 @@ def page_frame(chosen: Sequence[Hit], first: int) -> pd.DataFrame:
         )
     columns["similarity"] = np.clip(scores, 0.0, 1.0) * 100.0
     columns["cosine"] = scores
-    return pd.DataFrame(columns, columns=COLUMNS, copy=False)
+    return pd.DataFrame(columns, columns=_COLUMN_INDEX, index=pd.RangeIndex(count), copy=False)
 
 
 def rank_hits(

@@ -17,6 +17,7 @@ from typing import Any
 
 import panel as pn
 import pytest
+import requests
 from bokeh.core.serialization import Serializable, Serializer
 from bokeh.models import Div
 from panel.io.application import build_applications
@@ -24,6 +25,7 @@ from panel.io.state import state
 
 from dashboards import offloop
 from dashboards.offloop import OffLoopApplication, change_off_loop, install
+from dashboards.pages.deferred import deferred_body
 from tests.conftest import free_port
 
 
@@ -109,3 +111,20 @@ def test_without_a_session_the_change_just_runs():
         result = pool.submit(asyncio.run, change_off_loop(None, lambda: out.append("x") or 7))
         result = result.result()
     assert result == 7 and len(out) == 1
+
+
+def test_a_deferred_body_is_started_by_the_page_request_alone(served):
+    """The body is made while the browser loads the page, not after: a plain GET of the
+    page (no browser, so no websocket and no onload) starts it, off the loop."""
+    pages, base, server_thread = served
+    started, seen = threading.Event(), {}
+
+    def make() -> Any:
+        seen["thread"] = threading.get_ident()
+        started.set()
+        return [pn.pane.HTML("the body")], None
+
+    pages["p"] = lambda: deferred_body(make, "Test")
+    requests.get(f"{base}/p", timeout=60).raise_for_status()
+    assert started.wait(30), "the body waited for a browser"
+    assert seen["thread"] != server_thread.ident

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from mediaml.config import set_settings
@@ -105,3 +106,12 @@ def test_status_page_lists_counts_failures_queues_and_runs(
         expect(page.get_by_text("model exploded: boom")).to_be_hidden()
     finally:
         context.close()
+
+
+def test_only_the_status_page_carries_the_table_javascript(server: str) -> None:
+    """Tabulator's JavaScript (550 KB to load and run) is in the page that has tables,
+    not in every page of the server."""
+    status = requests.get(f"{server}/status", timeout=60).text
+    assert "tabulator.min.js" in status
+    for name in ("explore", "review", "ingest"):
+        assert "tabulator.min.js" not in requests.get(f"{server}/{name}", timeout=60).text, name
