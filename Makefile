@@ -24,12 +24,12 @@ demo: $(STAMP)
 	$(VENV)/bin/mediaml demo
 
 # Two pytest workers (pytest-xdist): much of the suite waits on servers, workers, FFmpeg
-# and Chromium, so a 2-core machine runs two tests at once. Tests sharing costly module or
-# session fixtures carry an xdist_group and are handed out in collection order, longest
-# first (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+# and Chromium, so a 2-core machine runs two tests at once. Tests that share a session
+# fixture too costly to build twice carry an xdist_group (tests/conftest.py) and stay on
+# one worker. TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Re-run the example notebooks and store them with their outputs (tests compare them).
 notebooks: $(STAMP)

@@ -30,34 +30,25 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("HF_HUB_CACHE", None)
 
 
-# How `make test` shares the tests between its two pytest-xdist workers (--dist loadgroup,
-# handed out in the order below). A test in an xdist_group runs on the worker that runs the
-# rest of its group, so the group's module and session fixtures are built once: each
-# dashboard test module is a group (servers with their own settings, pages), and so are
-# the media tests (generated and encoded videos). Session fixtures (the dashboard's
-# library, its server and Chromium) are built at most once per worker.
-MODULE_GROUPS = ("dashboard",)
-FOLDER_GROUPS = ("media",)
+# Folders whose tests share session fixtures too costly to build once per worker under
+# `make test` (pytest-xdist, --dist loadgroup): the dashboard's library (built by the real
+# pipeline), its server and Chromium; the media tests' generated and encoded videos.
+XDIST_GROUPS = ("dashboard", "media")
 # The longest single tests (mypy over the tree, a notebook each with its own embedded
-# server) are handed out first, then the dashboard's modules, so no worker is left
-# running a long one alone at the end.
+# server): handed out first, so neither worker is left running one alone at the end.
 LONG_FIRST = ("test_quality.py", "test_notebooks.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
     for item in items:
-        parts = item.path.relative_to(tests).parts
-        if parts[0] in MODULE_GROUPS:
-            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
-        elif parts[0] in FOLDER_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(parts[0]))
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in XDIST_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(folder))
 
     def rank(item: pytest.Item) -> int:
-        parts = item.path.relative_to(tests).parts
-        if len(parts) == 1 and parts[0] in LONG_FIRST:
-            return LONG_FIRST.index(parts[0])
-        return len(LONG_FIRST) if parts[0] in MODULE_GROUPS else len(LONG_FIRST) + 1
+        top = item.path.parent == tests and item.path.name in LONG_FIRST
+        return LONG_FIRST.index(item.path.name) if top else len(LONG_FIRST)
 
     items.sort(key=rank)  # stable: the order within each rank stays as collected
 
