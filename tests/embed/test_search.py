@@ -251,16 +251,8 @@ def test_a_walk_that_misses_finds_the_video_through_the_means(corpus, monkeypatc
     pages = {}
     for routed in (routing, 0):
         monkeypatch.setattr(nearest, "ROUTED_VIDEOS", routed)
-        with corpus.db.transaction() as conn:
-            for setting in (
-                "hnsw.ef_search = 1",
-                "hnsw.iterative_scan = off",
-                "enable_seqscan = off",
-            ):
-                conn.execute(f"SET LOCAL {setting}")
-            query_sql = nearest_query(MODEL, AVG, DIM, limit=24, exclude=True)
-            rows = conn.execute(query_sql, {"q": query, "order": query, "exclude": clip}).fetchall()
-        pages[routed] = [r["clip_id"] for r in rows]
+        params = {"q": query, "order": query, "exclude": clip}
+        pages[routed] = _one_candidate_walk(corpus, params, from_clip=False)
     assert pages[routing] == list(expected)
     assert len(pages[0]) <= 1
 
@@ -277,21 +269,21 @@ def test_a_search_from_a_clip_reads_the_clips_own_video_without_a_walk(corpus, m
     expected, _ = corpus.brute(query, 24, exclude=clip)
     monkeypatch.setattr(nearest, "SEED_HITS", 0)
     monkeypatch.setattr(nearest, "ROUTED_VIDEOS", 0)
-    pages = {}
-    for from_clip in (True, False):
-        with corpus.db.transaction() as conn:
-            for setting in (
-                "hnsw.ef_search = 1",
-                "hnsw.iterative_scan = off",
-                "enable_seqscan = off",
-            ):
-                conn.execute(f"SET LOCAL {setting}")
-            query_sql = nearest_query(MODEL, AVG, DIM, limit=24, exclude=True, from_clip=from_clip)
-            params = {"clip": clip, "q": query, "order": query, "exclude": clip}
-            rows = conn.execute(query_sql, params).fetchall()
-        pages[from_clip] = [r["clip_id"] for r in rows]
+    params = {"clip": clip, "q": query, "order": query, "exclude": clip}
+    pages = {
+        from_clip: _one_candidate_walk(corpus, params, from_clip) for from_clip in (True, False)
+    }
     assert pages[True] == list(expected)
     assert len(pages[False]) <= 1
+
+
+def _one_candidate_walk(corpus, params: dict, from_clip: bool) -> list[int]:
+    """The clip ids of a top-24 search whose graph walk stops at one candidate."""
+    with corpus.db.transaction() as conn:
+        for setting in ("hnsw.ef_search = 1", "hnsw.iterative_scan = off", "enable_seqscan = off"):
+            conn.execute(f"SET LOCAL {setting}")
+        query_sql = nearest_query(MODEL, AVG, DIM, limit=24, exclude=True, from_clip=from_clip)
+        return [r["clip_id"] for r in conn.execute(query_sql, params).fetchall()]
 
 
 def test_iterative_scan_fills_pages_when_most_clips_are_archived(db_url, db, make_clips):
