@@ -491,11 +491,18 @@ class ExploreView:
             self.main.object = f"<h3>Clip {self.main_id} does not exist</h3>"
             return
         thumb = found.thumbs.get(self.main_id, "")
+        # Both boxes have their size before the media arrive, so nothing below them (the
+        # map) moves when they do.
         media = (
             f'<video class="mm-main-video" src="{playback_url(self.main_id)}" poster="{thumb}"'
-            ' controls muted loop autoplay playsinline preload="auto" width="480"></video>'
+            ' controls muted loop autoplay playsinline preload="auto" width="480" height="270">'
+            "</video>"
             if row["has_proxy"]
-            else (f'<img src="{thumb}" width="320">' if thumb else "")
+            else (
+                f'<img src="{thumb}" width="320" height="180" style="object-fit: contain">'
+                if thumb
+                else ""
+            )
         )
         self.main.object = (
             f'<div class="mm-main-clip" data-clip-id="{row["clip_id"]}">'
