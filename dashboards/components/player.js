@@ -142,6 +142,7 @@ export function render({ model, el: root }) {
   let answerMs = null; // how long the server took to answer it
   let speculation = null; // "hit", or why the next clip could not start before the answer
   let swapped = null; // {ms: send -> swap, ready: readyState then} of the last preloaded swap
+  let rewinding = null; // the warm clip seeking back to its start, until it has
   let lastStep = { dir: 0, at: 0, level: 0 };
   const preloaded = new Map(); // clip id -> {url, video: hidden <video> or null, abort}
 
@@ -289,7 +290,9 @@ export function render({ model, el: root }) {
   // after that (its time moves). Times are the frames' expected display times
   // (requestVideoFrameCallback metadata), from the key press or click that sent the action;
   // ``media_time`` says which frame came first (the clip's first frame has media time
-  // below one frame duration). A frame that was on screen before ``since`` does not count.
+  // below one frame duration). A frame that was on screen before ``since`` does not count,
+  // nor one presented while a warm clip is still seeking back to its start (it shows where
+  // the hidden clip had played to).
   function reportPlaying(v, id, since) {
     if (typeof v.requestVideoFrameCallback !== "function") {
       v.addEventListener("playing", () => notifyPlaying(v, id, null, null), { once: true });
@@ -299,7 +302,7 @@ export function render({ model, el: root }) {
     const onFrame = (now, meta) => {
       if (v !== video || shownId !== id || playedId === id) return;
       const again = first && meta.mediaTime === first.mediaTime;
-      if (meta.presentationTime < since || v.paused || again) {
+      if (meta.presentationTime < since || v.paused || again || rewinding === v) {
         v.requestVideoFrameCallback(onFrame);
       } else if (!first) {
         first = meta;
@@ -400,9 +403,11 @@ export function render({ model, el: root }) {
       swapped.warm = !v.paused;
       if (v.currentTime > 0) {
         // Warm (already playing, hidden): back to its start.
+        rewinding = v;
         v.addEventListener(
           "seeked",
           () => {
+            if (rewinding === v) rewinding = null;
             if (swapped) swapped.seeked_ms = performance.now() - sentAt;
           },
           { once: true }
