@@ -23,11 +23,12 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/mediaml demo
 
-# Two pytest workers (pytest-xdist): much of the suite waits on servers, workers, FFmpeg
-# and Chromium, so a 2-core machine runs two tests at once. Tests that share a session
-# fixture too costly to build twice carry an xdist_group (tests/conftest.py) and stay on
-# one worker. TEST_WORKERS=0 runs everything in this process.
-TEST_WORKERS ?= 2
+# One process by default. TEST_WORKERS=2 runs two pytest-xdist workers (tests that share
+# a costly session fixture carry an xdist_group, tests/conftest.py): 8:35 instead of ~13
+# minutes here, but on 2 cores three timing-sensitive tests (a review clip's first frame,
+# a keypress answered within 15 s, the object cache's cap under a sampler thread) failed
+# in the second of two runs, so it is not the default until they hold under that load.
+TEST_WORKERS ?= 0
 test: $(STAMP) system-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
