@@ -25,9 +25,9 @@ demo: $(STAMP)
 
 # One process by default. TEST_WORKERS=2 runs two pytest-xdist workers (tests that share
 # a costly session fixture carry an xdist_group, tests/conftest.py): 8:35 instead of ~13
-# minutes here, but on 2 cores three timing-sensitive tests (a review clip's first frame,
-# a keypress answered within 15 s, the object cache's cap under a sampler thread) failed
-# in the second of two runs, so it is not the default until they hold under that load.
+# minutes here, but on 2 cores two timing-sensitive browser tests (a review clip's first
+# frame, a keypress answered within 15 s) failed in the second of two runs, so it is not
+# the default until they hold under that load.
 TEST_WORKERS ?= 0
 test: $(STAMP) system-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
