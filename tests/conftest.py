@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -132,6 +133,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    """Return once something accepts connections on ``port`` (a server started in a
+    thread listens a moment after the call that starts it returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on port {port} after {timeout} s") from None
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

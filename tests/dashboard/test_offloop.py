@@ -26,7 +26,7 @@ from panel.io.state import state
 from dashboards import offloop
 from dashboards.offloop import OffLoopApplication, change_off_loop, install
 from dashboards.pages.deferred import deferred_body
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_port
 
 
 class ThreadProbe(Serializable):
@@ -55,6 +55,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Any:
     port = free_port()
     install()
     thread = pn.serve({"p": app}, port=port, threaded=True, show=False)
+    wait_for_port(port)
     try:
         yield pages, f"http://127.0.0.1:{port}", thread
     finally:
