@@ -221,6 +221,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # 4th step, the biggest after the cut, leaves most blocks unchanged (before: a
         # cut at 74, 4 frames after the real one)
         (12, slice(25, 27), [70]),
+        # a cut into a take where something dark is already sweeping past the lens: its
+        # leaving, 3 frames on, is twice its neighbours' steps (not a lone change) and
+        # leaves most blocks unchanged (before: a cut at 11)
+        (23, slice(26, 28), [8]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -237,6 +241,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "dark-moment-is-no-fade",
         "sweep-leaves-most-unchanged",
         "sweep-after-a-cut",
+        "cut-into-a-sweep-under-way",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

@@ -222,7 +222,7 @@ def hard_cuts(
         if _steady_move(f, int(t), p):
             flash[t] = moving[t] = True
             continue
-        if ev["dominance"][t] < p.sharp_dominance:
+        if ev["dominance"][t] < p.tower_dominance:
             still[t] = unchanged_blocks(f.z[t - 1], f.z[t], p)
             if still[t] >= p.still_blocks:
                 flash[t] = True

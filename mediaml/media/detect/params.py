@@ -90,8 +90,9 @@ class DetectorParams:
         whip_match: ... "one view" meaning the overlapping parts correlate at least this
             well (whips' ends: 0.92-0.99; true dissolves' ends: at most 0.54).
         still_blocks: a candidate cut that does not tower over its neighbours (dominance
-            under ``sharp_dominance``: a step in a burst of motion) is no cut when at
-            least this many of its 12 blocks are unchanged across it (see
+            under ``tower_dominance``: a step in a burst of motion, not a lone change as
+            a jump cut is) is no cut when at least this many of its 12 blocks are
+            unchanged across it (see
             `decide.unchanged_blocks`): a cut changes the whole picture, something
             sweeping past the lens only the part it covers or uncovers.
         still_match: ... "unchanged" meaning the block's normalised luma correlates at
