@@ -37,6 +37,7 @@ _LAZY = {
     "search_text": "mediaml.embed",
     "random_clip": "mediaml.embed",
     "embeddings": "mediaml.embed",
+    "warm_search": "mediaml.embed",
     "reel": "mediaml.reels",
 }
 
@@ -76,4 +77,5 @@ __all__ = [
     "similar",
     "status",
     "videos",
+    "warm_search",
 ]

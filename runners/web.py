@@ -14,6 +14,7 @@ import gc
 import logging
 import signal
 import sys
+import time
 from types import FrameType
 
 import click
@@ -80,6 +81,7 @@ def serve(
         settings.cleanup_interval * 1000,
     ).start()
     server.start()
+    loop.run_in_executor(None, warm_search_once)
     # Everything loaded so far (Panel, Bokeh, pandas: ~280k objects) lives as long as the
     # process; a full collection, which Panel runs after each closed session, would walk
     # it all again on the event loop (~0.25 s of CPU each time) for nothing.
@@ -97,6 +99,28 @@ def serve(
         if worker is not None:
             worker.shutdown()
     return 0
+
+
+def warm_search_once() -> None:
+    """Load the search indexes and vectors into the database's memory after a start
+    (:mod:`mediaml.embed.warm`), in a worker thread. A failure is logged, not raised:
+    searches are only slower until their pages are read."""
+    from mediaml.embed.warm import warm_search
+
+    start = time.perf_counter()
+    try:
+        report = warm_search()
+    except Exception:
+        log.warning("search warm-up failed; the first searches read from disk", exc_info=True)
+        return
+    log.info(
+        "search warm-up: %d of %d indexes warmed (%.0f MiB) in %.1f s%s",
+        int(report["warmed"].sum()),
+        len(report),
+        float(report.loc[report["warmed"], ["index_mib", "table_mib"]].sum().sum()),
+        time.perf_counter() - start,
+        "".join(f"; {r.table} of {r.model_name}: {r.note}" for r in report.itertuples() if r.note),
+    )
 
 
 @click.command("serve")

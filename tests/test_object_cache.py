@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from mediaml.storage.cache import ObjectCache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +100,39 @@ def test_a_copy_another_process_uses_is_never_evicted(tmp_path):
     finally:
         proc.communicate("\n", timeout=30)
     assert cache.make_room().removed_old == 1
+
+
+@pytest.mark.parametrize("counter", ["same", "other"], ids=["same-cache", "other-instance"])
+def test_usage_never_counts_more_than_the_cache_held(tmp_path, counter):
+    # A full cache: every addition evicts the oldest copy. Counted meanwhile from another
+    # thread (as /healthz and the status page do), by the same ObjectCache or by a second
+    # one on the same directory (as the cleanup job makes), the total never exceeds the
+    # cap: a count does not see an evicted copy and the copy that replaced it.
+    root = tmp_path / "objects"
+    cache = ObjectCache(root, max_bytes=39 * 1000, max_age=3600)
+    watcher = cache if counter == "same" else ObjectCache(root, max_bytes=1, max_age=3600)
+    source = _file(tmp_path, "source", 1000)
+    kinds = ("originals", "masters", "proxies", "clips")  # one walk meets them in turn
+
+    def admit(i: int) -> None:
+        cache.admit(source, f"{kinds[i % 4]}/{i:03d}.mp4")
+
+    for i in range(39):
+        admit(i)
+    done, largest, counts = threading.Event(), [0], [0]
+
+    def count() -> None:
+        while not done.is_set():
+            largest[0] = max(largest[0], watcher.usage().bytes)
+            counts[0] += 1
+
+    counter_thread = threading.Thread(target=count)
+    counter_thread.start()
+    try:
+        for i in range(39, 600):
+            admit(i)
+    finally:
+        done.set()
+        counter_thread.join()
+    assert counts[0] > 10 and cache.usage().files == 39
+    assert largest[0] <= cache.max_bytes

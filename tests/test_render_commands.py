@@ -75,6 +75,12 @@ def test_web_and_worker_roles_on_the_embedded_database(tmp_path):
             timeout=30,
             what="scheduler line on web",
         )
+        # The web node warms the search indexes after it starts (none exist yet here).
+        wait_for(
+            lambda: "search warm-up: 0 of 0 indexes warmed" in web_log.read_text(),
+            timeout=30,
+            what="search warm-up line on web",
+        )
         wait_for(
             lambda: "dispatcher: queued" in worker_log.read_text(),
             timeout=30,

@@ -35,6 +35,7 @@ from mediaml.embed.export import embeddings, variants
 from mediaml.embed.search import random_clip, search_text, similar
 from mediaml.embed.store import upsert_embeddings
 from mediaml.embed.strategies import STRATEGIES, vectors_for_strategy
+from mediaml.embed.warm import warm_search
 
 __all__ = [
     "STRATEGIES",
@@ -54,4 +55,5 @@ __all__ = [
     "upsert_embeddings",
     "variants",
     "vectors_for_strategy",
+    "warm_search",
 ]

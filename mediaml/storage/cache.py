@@ -10,6 +10,13 @@ A copy in use is never evicted. Code that uses a path from the cache holds it in
 looked up or added there is held with a shared ``flock`` until the block ends, and
 eviction only deletes a file it can lock exclusively. The locks are seen by every
 process on the machine (workers, the web process, notebooks).
+
+The cap's contract: after each addition or cleanup the copies total at most
+``max_bytes``, plus whatever copies in use kept the cache from getting there.
+:meth:`ObjectCache.usage` counts between additions and evictions made in this process,
+never in the middle of one: a plain walk of the directory that overlaps an addition
+can count the copy it evicted and the copy it added, and report more than was ever
+there at once.
 """
 
 from __future__ import annotations
@@ -74,7 +81,8 @@ class ObjectCache:
         self.max_bytes = _default("MEDIAML_OBJECT_CACHE_MAX_BYTES", int, max_bytes)
         self.max_age = _default("MEDIAML_OBJECT_CACHE_MAX_AGE", float, max_age)
         self._local = threading.local()
-        self._evicting = threading.RLock()  # admit holds it across make_room and the add
+        # admit holds it across make_room and the add; usage holds it to count
+        self._evicting = _lock_of(self.root)
 
     def path(self, key: str) -> Path:
         """Where the copy of ``key`` lives (``key`` must already be validated)."""
@@ -204,8 +212,10 @@ class ObjectCache:
         return usage
 
     def usage(self) -> CacheUsage:
-        """Files and bytes now in the cache (nothing is removed)."""
-        files = self._scan()
+        """Files and bytes now in the cache (nothing is removed), counted between two
+        additions or evictions made in this process, not during one."""
+        with self._evicting:
+            files = self._scan()
         return CacheUsage(
             files=len(files),
             bytes=sum(size for _p, size, _m in files),
@@ -225,6 +235,18 @@ def object_cache(settings: Settings) -> ObjectCache:
         max_bytes=settings.object_cache_max_bytes,
         max_age=settings.object_cache_max_age,
     )
+
+
+_LOCKS: dict[Path, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_of(root: Path) -> threading.RLock:
+    """The one lock of the cache at ``root`` in this process, shared by every
+    `ObjectCache` on it (the store's, the cleanup job's)."""
+    key = Path(os.path.abspath(root))
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
 
 
 def _default(name: str, kind: Callable[[str], T], value: T | None) -> T:

@@ -213,6 +213,18 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # a 3x take of the street going dark for two frames, still showing structure
         # (spread 6-7): no fade (before: a fade at 8)
         (34, slice(2, 3), []),
+        # mid-shot (2x close-up of the cyclists) something dark and blurred sweeps past
+        # the lens; as it leaves, the step is big, but half the picture's blocks are
+        # unchanged across it: no cut (before: a cut at 29)
+        (17, slice(19, 21), [9]),
+        # a cut into a take where a sweep past the lens starts at once: the sweep's
+        # 4th step, the biggest after the cut, leaves most blocks unchanged (before: a
+        # cut at 74, 4 frames after the real one)
+        (12, slice(25, 27), [70]),
+        # a cut into a take where something dark is already sweeping past the lens: its
+        # leaving, 3 frames on, is twice its neighbours' steps (not a lone change) and
+        # leaves most blocks unchanged (before: a cut at 11)
+        (23, slice(26, 28), [8]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -227,6 +239,9 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "reframed-lone-small-step",
         "dim-shot-is-no-fade",
         "dark-moment-is-no-fade",
+        "sweep-leaves-most-unchanged",
+        "sweep-after-a-cut",
+        "cut-into-a-sweep-under-way",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

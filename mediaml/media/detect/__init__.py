@@ -74,7 +74,11 @@ def detect_scores(
         rule: the larger of ``cut_threshold`` and ``cut_ratio * level + cut_margin``);
         ``neighbours`` (the larger adjacent step) and ``dominance`` (``score`` over it:
         a cut is one dominant step); ``candidate`` (passed every cut test), ``flash``
-        (a candidate whose picture came back within ``flash_frames``: not a cut);
+        (a candidate whose picture came back within ``flash_frames``, or otherwise
+        found no cut: motion blur, a steady move, a sweep past the lens); ``still``
+        (for a candidate in a burst of motion, how many of its 12 blocks are unchanged
+        across the step; ``still_blocks`` or more: something swept past part of the
+        picture, no cut; 0 where not checked);
         ``gradual`` (largest dissolve contrast over the scales; a dissolve needs
         ``gradual_threshold``); ``dark`` (black frame), ``luma`` and ``spread`` (luma
         mean and standard deviation, 0..255); ``kind`` (``cut``, ``dissolve`` or

@@ -12,7 +12,9 @@ Four rules, applied to frames with enough context on both sides:
    score relative to the shot's usual change. This removes camera flashes, lightning
    and brief occlusions without looking at brightness as such. Nor is a peak where
    one picture is the other blurred (motion blur starting or stopping), or the other
-   shifted as a whole with the next or previous step shifting alike (a steady move).
+   shifted as a whole with the next or previous step shifting alike (a steady move);
+   nor a step inside a burst of motion that leaves much of the picture unchanged
+   (something sweeping past part of the lens: a cut changes the whole picture).
 3. **Fades through black**: each run of black frames, widened by the darkening and
    brightening ramps around it, is one span; it is a ``fade`` (reported at the middle of
    the black run) when the pictures on either side differ, and nothing when they match
@@ -45,6 +47,7 @@ from functools import cache
 import numpy as np
 
 from mediaml.media.detect.features import (
+    BLOCK_GRID,
     NORM_FLOOR,
     Features,
     hist_distance,
@@ -202,6 +205,7 @@ def hard_cuts(
     ev = cut_evidence(f, score, motion, p)
     flash = np.zeros(len(score), dtype=bool)
     moving = np.zeros(len(score), dtype=bool)
+    still = np.zeros(len(score), dtype=np.int64)
     events = []
     for t in np.flatnonzero(ev["candidate"]):
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
@@ -218,11 +222,52 @@ def hard_cuts(
         if _steady_move(f, int(t), p):
             flash[t] = moving[t] = True
             continue
+        if ev["dominance"][t] < p.tower_dominance:
+            still[t] = unchanged_blocks(f.z[t - 1], f.z[t], p)
+            if still[t] >= p.still_blocks:
+                flash[t] = True
+                continue
         events.append(Event(int(t), "cut", float(score[t])))
     events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
     events = _one_per_disturbance(f, events, score, ev, p)
     ev["flash"] = flash
+    ev["still"] = still
     return events, ev
+
+
+def unchanged_blocks(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> int:
+    """How many blocks of picture ``b`` are picture ``a``'s, unchanged (but moved a little).
+
+    Each block of a 3 x 4 grid over normalised luma ``b`` is correlated with ``a``
+    shifted by up to ``2 * max_shift`` pixels (the motion search's reach, at full size);
+    a block with some texture in both pictures that correlates at ``still_match`` or
+    more for some shift is unchanged. A cut changes the whole picture; something
+    sweeping past the lens changes only the part it covers or uncovers.
+    """
+    h, w = b.shape
+    s = 2 * p.max_shift
+    rows, cols = BLOCK_GRID
+    bh, bw = (h - 2 * s) // rows, (w - 2 * s) // cols
+    y0, x0 = (h - bh * rows) // 2, (w - bw * cols) // 2
+
+    def blocks(x: np.ndarray) -> np.ndarray:
+        """(..., rows * cols, bh * bw) blocks of the last two axes, zero-mean."""
+        lead = x.shape[:-2]
+        q = x.reshape(*lead, rows, bh, cols, bw)
+        q = np.moveaxis(q, -3, -2).reshape(*lead, rows * cols, bh * bw)
+        return np.asarray(q - q.mean(axis=-1, keepdims=True))
+
+    target = blocks(b[y0 : y0 + bh * rows, x0 : x0 + bw * cols])
+    windows = np.lib.stride_tricks.sliding_window_view(
+        a[y0 - s : y0 + bh * rows + s, x0 - s : x0 + bw * cols + s], (bh * rows, bw * cols)
+    ).reshape(-1, bh * rows, bw * cols)
+    moved = blocks(windows)  # (shifts, blocks, pixels)
+    norms = np.sqrt((moved**2).sum(axis=-1)) * np.sqrt((target**2).sum(axis=-1))
+    corr = (moved * target).sum(axis=-1) / np.maximum(norms, 1e-6)
+    best = corr.argmax(axis=0)
+    spread = np.take_along_axis(moved.std(axis=-1), best[None], axis=0)[0]
+    textured = np.minimum(target.std(axis=-1), spread) >= p.still_texture
+    return int(((corr.max(axis=0) >= p.still_match) & textured).sum())
 
 
 def _in_a_move(

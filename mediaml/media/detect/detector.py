@@ -91,8 +91,10 @@ class ShotDetector:
         side's usual change), ``neighbours`` (the larger adjacent step) and ``dominance``
         (score over that); ``candidate`` (passed the cut tests), ``by_structure_only``
         (a candidate on structure alone: a same-palette cut), ``flash`` (a candidate
-        whose picture came back, or that ended a sweep past the lens: not a cut); ``gradual`` (largest dissolve contrast over
-        the scales); ``dark`` (black frame); ``luma`` and ``spread`` (mean and standard
+        whose picture came back, or that ended a sweep past the lens: not a cut),
+        ``still`` (unchanged blocks across a candidate step in a burst of motion, see
+        `decide.unchanged_blocks`); ``gradual`` (largest dissolve contrast over the
+        scales); ``dark`` (black frame); ``luma`` and ``spread`` (mean and standard
         deviation of luma, 0..255); ``kind`` (``cut``/``dissolve``/``fade`` where a shot
         change is reported, else empty).
         """

@@ -89,6 +89,17 @@ class DetectorParams:
             (within ``max_shift``), is a steady move.
         whip_match: ... "one view" meaning the overlapping parts correlate at least this
             well (whips' ends: 0.92-0.99; true dissolves' ends: at most 0.54).
+        still_blocks: a candidate cut that does not tower over its neighbours (dominance
+            under ``tower_dominance``: a step in a burst of motion, not a lone change as
+            a jump cut is) is no cut when at least this many of its 12 blocks are
+            unchanged across it (see
+            `decide.unchanged_blocks`): a cut changes the whole picture, something
+            sweeping past the lens only the part it covers or uncovers.
+        still_match: ... "unchanged" meaning the block's normalised luma correlates at
+            least this well with the previous picture's, moved by up to ``2 * max_shift``
+            pixels.
+        still_texture: ... and the block shows some texture in both pictures (standard
+            deviation of normalised luma at least this; flat blocks match anything).
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -119,6 +130,9 @@ class DetectorParams:
     blend_max: float = 0.45
     whip_shift: int = 24
     whip_match: float = 0.8
+    still_blocks: int = 5
+    still_match: float = 0.9
+    still_texture: float = 0.2
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0

@@ -167,6 +167,7 @@ SCORE_COLUMNS = [
     "dominance",
     "candidate",
     "flash",
+    "still",
     "gradual",
     "dark",
     "luma",
@@ -191,6 +192,7 @@ def scores_frame(detector: ShotDetector, fps: Fraction) -> pd.DataFrame:
         data[name] = raw[name].astype(np.float64).round(4)
     for name in ("candidate", "flash", "dark"):
         data[name] = raw[name].astype(bool)
+    data["still"] = raw["still"].astype(np.int64)
     data["kind"] = raw["kind"].astype(object)
     return pd.DataFrame(data, columns=SCORE_COLUMNS)
 
