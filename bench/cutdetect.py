@@ -27,10 +27,11 @@ Then prints:
    next to FFmpeg decoding the file alone (with and without the deblocking filter, which
    mediaml's detector skips);
 3. the fused encode+detect time against a plain proxy encode of the same source;
+4. peak memory of standalone detection as the video length doubles.
 
 Timings are the best of a few rounds in which the runs take turns, so a busy machine
-hits them alike; the load average is printed with them.
-4. peak memory of standalone detection as the video length doubles.
+hits them alike, and the median of the per-round ratios (``paired``), which compares
+runs seconds apart; the load average is printed with them.
 
 A detection matches a hard cut within +-2 frames, a gradual transition anywhere within
 its span +-2 frames; each true transition matches at most one detection.
@@ -46,6 +47,7 @@ import itertools
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -273,8 +275,10 @@ def timed_both(fn, *args) -> tuple[float, float]:
 SPEED_ROUNDS = 5
 
 
-def best_alternating(runs: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float]]:
-    """Best (wall, CPU) seconds of each run over `SPEED_ROUNDS` rounds.
+def best_alternating(
+    runs: dict[str, Callable[[], object]],
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of each run in each of `SPEED_ROUNDS` rounds.
 
     The runs take turns within each round (the order reversed every other round), so a
     neighbour's load that comes and goes hits every run alike instead of whichever ran
@@ -284,7 +288,21 @@ def best_alternating(runs: dict[str, Callable[[], object]]) -> dict[str, tuple[f
     for i in range(SPEED_ROUNDS):
         for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:
             got[name].append(timed_both(runs[name]))
-    return {k: (min(w for w, _ in t), min(c for _, c in t)) for k, t in got.items()}
+    return got
+
+
+def best(rounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """The best wall and the best CPU seconds over the rounds."""
+    return min(w for w, _ in rounds), min(c for _, c in rounds)
+
+
+def paired(rounds: list[tuple[float, float]], base: list[tuple[float, float]]) -> float:
+    """Median over rounds of this run's wall time over ``base``'s in the same round.
+
+    Runs of one round are seconds apart, so on a shared machine the pair meets the same
+    neighbours; the best of each run may come from different, unlike moments.
+    """
+    return statistics.median(w / b for (w, _), (b, _) in zip(rounds, base, strict=True))
 
 
 def _load() -> str:
@@ -305,15 +323,20 @@ def speed(work: Path) -> None:
         f"\n## Standalone detection speed: 1280x720 H.264, {n} frames "
         f"(best of {SPEED_ROUNDS}, runs alternating; {_load()} before)"
     )
-    best = best_alternating(runs)
+    got = best_alternating(runs)
     print(
-        f"{'detector':24} {'wall s':>7} {'frames/s':>9} {'vs Content':>10} {'CPU s':>7} {'vs Content':>10}"
+        f"{'detector':24} {'wall s':>7} {'frames/s':>9} {'vs Content':>10} {'CPU s':>7} "
+        f"{'vs Content':>10} {'paired':>7}"
     )
-    wall0, cpu0 = best["PySceneDetect Content"]
-    for name, (wall, cpu) in best.items():
+    content = got["PySceneDetect Content"]
+    wall0, cpu0 = best(content)
+    for name, rounds in got.items():
+        wall, cpu = best(rounds)
         print(
-            f"{name:24} {wall:7.2f} {n / wall:9.0f} {wall0 / wall:9.2f}x {cpu:7.2f} {cpu0 / cpu:9.2f}x"
+            f"{name:24} {wall:7.2f} {n / wall:9.0f} {wall0 / wall:9.2f}x {cpu:7.2f} "
+            f"{cpu0 / cpu:9.2f}x {1 / paired(rounds, content):6.2f}x"
         )
+    print("(paired: median over rounds of Content's wall over this run's, in the same round)")
 
     info = probe(path)
     fused = {
@@ -326,11 +349,17 @@ def speed(work: Path) -> None:
         f"\n## Fused encode + detect vs plain proxy encode (same source, {n} frames, "
         f"best of {SPEED_ROUNDS}, alternating; {_load()} before)"
     )
-    print(f"{'run':28} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6}")
-    best = best_alternating(fused)
-    wall0, cpu0 = best["plain proxy encode"]
-    for k, (wall, cpu) in best.items():
-        print(f"{k:28} {wall:7.2f} {wall / wall0:5.2f}x {cpu:7.2f} {cpu / cpu0:5.2f}x")
+    print(f"{'run':28} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6} {'paired':>7}")
+    got = best_alternating(fused)
+    plain = got["plain proxy encode"]
+    wall0, cpu0 = best(plain)
+    for k, rounds in got.items():
+        wall, cpu = best(rounds)
+        print(
+            f"{k:28} {wall:7.2f} {wall / wall0:5.2f}x {cpu:7.2f} {cpu / cpu0:5.2f}x "
+            f"{paired(rounds, plain):6.2f}x"
+        )
+    print("(paired: median over rounds of this run's wall over the plain encode's, same round)")
     print(f"({_load()} after)")
 
 

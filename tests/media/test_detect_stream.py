@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 
 import numpy as np
@@ -11,7 +12,13 @@ import pytest
 
 from mediaml.media import ShotDetector
 from mediaml.media.detect.params import ANALYSIS_SIZE
-from mediaml.media.detect.stream import BATCH_FRAMES, READ_AHEAD, analysis_filter, feed
+from mediaml.media.detect.stream import (
+    BATCH_FRAMES,
+    PIPE_BYTES,
+    READ_AHEAD,
+    analysis_filter,
+    feed,
+)
 from mediaml.media.ffmpeg import run_ffmpeg
 from tests.support.media import Shot, make_multishot_video
 
@@ -86,3 +93,20 @@ def test_a_read_error_reaches_the_caller():
     stream.close()  # reading a closed file raises in the reader thread
     with pytest.raises(ValueError, match="closed file"):
         feed(stream, ShotDetector())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+def test_feed_widens_the_pipe_so_ffmpeg_can_run_ahead(analysis_frames):
+    import fcntl
+
+    data = analysis_frames[:BATCH_FRAMES].tobytes()
+    stream, writer = _pipe_writing(data, piece=65_536)
+    detector = ShotDetector()
+    with stream:
+        assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) < PIPE_BYTES  # 64 KiB: ~9 frames
+        feed(stream, detector)
+        # ~150 analysis frames fit now, so a detector pass holding the reader up does not
+        # stop FFmpeg's decoding
+        assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) >= PIPE_BYTES
+    writer.join(5)
+    assert detector.frames_seen == BATCH_FRAMES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import threading
@@ -26,6 +27,10 @@ READ_AHEAD = 8
 A pipe holds only ~9 analysis frames, so without it FFmpeg stopped decoding whenever the
 detector was busy with a batch and the two took turns instead of working side by side."""
 
+PIPE_BYTES = 1 << 20
+"""Capacity asked of the raw-frame pipe (Linux: 64 KiB by default, ~9 analysis frames;
+1 MiB, the unprivileged maximum, holds ~150), so FFmpeg rarely waits on the reader."""
+
 COLUMNS = ["frame", "time", "kind", "score"]
 
 
@@ -47,6 +52,19 @@ def analysis_filter() -> str:
 def analysis_output() -> list[str]:
     """FFmpeg output options for the detector's raw-frame pipe (stdout)."""
     return ["-f", "rawvideo", "-pix_fmt", "yuv444p", "pipe:1"]
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Ask for a `PIPE_BYTES` pipe; where that is not possible the default one serves."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # not a pipe, or over the system's limit
+        fcntl.fcntl(stream.fileno(), set_size, PIPE_BYTES)
 
 
 def _read_exact(stream: IO[bytes], size: int) -> bytes:
@@ -115,6 +133,7 @@ def feed(
     """
     w, h = ANALYSIS_SIZE
     frame_bytes = 3 * w * h
+    _widen_pipe(stream)
     for data in _ReadAhead(stream, frame_bytes * BATCH_FRAMES, READ_AHEAD):
         n = len(data) // frame_bytes
         if n:
