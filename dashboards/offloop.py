@@ -23,13 +23,15 @@ each under load:
   handler then finds it ready.
 * **Sending the whole document** when the browser connects and pulls it:
   :class:`OffLoopWSHandler` serialises it in a worker thread, with the document locked
-  the same way.
+  the same way, after making the changes a page asked for with :func:`before_pull`
+  (a page body made by then goes out with the document, not as a patch after it).
 
 :func:`install` puts both handlers in Bokeh's per-application routes.
 
 They rely on Panel and Bokeh internals checked by ``tests/dashboard/test_offloop.py``:
-the per-document owner thread (``state._thread_id_``), the document's held events, the
-protocol handler's table and Panel's page-rendering function.
+the per-document owner thread (``state._thread_id_``), Panel's connected flag
+(``state._connected``), the document's held events, the protocol handler's table and
+Panel's page-rendering function.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 from bokeh.application import Application as BokehApplication
@@ -115,8 +117,11 @@ async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
     return result
 
 
-def _apply(doc: Document, session: Any, change: Callable[[], T]) -> tuple[T, list[Any], list[Any]]:
-    """In the worker thread: the change, with the document held, then its patch."""
+def _apply(
+    doc: Document, session: Any, change: Callable[[], T], *, send: bool = True
+) -> tuple[T, list[Any], list[Any]]:
+    """In the worker thread: the change, with the document held, then its patch (none
+    without ``send``: the browser is about to be sent the whole document)."""
     owner = state._thread_id_.get(doc)
     state._thread_id_[doc] = threading.get_ident()
     held = doc.callbacks.hold_value is not None
@@ -134,7 +139,7 @@ def _apply(doc: Document, session: Any, change: Callable[[], T]) -> tuple[T, lis
         patched = [e for e in events if isinstance(e, DocumentPatchedEvent)]
         other = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
         messages = []
-        if patched:
+        if patched and send:
             for connection in list(session._subscribed_connections):
                 message = connection.protocol.create("PATCH-DOC", patched)
                 messages.append((connection, _serialised(message)))
@@ -154,17 +159,58 @@ def _serialised(message: Any) -> Any:
     return message
 
 
+# Changes to make just before a session's document is first sent: document -> callables
+# awaited on the event loop, each giving a change to make (or None).
+_BEFORE_PULL: weakref.WeakKeyDictionary[
+    Document, list[Callable[[], Awaitable[Callable[[], None] | None]]]
+] = weakref.WeakKeyDictionary()
+
+
+def before_pull(doc: Document, ready: Callable[[], Awaitable[Callable[[], None] | None]]) -> None:
+    """Await ``ready()`` when the browser first asks for ``doc``, and make the change it
+    returns (if any) just before the document is sent.
+
+    The change is made in the worker thread that serialises the reply, with the document
+    locked, and sends no patch: the browser's first document already holds it, and the
+    browser draws the page once instead of drawing it and then the patch (a round trip
+    and a second layout later). Under a server without :class:`OffLoopWSHandler`,
+    ``ready`` is never awaited: the page must also make the change some other way.
+    """
+    _BEFORE_PULL.setdefault(doc, []).append(ready)
+
+
 async def _pull_off_loop(message: Any, connection: Any) -> Any:
-    """The ``PULL-DOC-REQ`` handler: the reply is made in a worker thread."""
+    """The ``PULL-DOC-REQ`` handler: the reply is made in a worker thread, after the
+    changes asked for with :func:`before_pull`."""
     session = connection.session
     msgid = message.header["msgid"]
+    doc = session.document
+    changes = [c for c in [await ready() for ready in _BEFORE_PULL.pop(doc, [])] if c]
 
-    def reply() -> Any:
-        made = connection.protocol.create("PULL-DOC-REPLY", msgid, session.document)
-        return _serialised(made)
+    def reply() -> tuple[Any, list[Any]]:
+        other: list[Any] = []
+        if changes:
+            # The websocket is open (the pull came through it); Panel only notes so when
+            # the browser has drawn the page, and until then defers model updates to the
+            # loop, after this reply is made.
+            connected = state._connected.get(doc)
+            state._connected[doc] = True
+            try:
+                for change in changes:
+                    other += _apply(doc, session, change, send=False)[2]
+            finally:
+                if connected is None:
+                    state._connected.pop(doc, None)
+                else:
+                    state._connected[doc] = connected
+        made = connection.protocol.create("PULL-DOC-REPLY", msgid, doc)
+        return _serialised(made), other
 
     async def locked() -> Any:
-        return await asyncio.to_thread(reply)
+        made, other = await asyncio.to_thread(reply)
+        for event in other:  # as in change_off_loop
+            doc.callbacks.trigger_on_change(event)
+        return made
 
     return await session.with_document_locked(locked)
 

@@ -19,16 +19,21 @@ function card(item) {
     thumb.textContent = "no keyframe";
   }
   frame.append(thumb);
-  const score = document.createElement("span");
-  score.className = "mm-score";
-  score.textContent = item.similarity == null ? "" : `${item.similarity.toFixed(1)}%`;
+  // A card without a similarity (a map selection's) has no badge, not an empty one.
+  const score = [];
+  if (item.similarity != null) {
+    const badge = document.createElement("span");
+    badge.className = "mm-score";
+    badge.textContent = `${item.similarity.toFixed(1)}%`;
+    score.push(badge);
+  }
   const label = document.createElement("span");
   label.className = "mm-label";
   label.textContent = `#${item.clip_id} · ${item.title}`;
   const frames = document.createElement("span");
   frames.className = "mm-frames";
   frames.textContent = `frames ${item.start_frame}–${item.end_frame - 1}`;
-  node.append(frame, score, label, frames);
+  node.append(frame, ...score, label, frames);
   return node;
 }
 

@@ -5,10 +5,12 @@ every other request (the health check among them) waits. A page built with
 :func:`deferred_body` answers with a loading line instead, and a worker thread starts
 making the real body as soon as the page's HTML is ready: its widgets, their data and
 their Bokeh models (:func:`prebuild`), while the browser runs the page's JavaScript and
-pulls the document (about as long as the body takes to make). Once the browser has the
-page, the body is attached with the document locked, the patch serialised there too
-(:func:`dashboards.offloop.change_off_loop`): the event loop only writes it. The browser
-draws the body once, with its data.
+pulls the document (about as long as the body takes to make). A body made by the time
+the browser pulls the document is sent in it (:func:`dashboards.offloop.before_pull`):
+the browser draws the whole page once, with no patch and no round trip after the page
+is shown. A body made later is attached once the browser has the page, with the document
+locked and the patch serialised there too (:func:`dashboards.offloop.change_off_loop`):
+the event loop only writes it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
-from dashboards.offloop import after_page, change_off_loop
+from dashboards.offloop import after_page, before_pull, change_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,33 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
         return parts, attached
 
     made: list[Future[Parts]] = []
+    sent_with_page: list[bool] = []
 
     def start() -> None:
         if not made:
             made.append(_BODIES.submit(build_parts))
 
+    async def first_pull() -> Callable[[], None] | None:
+        """The change that puts the body in the document the browser first pulls, if
+        the body is made by then. The pull does not wait for it: the browser would sit
+        idle meanwhile instead of drawing the page's frame (measured: waiting up to 2 s
+        made loads at load 14 a median 3.1 s instead of 2.6 s)."""
+        start()
+        if not made[0].done() or made[0].exception() is not None:
+            return None  # build() attaches it once made, or shows the error
+        parts, _ = made[0].result()
+
+        def attach() -> None:
+            body.objects = parts
+            sent_with_page.append(True)
+
+        return attach
+
     if doc is not None:
         # Started as soon as the page's HTML is ready (under ``mediaml serve``): the
-        # body is made while the browser loads the page.
+        # body is made while the browser loads the page, and sent with the document.
         after_page(doc, start)
+        before_pull(doc, first_pull)
 
     async def build() -> None:
         try:
@@ -106,7 +126,8 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
         def attach() -> None:
             body.objects = parts
 
-        await change_off_loop(doc, attach)
+        if not sent_with_page:
+            await change_off_loop(doc, attach)
         if attached is not None:
             attached()
 

@@ -11,6 +11,7 @@ either break here or quietly go back to the event loop: these tests say which.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -129,3 +130,36 @@ def test_a_deferred_body_is_started_by_the_page_request_alone(served):
     requests.get(f"{base}/p", timeout=60).raise_for_status()
     assert started.wait(30), "the body waited for a browser"
     assert seen["thread"] != server_thread.ident
+
+
+def test_a_body_made_before_the_pull_comes_with_the_document(served, browser):
+    """The browser's first document holds a body made by the time it asks for it: the
+    page is drawn once, and no patch brings the body afterwards."""
+    pages, base, _ = served
+    made, shown = threading.Event(), {}
+
+    def make() -> Any:
+        made.set()
+        return [pn.pane.HTML("the body made ahead")], lambda: shown.setdefault("onload", 1)
+
+    pages["p"] = lambda: deferred_body(make, "Test")
+    tab = browser.new_page()
+    frames: list[str] = []
+    tab.on("websocket", lambda ws: ws.on("framereceived", lambda p: frames.append(str(p))))
+
+    def after_the_body(route: Any) -> None:  # Panel's JavaScript only once the body is made
+        made.wait(30)
+        route.continue_()
+
+    tab.route("**/panel.min.js*", after_the_body)
+    try:
+        tab.goto(f"{base}/p")
+        tab.get_by_text("the body made ahead").wait_for(timeout=60_000)
+    finally:
+        tab.close()
+    # Bokeh sends a message as header, metadata and content frames.
+    content = {i: frames[i + 2] for i, f in enumerate(frames) if '"msgtype":' in f}
+    kinds = {i: json.loads(frames[i])["msgtype"] for i in content}
+    carried = [kinds[i] for i, text in content.items() if "the body made ahead" in text]
+    assert carried == ["PULL-DOC-REPLY"], kinds
+    assert shown == {"onload": 1}  # what the page runs once shown still ran

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
+from tornado.web import Application
 
+from dashboards import context, routes
+from dashboards.context import DashboardContext
+from mediaml.config import Settings
+from mediaml.db import Database
+from mediaml.storage import LocalStore
+from tests.conftest import free_port, wait_for_port
 from tests.dashboard.conftest import Library, start_server, stop_server
 
 
@@ -31,6 +42,48 @@ def test_health_reports_every_check_without_logins(server: str) -> None:
         "checks": {"database": "ok", "job_tables": "ok", "object_store": "ok"},
         "failed": [],
     }
+
+
+@pytest.fixture
+def health_only(
+    db: Database, store: LocalStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The real ``/healthz`` handler on a Tornado server in a thread of this process (so
+    the test can reach the process's connection pool); yields its base URL."""
+    monkeypatch.setattr(context, "_context", DashboardContext(settings, None, 0, False))
+    port, loops = free_port(), []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        Application([(r"/healthz", routes.HealthHandler)]).listen(port, "127.0.0.1")
+        loops.append(loop)
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    loops[0].call_soon_threadsafe(loops[0].stop)
+    thread.join(10)
+    routes.health_db.close()
+
+
+def test_health_answers_while_page_work_holds_every_pooled_connection(
+    health_only: str, db: Database
+) -> None:
+    # What two explore pages being made at once can do: every connection of the shared
+    # pool is in use. The health check has connections of its own, so it still answers
+    # (waiting for the pool, it gave 503 "does not answer" after its 5 s timeout).
+    held = [db.pool.getconn() for _ in range(db.pool.max_size)]
+    try:
+        response = requests.get(f"{health_only}/healthz", timeout=30)
+    finally:
+        for conn in held:
+            db.pool.putconn(conn)
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"] == {"database": "ok", "job_tables": "ok", "object_store": "ok"}
 
 
 def test_media_route_serves_ranges(server: str, library: Library) -> None:
