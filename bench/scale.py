@@ -7,8 +7,8 @@ returning ``{row label: cell}``; :data:`MEASUREMENTS` lists them in table order,
 new row is a new function added to the list.
 
 Search rows: first ``warm_search()``, as ``mediaml serve`` runs it at start (the
-benchmark's server may have just started), then ``similar()`` end to end from Python (random live query clips, the first
-queries discarded as warm-up), recall@24 against exact brute force in numpy over the
+benchmark's server may have just started), then ``similar()`` end to end from Python
+(random live query clips, the first queries discarded as warm-up), recall@24 against exact brute force in numpy over the
 same vectors, for page 1, page 4 (ranks 73-96), page 10 (ranks 217-240, with the cosine
 shortfall: see :func:`search_deep_page`) and filtered to the query clip's own video. Index rows: build time (measured when the catalogue was built; cached
 catalogues report the figure from that build) and size.
@@ -51,6 +51,7 @@ from _catalogue import (
 
 from mediaml.db import Database
 from mediaml.embed import paging, similar, warm_search
+from mediaml.embed.warm import summary
 
 K = 24
 WARMUP = 30
@@ -140,11 +141,8 @@ def search_warm_up(cat: Catalogue) -> Row:
         elapsed = time.perf_counter() - start
     finally:
         db.close()
-    warmed = report[report["warmed"]]
-    mib = float(warmed[["index_mib", "table_mib"]].sum().sum())
-    cell = f"{elapsed:.1f} s, {len(warmed)} of {len(report)} indexes ({mib:,.0f} MiB)"
-    notes = [n for n in report["note"] if n]
-    return {"search warm-up at server start (`warm_search()`)": cell + "; ".join(["", *notes])}
+    label = "search warm-up at server start (`warm_search()`)"
+    return {label: f"{elapsed:.1f} s: {summary(report)}"}
 
 
 def search_page_one(cat: Catalogue) -> Row:

@@ -105,7 +105,7 @@ def warm_search_once() -> None:
     """Load the search indexes and vectors into the database's memory after a start
     (:mod:`mediaml.embed.warm`), in a worker thread. A failure is logged, not raised:
     searches are only slower until their pages are read."""
-    from mediaml.embed.warm import warm_search
+    from mediaml.embed.warm import summary, warm_search
 
     start = time.perf_counter()
     try:
@@ -113,14 +113,7 @@ def warm_search_once() -> None:
     except Exception:
         log.warning("search warm-up failed; the first searches read from disk", exc_info=True)
         return
-    log.info(
-        "search warm-up: %d of %d indexes warmed (%.0f MiB) in %.1f s%s",
-        int(report["warmed"].sum()),
-        len(report),
-        float(report.loc[report["warmed"], ["index_mib", "table_mib"]].sum().sum()),
-        time.perf_counter() - start,
-        "".join(f"; {r.table} of {r.model_name}: {r.note}" for r in report.itertuples() if r.note),
-    )
+    log.info("search warm-up: %s in %.1f s", summary(report), time.perf_counter() - start)
 
 
 @click.command("serve")

@@ -23,7 +23,7 @@ from mediaml.embed import warm
 from mediaml.embed.nearest import nearest_query, run_nearest, search_session
 from mediaml.embed.store import ensure_index, index_name, upsert_many
 from mediaml.embed.video_vectors import refresh_video_vectors
-from mediaml.embed.warm import warm_search
+from mediaml.embed.warm import summary, warm_search
 
 AVG = "keyframe_multi_avg"
 DIM = 64
@@ -140,5 +140,8 @@ def test_a_variant_too_big_for_the_buffers_is_left_cold_with_the_reason(
     report = warm_search(db=db)
     assert not report["warmed"].any()
     assert report["note"].str.startswith("needs ").all(), report["note"].tolist()
+    assert summary(report).startswith(
+        "0 of 2 indexes warmed (0 MiB); embeddings of warm-model: needs "
+    )
     other = warm_search(model="no-such-model", db=db)
     assert other.empty and list(other.columns) == list(report.columns)
