@@ -51,9 +51,11 @@ def workdir(ctx: StageContext, label: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _store_file(ctx: StageContext, local: Path, key: str) -> None:
+def _store_file(ctx: StageContext, local: Path, key: str, *, ours: bool = True) -> None:
+    """Store ``local`` under ``key`` and keep it in the object cache for later stages
+    (linked when it is our own scratch file, copied when it is not: ``ours=False``)."""
     ctx.store.put(local, key)
-    ctx.store.remember(local, key)
+    ctx.store.remember(local, key, link=ours)
 
 
 # ------------------------------------------------------------------------ videos
@@ -78,7 +80,7 @@ def download(ctx: StageContext, video: dict[str, Any]) -> dict[str, Any]:
             raise MediaError(f"source file {path} does not exist (moved or deleted?)")
         if path.stat().st_size == 0:
             raise MediaError(f"source file {path} is empty (0 bytes)")
-        _store_file(ctx, path, key)
+        _store_file(ctx, path, key, ours=False)  # the user's file: never linked or touched
         return {"original_key": key, "size_bytes": path.stat().st_size}
     progress = StageProgress(ctx.db, video["id"], "download", ctx.node)
     progress.start()

@@ -154,6 +154,7 @@ class ObjectCache:
                     if link:
                         with suppress(OSError):  # another file system: copy instead
                             os.link(source, part)
+                            os.utime(part)  # just added: last in line for eviction
                     if not part.exists():
                         shutil.copyfile(source, part)
             self._pin(dest)

@@ -43,7 +43,7 @@ class LocalStore(ObjectStore):
             raise StorageError(f"local store has no object {key!r}")
         return path
 
-    def remember(self, local_path: str | os.PathLike[str], key: str) -> None:
+    def remember(self, local_path: str | os.PathLike[str], key: str, *, link: bool = True) -> None:
         """Nothing to do: :meth:`local_path` already returns the stored file."""
 
     def url(self, key: str, expires: int = 3600) -> str:

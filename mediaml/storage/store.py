@@ -158,12 +158,18 @@ class ObjectStore(ABC):
         finally:
             fetched.unlink(missing_ok=True)
 
-    def remember(self, local_path: str | os.PathLike[str], key: str) -> None:
-        """Seed the local cache with a file just stored under ``key`` (hard link or copy)."""
+    def remember(self, local_path: str | os.PathLike[str], key: str, *, link: bool = True) -> None:
+        """Seed the local cache with a file just stored under ``key``.
+
+        A file the caller made (a scratch encode) is hard-linked. Pass ``link=False`` for
+        a file somebody else owns, such as a user's source video: a link shares its inode,
+        so marking the cached copy as used would touch the user's file, and an edit to
+        that file would change the cached copy. It is copied instead.
+        """
         key = validate_key(key)
         if Path(local_path) == self.cache.path(key) or self.cache.path(key).exists():
             return
-        self.cache.admit(Path(local_path), key, link=True)
+        self.cache.admit(Path(local_path), key, link=link)
 
     def pinned(self) -> AbstractContextManager[None]:
         """Keep every cached file this thread gets from :meth:`local_path` (or adds with

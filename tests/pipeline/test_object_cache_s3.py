@@ -4,6 +4,7 @@ ten videos (S3 is the moto server; the videos are tiny so the run is quick)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -13,6 +14,8 @@ from mediaml.config import set_settings
 from mediaml.storage import make_store, set_store
 from mediaml.storage.cache import ObjectCache
 from mediaml.storage.s3 import S3Store
+
+OLD = 1_577_836_800.0  # 2020-01-01
 
 
 def _cache_bytes(root: Path) -> int:
@@ -71,6 +74,7 @@ def test_object_cache_stays_under_its_cap_through_ten_videos(
     for i in range(10):
         videos.append(tmp_path / f"video {i}.mp4")
         shutil.copyfile(source, videos[-1])
+        os.utime(videos[-1], (OLD, OLD))  # a user's file, last changed long ago
 
     # One video with room to spare shows what a video leaves in the cache ...
     first = mediaml.run_pipeline(videos[0], until="keyframed", auto_approve=True, progress=False)
@@ -102,5 +106,9 @@ def test_object_cache_stays_under_its_cap_through_ten_videos(
     ]
     assert len(cached) < len(stored)
     assert len(list((objects / "originals").iterdir())) <= 3
+    # The users' files were copied, never linked into the cache: using the cached copy
+    # did not touch them (and the oldest-looking copy was not the first to go).
+    for video in videos:
+        assert video.stat().st_nlink == 1 and video.stat().st_mtime == OLD, video
     # Evicted copies come back from S3 when needed again.
     assert store.local_path(store.list("proxies/")[0]).stat().st_size > 0
