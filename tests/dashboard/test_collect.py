@@ -46,3 +46,23 @@ def test_the_collector_runs_a_wanted_collection_once_the_work_is_done():
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, run()).result() == [0, 1]
     assert not collector.wanted
+
+
+def test_start_hands_pythons_own_full_collections_to_the_collector():
+    import gc
+
+    from dashboards.collect import NEVER, start
+
+    before = gc.get_threshold()
+
+    async def run() -> tuple[int, int, int]:
+        watch = start()
+        watch.stop()
+        return gc.get_threshold()
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            young, middle, full = pool.submit(asyncio.run, run()).result()
+        assert (young, middle) == before[:2] and full == NEVER
+    finally:
+        gc.set_threshold(*before)
