@@ -39,6 +39,7 @@ from panel.io.state import set_curdoc
 from PIL import Image
 
 from dashboards.components.grid import ClipGrid
+from dashboards.offloop import change_off_loop
 from dashboards.urls import preview_urls
 from mediaml.catalog import clip_details
 from mediaml.projections import MapPoints
@@ -558,14 +559,21 @@ class ExploreMap:
         first = (self.selection_page - 1) * SELECTION_PAGE
         ids = [int(c) for c in self.selection[first : first + SELECTION_PAGE]]
         items = await asyncio.to_thread(self._cards, ids)
-        self.selected.object = (
-            f'<div class="mm-selection"><b>{total:,} clip(s) selected</b> · showing'
-            f" {first + 1:,}–{first + len(ids):,} — click one to make it the main clip</div>"
-        )
-        self.grid.items = items
-        self.prev.visible = self.next.visible = pages > 1
-        self.prev.disabled = self.selection_page <= 1
-        self.next.disabled = self.selection_page >= pages
+        page = self.selection_page
+
+        def draw() -> None:
+            self.selected.object = (
+                f'<div class="mm-selection"><b>{total:,} clip(s) selected</b> · showing'
+                f" {first + 1:,}–{first + len(ids):,} — click one to make it the main clip</div>"
+            )
+            self.grid.items = items
+            self.prev.visible = self.next.visible = pages > 1
+            self.prev.disabled = page <= 1
+            self.next.disabled = page >= pages
+
+        # 24 cards and their models: 12-20 ms of CPU measured on the event loop; the
+        # change and its patch are made in a worker thread instead.
+        await change_off_loop(self.doc, draw)
 
     def _cards(self, ids: list[int]) -> list[dict[str, Any]]:
         details = clip_details(ids)

@@ -52,6 +52,9 @@ from panel.io.resources import Resources
 from panel.io.server import DocHandler, WSHandler
 from panel.io.state import set_curdoc, state
 
+from dashboards.collect import collector
+from dashboards.collect import install as install_collector
+
 T = TypeVar("T")
 
 
@@ -73,7 +76,8 @@ class OffLoopApplication(Application):
         await asyncio.to_thread(self._make, doc)
 
     def _make(self, doc: Document) -> None:
-        super().initialize_document(doc)  # Panel notes this thread as the owner
+        with collector.busy():
+            super().initialize_document(doc)  # Panel notes this thread as the owner
         self._made.add(doc)
 
     def initialize_document(self, doc: Document) -> None:
@@ -122,6 +126,13 @@ def _apply(
 ) -> tuple[T, list[Any], list[Any]]:
     """In the worker thread: the change, with the document held, then its patch (none
     without ``send``: the browser is about to be sent the whole document)."""
+    with collector.busy():
+        return _apply_held(doc, session, change, send=send)
+
+
+def _apply_held(
+    doc: Document, session: Any, change: Callable[[], T], *, send: bool
+) -> tuple[T, list[Any], list[Any]]:
     owner = state._thread_id_.get(doc)
     state._thread_id_[doc] = threading.get_ident()
     held = doc.callbacks.hold_value is not None
@@ -188,6 +199,10 @@ async def _pull_off_loop(message: Any, connection: Any) -> Any:
     changes = [c for c in [await ready() for ready in _BEFORE_PULL.pop(doc, [])] if c]
 
     def reply() -> tuple[Any, list[Any]]:
+        with collector.busy():
+            return made_reply()
+
+    def made_reply() -> tuple[Any, list[Any]]:
         other: list[Any] = []
         if changes:
             # The websocket is open (the pull came through it); Panel only notes so when
@@ -217,6 +232,10 @@ async def _pull_off_loop(message: Any, connection: Any) -> Any:
 
 class OffLoopWSHandler(WSHandler):
     """Panel's websocket handler, answering the browser's document pull off the loop."""
+
+    async def on_message(self, fragment: str | bytes) -> None:
+        collector.touch()  # a reader is acting: no full collection just now
+        await super().on_message(fragment)
 
     async def _async_open(self, token: str) -> None:
         await super()._async_open(token)
@@ -251,7 +270,7 @@ _panel_render = panel_server.server_html_page_for_session
 def render_page(session: Any, resources: Any) -> str:
     """The page's HTML for a new session, made the way Panel's page handler makes it."""
     doc = session.document
-    with set_curdoc(doc):
+    with collector.busy(), set_curdoc(doc):
         page: str = _panel_render(
             session,
             resources=resources,
@@ -279,6 +298,7 @@ class OffLoopDocHandler(DocHandler):
     """Panel's page handler, with the page's HTML rendered in a worker thread."""
 
     async def get_session(self) -> Any:
+        collector.touch()
         session = await super().get_session()  # type: ignore[misc]
         if session is None or session.document in _PAGES:
             return session
@@ -305,3 +325,4 @@ def install() -> None:
         for route in per_app_patterns
     ]
     panel_server.server_html_page_for_session = _rendered_or_render  # type: ignore[assignment]
+    install_collector()

@@ -86,6 +86,11 @@ def serve(
     # process; a full collection, which Panel runs after each closed session, would walk
     # it all again on the event loop (~0.25 s of CPU each time) for nothing.
     gc.freeze()
+    # Full collections (Panel's after each discarded session and Python's own) wait until
+    # no page is being built (dashboards/collect.py).
+    from dashboards.collect import start as collect_when_idle
+
+    collect_when_idle()
     # Pages are prepared in worker threads (Python-heavy: widgets, Bokeh models). A
     # thread waiting for the GIL gets it after the holder's switch interval; at the
     # default 5 ms the event loop, which gives the GIL up at every socket call, would

@@ -25,6 +25,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
+from dashboards.collect import collector
 from dashboards.offloop import after_page, before_pull, change_off_loop
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,12 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
     doc = pn.state.curdoc
 
     def build_parts() -> Parts:
-        with set_curdoc(doc):
-            parts, attached = make()
-        found = _root_of(body, doc)  # the page's models exist once its HTML is made
-        if found is not None:
-            prebuild(parts, doc, *found)
+        with collector.busy():  # no full collection while a body is made
+            with set_curdoc(doc):
+                parts, attached = make()
+            found = _root_of(body, doc)  # the page's models exist once its HTML is made
+            if found is not None:
+                prebuild(parts, doc, *found)
         return parts, attached
 
     made: list[Future[Parts]] = []

@@ -11,6 +11,7 @@ either break here or quietly go back to the event loop: these tests say which.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -170,3 +171,52 @@ def test_a_body_made_before_the_pull_comes_with_the_document(served, browser):
     carried = [kinds[i] for i, text in content.items() if "the body made ahead" in text]
     assert carried == ["PULL-DOC-REPLY"], kinds
     assert shown == {"onload": 1}  # what the page runs once shown still ran
+
+
+def test_panels_collection_waits_while_a_body_is_made(served, monkeypatch):
+    """Panel's full collection after a session ends (``gc.collect()`` on the event loop,
+    40-130 ms at 100k clips) is put off while a page body is being made, and made once
+    the server is idle (dashboards/collect.py)."""
+    from panel.io import document
+
+    from dashboards.collect import collector
+
+    pages, base, server_thread = served
+    started, release = threading.Event(), threading.Event()
+    full: list[int] = []  # threads that ran a full collection
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(threading.get_ident())
+
+    def make() -> Any:
+        started.set()
+        release.wait(60)
+        return [pn.pane.HTML("the body")], None
+
+    pages["p"] = lambda: deferred_body(make, "Test")
+    monkeypatch.setattr(document, "_panel_last_cleanup", 0.0)  # no session ended just now
+    gc.callbacks.append(on_gc)
+    try:
+        requests.get(f"{base}/p", timeout=60).raise_for_status()
+        assert started.wait(30), "the body was not started"
+        asked = threading.Event()
+        before = collector.collections
+
+        def ask() -> None:  # what Panel runs a few seconds after a session is discarded
+            document._garbage_collect()
+            asked.set()
+
+        server_thread.asyncio_loop.call_soon_threadsafe(ask)
+        assert asked.wait(30)
+        assert server_thread.ident not in full  # not while the body is being made
+        release.set()
+        for _ in range(300):
+            if collector.collections > before:
+                break
+            threading.Event().wait(0.1)
+        assert collector.collections > before  # made once the body was done
+        assert server_thread.ident in full
+    finally:
+        release.set()
+        gc.callbacks.remove(on_gc)

@@ -1,0 +1,68 @@
+"""When the dashboard server makes its full garbage collections (dashboards/collect.py).
+
+The rule is a pure function of the clock, tested here without a server; that Panel's own
+post-session collection waits for it while a page builds is tested against a real server
+in ``test_offloop.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from dashboards.collect import IDLE_SECONDS, MAX_WAIT_SECONDS, IdleCollector, due
+
+
+def test_a_collection_waits_for_quiet_or_for_its_deadline():
+    # Work in progress: not due, however quiet, until the deadline.
+    assert not due(now=100.0, wanted_since=99.0, last_activity=0.0, working=1)
+    assert due(now=99.0 + MAX_WAIT_SECONDS, wanted_since=99.0, last_activity=99.0, working=1)
+    # No work, but a request a moment ago: not yet.
+    assert not due(now=100.0, wanted_since=99.0, last_activity=100.0 - IDLE_SECONDS / 2, working=0)
+    assert due(now=100.0, wanted_since=99.0, last_activity=100.0 - IDLE_SECONDS, working=0)
+
+
+def test_the_collector_runs_a_wanted_collection_once_the_work_is_done():
+    now = [1000.0]
+    collector = IdleCollector(clock=lambda: now[0])
+
+    async def run() -> list[int]:
+        seen = []
+        with collector.busy():
+            collector.want()
+            collector.want()  # asked twice, collected once
+            now[0] += IDLE_SECONDS * 2
+            await asyncio.sleep(0.6)  # a few checks while the work goes on
+            seen.append(collector.collections)
+        now[0] += IDLE_SECONDS  # quiet since the work ended
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if collector.collections:
+                break
+        seen.append(collector.collections)
+        return seen
+
+    # In a thread of its own: an earlier test may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, run()).result() == [0, 1]
+    assert not collector.wanted
+
+
+def test_start_hands_pythons_own_full_collections_to_the_collector():
+    import gc
+
+    from dashboards.collect import NEVER, start
+
+    before = gc.get_threshold()
+
+    async def run() -> tuple[int, int, int]:
+        watch = start()
+        watch.stop()
+        return gc.get_threshold()
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            young, middle, full = pool.submit(asyncio.run, run()).result()
+        assert (young, middle) == before[:2] and full == NEVER
+    finally:
+        gc.set_threshold(*before)
