@@ -7,7 +7,7 @@ import random
 import pytest
 
 import mediaml
-from mediaml.media import detect_cuts
+from mediaml.media import detect_cuts, run_ffmpeg
 from mediaml.media.detect import SCORE_COLUMNS
 from tests.media.test_detect import assert_matches
 from tests.support.footage import (
@@ -285,3 +285,24 @@ def test_letterboxed_cuts_between_two_framings_of_one_set(media_dir, draw, part,
     barred = mediaml.detect_scores(path).set_index("frame").loc[cut, "score"]
     plain = mediaml.detect_scores(full).set_index("frame").loc[cut, "score"]
     assert abs(barred - plain) < 0.05
+
+
+def test_a_flash_whose_bright_frame_is_repeated_is_no_cut(media_dir):
+    # A 40-frame take with a camera flash (two frames: bright, fading), then a cut,
+    # converted from 24 to 25 fps by repeating a frame a second, as frame-rate
+    # conversions do: the repeat falls on the flash, which now lasts three frames
+    # (bright, bright, fading) and its picture comes back one frame later than
+    # `flash_frames` allows. A repeated frame adds no time (before: a cut at 11)
+    edit = [Edit(Take("bikes", 140, 40, zoom=1.3, flash=11)), Edit(Take("carphone", 0, 30))]
+    made = edit_video(media_dir / "flash_24.mp4", edit, size=(480, 270))
+    assert [t.frame for t in made] == [40]
+    path = media_dir / "flash_repeated.mp4"
+    codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    convert = ["-vf", "setpts=N/(24*TB),fps=25"]
+    run_ffmpeg(["-y", "-i", str(media_dir / "flash_24.mp4"), *convert, *codec, str(path)])
+    scores = mediaml.detect_scores(path).set_index("frame")
+    assert scores.loc[12, "score"] == 0.0  # the bright frame, repeated
+    assert scores.loc[11, "score"] > 0.5
+    found = detect_cuts(path)
+    assert list(found["frame"]) == [42]
+    assert set(found["kind"]) == {"cut"}
