@@ -1,6 +1,6 @@
 """Shot detection benchmark: mediaml vs PySceneDetect, in one run.
 
-Three families of test videos with known transitions:
+Four families of test videos with known transitions:
 
 - **synthetic**: seeded edits of FFmpeg test sources (hard cuts, 3-5 frame shots,
   dissolves, fades through black, fast pans, zooms, film grain, cellular automata, single
@@ -17,7 +17,10 @@ Three families of test videos with known transitions:
   frames, footage played 2-3x faster, cuts into and out of whip pans, push-ins and
   things sweeping past the lens, hand-held shake, mid-shot whip pans and sweeps, and
   continuity cuts between two framings of the same moment (same set, same palette).
-  Split the same way into ``cuts-tune`` and ``cuts-held``.
+  Split the same way into ``cuts-tune`` and ``cuts-held``;
+- **letterbox**: four of those edits (a tune and a held seed of each kind) squeezed to a
+  2.39:1 picture between black bars, as a film delivered in a 16:9 frame is
+  (`tests.support.footage.letterbox`).
 
 Then prints:
 
@@ -61,6 +64,7 @@ from mediaml.media.encode import transcode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test-video builders live in tests/support
 from tests.support.footage import (  # noqa: E402
+    letterbox,
     make_cut_only_video,
     make_edited_video,
     original_bikes,
@@ -74,6 +78,7 @@ REAL_TUNE = (1, 2, 3, 4)  # seeds of edited real footage looked at while develop
 REAL_HELD = (101, 102, 103, 104)  # seeds only used to check generalisation
 CUTS_TUNE = (11, 12, 13, 14)  # cut-only fast-motion edits looked at while developing
 CUTS_HELD = (111, 112, 113, 114)  # ... only used to check generalisation
+LETTERBOX = (("real", 3), ("real", 101), ("cuts", 13), ("cuts", 111))  # also barred
 SIZE = (480, 270)
 FPS = 25
 POOL = [k for k in SOURCES if k not in ("red", "teal")] + ["red", "teal"]
@@ -170,6 +175,11 @@ def build_sets(work: Path) -> list[tuple[str, str, Path, list[Transition]]]:
         for seed in seeds:
             path = work / f"cuts_{seed}.mp4"
             sets.append((family, f"cuts-{seed}", path, make_cut_only_video(path, seed)))
+    truths = {label: truth for _, label, _, truth in sets}
+    for kind, seed in LETTERBOX:
+        src = work / f"{kind}_{seed}.mp4"
+        path = letterbox(src, work / f"{kind}_{seed}_letterbox.mp4")
+        sets.append(("letterbox", f"{kind}-{seed} 2.39:1", path, truths[f"{kind}-{seed}"]))
     return sets
 
 

@@ -112,3 +112,28 @@ def test_unknown_parameter_is_refused(detect_video):
 def test_parameters_can_be_overridden(detect_video):
     strict = detect_cuts(detect_video.path, cut_threshold=0.95, gradual_threshold=0.99)
     assert len(strict) < len(detect_video.transitions)
+
+
+def test_black_bars_are_cut_off_but_a_dark_frame_is_kept():
+    from mediaml.media.detect.features import extract, unbar
+
+    rng = np.random.default_rng(7)
+    h, w = ANALYSIS_SIZE[1], ANALYSIS_SIZE[0]
+    picture = rng.integers(60, 200, (1, 3, h, w)).astype(np.uint8)
+    # the same picture squeezed between bars: 2.39:1 letterbox and 4:3 pillarbox
+    boxed = np.zeros((2, 3, h, w), dtype=np.uint8)
+    boxed[:, 1:] = 128
+    boxed[0, :, 5:-5] = picture[0, :, 5:-5]
+    boxed[1, :, :, 8:-8] = picture[0, :, :, 8:-8]
+    out = unbar(boxed)
+    # nothing of the bars is left: the outer rows / columns show the picture
+    assert out[0, 0, :2].min() >= 32 and out[0, 0, -2:].min() >= 32
+    assert out[1, 0, :, :2].min() >= 32 and out[1, 0, :, -2:].min() >= 32
+    # the colour histogram no longer counts the bars' black (a quarter of the frame)
+    assert (boxed[:, 0] < 32).mean() > 0.2
+    assert extract(boxed).hist[:, :16].sum(axis=1).max() < 0.01
+    # a fade's black frame, a dark frame with a dark sky only at the top: kept whole
+    dark = np.zeros((2, 3, h, w), dtype=np.uint8)
+    dark[1] = picture[0]
+    dark[1, 0, :6] = 10
+    assert (unbar(dark) == dark).all()

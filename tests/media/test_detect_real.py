@@ -7,10 +7,18 @@ import random
 import pytest
 
 import mediaml
-from mediaml.media import detect_cuts
+from mediaml.media import detect_cuts, run_ffmpeg
 from mediaml.media.detect import SCORE_COLUMNS
 from tests.media.test_detect import assert_matches
-from tests.support.footage import BIKES_CUTS, Edit, Take, cut_only_edit, edit_video, original_bikes
+from tests.support.footage import (
+    BIKES_CUTS,
+    Edit,
+    Take,
+    cut_only_edit,
+    edit_video,
+    letterbox,
+    original_bikes,
+)
 
 # An edit the way editors cut, with every kind of hard case once: two framings of the
 # same man in the same car (same palette), a 10-frame shot, a cut into a shot that
@@ -250,3 +258,51 @@ def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, par
     truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
     assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)
+
+
+@pytest.mark.parametrize(
+    ("draw", "part", "cut"),
+    [
+        # an 11-frame shot of bunny's world at 1.3x, then the same world at 2.2x: nearly
+        # the same palette, the structure changes (score 0.36 unbarred, 0.28 barred)
+        (13, slice(8, 10), 11),
+        # the cyclists at 2.2x, then at 1.4x in a 7-frame shot (0.34 unbarred, 0.25)
+        (11, slice(8, 10), 28),
+    ],
+    ids=["same-palette-reframe", "short-reframe"],
+)
+def test_letterboxed_cuts_between_two_framings_of_one_set(media_dir, draw, part, cut):
+    # The same takes in a 2.39:1 picture between black bars (a film in a 16:9 frame):
+    # the bars never change and cover a quarter of the frame, so left in they shrank
+    # every distance by a quarter and these cuts fell under their thresholds (before:
+    # both missed); the bars are cut off first now
+    full = media_dir / f"framings_{draw}_{part.start}.mp4"
+    truth = edit_video(full, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    assert [t.frame for t in truth] == [cut]
+    path = letterbox(full, media_dir / f"framings_{draw}_{part.start}_lbox.mp4")
+    assert_matches(detect_cuts(path), truth)
+    # the cut scores as it does without the bars (within compression and resampling)
+    barred = mediaml.detect_scores(path).set_index("frame").loc[cut, "score"]
+    plain = mediaml.detect_scores(full).set_index("frame").loc[cut, "score"]
+    assert abs(barred - plain) < 0.05
+
+
+def test_a_flash_whose_bright_frame_is_repeated_is_no_cut(media_dir):
+    # A 40-frame take with a camera flash (two frames: bright, fading), then a cut,
+    # converted from 24 to 25 fps by repeating a frame a second, as frame-rate
+    # conversions do: the repeat falls on the flash, which now lasts three frames
+    # (bright, bright, fading) and its picture comes back one frame later than
+    # `flash_frames` allows. A repeated frame adds no time (before: a cut at 11)
+    edit = [Edit(Take("bikes", 140, 40, zoom=1.3, flash=11)), Edit(Take("carphone", 0, 30))]
+    made = edit_video(media_dir / "flash_24.mp4", edit, size=(480, 270))
+    assert [t.frame for t in made] == [40]
+    path = media_dir / "flash_repeated.mp4"
+    codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    convert = ["-vf", "setpts=N/(24*TB),fps=25"]
+    run_ffmpeg(["-y", "-i", str(media_dir / "flash_24.mp4"), *convert, *codec, str(path)])
+    scores = mediaml.detect_scores(path).set_index("frame")
+    assert scores.loc[12, "score"] == 0.0  # the bright frame, repeated
+    assert scores.loc[11, "score"] > 0.5
+    found = detect_cuts(path)
+    assert list(found["frame"]) == [42]
+    assert set(found["kind"]) == {"cut"}

@@ -222,6 +222,22 @@ def edit_video(
     )
 
 
+def letterbox(path: str | Path, out: str | Path, aspect: float = 2.39) -> Path:
+    """Write ``path`` letterboxed to ``out``: the picture squeezed to ``aspect`` (width
+    over height) inside black bars at the top and bottom, as a film delivered in a
+    16:9 frame is. The transitions stay on the same frames."""
+    from mediaml.media import probe, run_ffmpeg
+
+    info = probe(path)
+    h = int(info.width / aspect) // 2 * 2
+    pad = f"pad={info.width}:{info.height}:0:{(info.height - h) // 2}:black"
+    codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    run_ffmpeg(
+        ["-y", "-i", str(path), "-vf", f"scale={info.width}:{h},{pad}", "-an", *codec, str(out)]
+    )
+    return Path(out)
+
+
 def original_bikes(path: str | Path, size: tuple[int, int] = (480, 270)) -> list[Transition]:
     """``bikes.mp4`` as it was edited (its centre 16:9), with its cuts labelled by eye."""
     edit_video(path, [Edit(Take("bikes", 0, 250))], size)

@@ -472,8 +472,16 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     """
     n = len(f)
     colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
-    for j in range(1, p.flash_frames + 1):
+    # A repeated frame (a frame-rate conversion's duplicate) adds no time to a flash:
+    # for each repeat next to the step, the picture from before the flash is also
+    # compared with the frames one further on, across the whole flash.
+    extra = _repeats(f, t, 1, p) + _repeats(f, t - 1, -1, p)
+    for j in range(1, p.flash_frames + extra + 1):
         pairs = [(a, b) for a, b in ((t - 1, t + j), (t - 1 - j, t)) if a >= 0 and b < n]
+        if extra:  # every other pair j + 1 apart across the step
+            pairs += [
+                (t - 1 - i, t + j - i) for i in range(1, j) if t - 1 - i >= 0 and t + j - i < n
+            ]
         if not pairs:
             continue
         # both pairs are j + 1 frames apart: one search, the change across measured once
@@ -491,6 +499,20 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
             if 0.5 * (struct + colour) <= min(level + p.cut_margin, p.flash_ratio * change):
                 return True
     return False
+
+
+def _repeats(f: Features, t: int, way: int, p: DetectorParams) -> int:
+    """How many of the ``flash_frames`` frames after (``way`` 1) or before (-1) frame
+    ``t`` repeat their neighbour towards ``t`` exactly (a structured picture, the same
+    luma level, spread and normalised luma)."""
+    count, i = 0, t
+    while count < p.flash_frames and 0 <= i + way < len(f):
+        a, b = sorted((i, i + way))
+        same = f.mean[a] == f.mean[b] and f.std[a] == f.std[b] and f.std[a] >= p.flat_spread
+        if not (same and np.array_equal(f.z[a], f.z[b])):
+            break
+        count, i = count + 1, i + way
+    return count
 
 
 def _pair_distance(f: Features, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,11 @@ each we keep:
 - the same at half size, for the motion search (cheaper, and less sensitive to grain);
 - luma mean and spread, for black frames (fades).
 
+Black bars (a letterboxed or pillarboxed picture) are cut off first and the picture
+inside them is stretched back to the analysis size (`unbar`): bars never change, so
+left in they would dilute every distance by the share of the frame they cover (a
+2.39:1 film in a 16:9 frame: a quarter), and cuts would score below their threshold.
+
 The structural distance searches small shifts per block (motion compensation), so a fast
 pan or zoom, where every block moves, scores low, while a cut, where no shift explains
 the new picture, scores high.
@@ -18,6 +23,7 @@ the new picture, scores high.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -29,6 +35,8 @@ _CHROMA_SHIFT = 8 - _CHROMA_BITS
 NORM_FLOOR = 8.0  # luma spread (0..255) at and above which structure is fully normalised
 BLOCK_GRID = (3, 4)  # rows x columns of motion-compensated blocks
 _UNRELATED = 2 / np.sqrt(np.pi)  # E|a - b| for independent unit normals: scales to ~1
+BAR_LUMA = 32  # a row (column) of black bar has no luma value at or above this (0..255)
+BAR_SHARE = 0.3  # bars cover at most this share of the height (width) on each side
 
 
 @dataclass
@@ -56,8 +64,57 @@ class Features:
     FIELDS = ("hist", "z", "zs", "mean", "std")
 
 
+def _bars(luma: np.ndarray, axis: int) -> np.ndarray:
+    """Per frame, how many rows (axis -2) or columns (-1) of black bar each side has.
+
+    A bar is a run of wholly dark lines at both edges (the fewer of the two sides counts:
+    letterboxing is symmetric, a dark sky alone is no bar), plus the line after it,
+    which blends bar and picture. A frame dark all over (a fade's black) has none.
+    """
+    dark = luma.max(axis=axis) < BAR_LUMA  # (n, lines)
+    lines = dark.shape[1]
+    top = np.cumprod(dark, axis=1).sum(axis=1)
+    bottom = np.cumprod(dark[:, ::-1], axis=1).sum(axis=1)
+    k = np.minimum(top, bottom)
+    return np.where((k > 0) & (k <= BAR_SHARE * lines), k + 1, 0)
+
+
+@cache
+def _stretch(n: int, k: int) -> np.ndarray:
+    """(n, n - 2k) linear interpolation: ``m @ x`` stretches x's middle n - 2k lines to n."""
+    inner = n - 2 * k
+    pos = (np.arange(n) + 0.5) * inner / n - 0.5
+    lo = np.clip(np.floor(pos).astype(int), 0, inner - 1)
+    hi = np.minimum(lo + 1, inner - 1)
+    frac = np.clip(pos - lo, 0.0, 1.0)
+    m = np.zeros((n, inner), dtype=np.float32)
+    m[np.arange(n), lo] += 1.0 - frac
+    m[np.arange(n), hi] += frac
+    return m
+
+
+def unbar(frames: np.ndarray) -> np.ndarray:
+    """``frames`` (n, 3, H, W uint8) with black bars cut off, stretched back to H x W.
+
+    Frames without bars come back as they are (the same array when none has any).
+    """
+    luma = frames[:, 0]
+    rows, cols = _bars(luma, -1), _bars(luma, -2)
+    if not (rows.any() or cols.any()):
+        return frames
+    out = frames.copy()
+    _, _, h, w = frames.shape
+    for kr, kc in {(int(r), int(c)) for r, c in zip(rows, cols, strict=True)} - {(0, 0)}:
+        pick = np.flatnonzero((rows == kr) & (cols == kc))
+        x = frames[pick, :, kr : h - kr, kc : w - kc].astype(np.float32)
+        x = _stretch(h, kr) @ x @ _stretch(w, kc).T
+        out[pick] = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return out
+
+
 def extract(frames: np.ndarray) -> Features:
     """Features of ``frames``: uint8 array (n, 3, H, W) of planar full-range YUV."""
+    frames = unbar(frames)
     n, _, h, w = frames.shape
     y = frames[:, 0].astype(np.float32)
     # Bin numbers stay below 256, so they are worked out in uint8 (bins are powers of 2).
