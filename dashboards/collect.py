@@ -18,8 +18,8 @@ Python also makes full collections by itself, in whichever thread allocates when
 fall due: in a page-building worker thread, holding the GIL, as often as Panel's (seen at
 100k clips: 45-100 ms of CPU in the middle of a page load). :func:`start` (the web
 process) turns those off and asks :data:`collector` for one instead whenever Python
-would have become eligible for one (:data:`FULL_AFTER` young collections since the
-last), so the heap is bounded as before and its collections wait for quiet too.
+would have become eligible for one (:data:`FULL_AFTER` middle-generation collections
+since the last full one), so the heap is bounded as before and its collections wait for quiet too.
 """
 
 from __future__ import annotations
@@ -72,7 +72,10 @@ class IdleCollector:
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Work (a page or document being made) in progress: no collection meanwhile."""
+        """Work (a page or document being made) in progress: no collection meanwhile.
+
+        A ``with`` block, or a decorator (``@collector.busy()``) for a whole function.
+        """
         with self._lock:
             self._working += 1
             self._last_activity = self.clock()
@@ -115,10 +118,6 @@ class IdleCollector:
 collector = IdleCollector()
 
 
-def _collect_when_idle() -> None:
-    collector.want()
-
-
 def _full_due() -> None:
     if gc.get_count()[2] >= FULL_AFTER:
         collector.want()
@@ -138,4 +137,4 @@ def install() -> None:
     """Panel's post-session collection waits for an idle server (:data:`collector`)."""
     from panel.io import document
 
-    document._garbage_collect = _collect_when_idle
+    document._garbage_collect = collector.want

@@ -121,18 +121,12 @@ async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
     return result
 
 
+@collector.busy()
 def _apply(
     doc: Document, session: Any, change: Callable[[], T], *, send: bool = True
 ) -> tuple[T, list[Any], list[Any]]:
     """In the worker thread: the change, with the document held, then its patch (none
     without ``send``: the browser is about to be sent the whole document)."""
-    with collector.busy():
-        return _apply_held(doc, session, change, send=send)
-
-
-def _apply_held(
-    doc: Document, session: Any, change: Callable[[], T], *, send: bool
-) -> tuple[T, list[Any], list[Any]]:
     owner = state._thread_id_.get(doc)
     state._thread_id_[doc] = threading.get_ident()
     held = doc.callbacks.hold_value is not None
@@ -198,11 +192,8 @@ async def _pull_off_loop(message: Any, connection: Any) -> Any:
     doc = session.document
     changes = [c for c in [await ready() for ready in _BEFORE_PULL.pop(doc, [])] if c]
 
+    @collector.busy()
     def reply() -> tuple[Any, list[Any]]:
-        with collector.busy():
-            return made_reply()
-
-    def made_reply() -> tuple[Any, list[Any]]:
         other: list[Any] = []
         if changes:
             # The websocket is open (the pull came through it); Panel only notes so when

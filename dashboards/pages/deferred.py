@@ -75,13 +75,13 @@ def deferred_body(make: Callable[[], Parts], what: str) -> pn.Column:
     body = pn.Column(loading, sizing_mode="stretch_width")
     doc = pn.state.curdoc
 
+    @collector.busy()  # no full collection while a body is made
     def build_parts() -> Parts:
-        with collector.busy():  # no full collection while a body is made
-            with set_curdoc(doc):
-                parts, attached = make()
-            found = _root_of(body, doc)  # the page's models exist once its HTML is made
-            if found is not None:
-                prebuild(parts, doc, *found)
+        with set_curdoc(doc):
+            parts, attached = make()
+        found = _root_of(body, doc)  # the page's models exist once its HTML is made
+        if found is not None:
+            prebuild(parts, doc, *found)
         return parts, attached
 
     made: list[Future[Parts]] = []
