@@ -1,5 +1,7 @@
 """Health checks against a real database and object stores."""
 
+from psycopg.pq import Trace
+
 from mediaml.db import Database
 from mediaml.health import check_health
 from mediaml.storage.s3 import S3Store
@@ -40,3 +42,21 @@ def test_unreachable_database_and_missing_bucket_are_reported(db_url, s3_endpoin
     assert health.failed == ["database", "job_tables", "object_store"]
     assert "does not answer" in health.checks["database"]
     assert "no-such-bucket-here" in health.checks["object_store"]
+
+
+def test_a_healthy_check_is_one_round_trip(db_url, store, tmp_path):
+    """Each round trip waits for the database and for this process's GIL; while pages
+    are built, four of them (begin, two queries, commit) made /healthz slow."""
+    database = Database(db_url, max_size=1)
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        with database.pool.connection() as conn:  # the pool's one connection
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+        health = check_health(database, store)
+        with database.pool.connection() as conn:
+            conn.pgconn.untrace()
+    database.close()
+    assert health.ok
+    answers = [line for line in trace.read_text().splitlines() if "\tReadyForQuery" in line]
+    assert len(answers) == 1, trace.read_text()
