@@ -9,8 +9,8 @@ loop (and the GIL, so every thread) for 40–130 ms of CPU each time, the longes
 over ~30 ms.
 
 :func:`install` replaces Panel's collection with a request for one: it is made once the
-server has been idle for :data:`IDLE_SECONDS` (no page or document being made, no page
-request or websocket message meanwhile), or after :data:`MAX_WAIT_SECONDS` whatever the
+server has been idle for :data:`IDLE_SECONDS` (no page or document being made, no HTTP
+request but the health check's and no websocket message meanwhile: :func:`log_request`), or after :data:`MAX_WAIT_SECONDS` whatever the
 traffic, so memory stays bounded on a busy server. The collection is the same; what
 changes is that it no longer lands in the middle of someone's page load.
 
@@ -32,10 +32,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.log import access_log
+from tornado.web import RequestHandler
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 1.0
+IDLE_SECONDS = 2.0
 MAX_WAIT_SECONDS = 30.0
 CHECK_SECONDS = 0.25
 # Python's default: a full collection becomes due after 10 collections of the middle
@@ -131,6 +133,35 @@ def start() -> PeriodicCallback:
     watch = PeriodicCallback(_full_due, 1000)
     watch.start()
     return watch
+
+
+# Requests that say nothing about someone using a page: the health check polls all day.
+QUIET_PATHS = frozenset({"/healthz"})
+
+
+def log_request(handler: RequestHandler) -> None:
+    """Tornado's ``log_function`` for the dashboard server: every finished request but
+    the health check counts as activity (:meth:`IdleCollector.touch`), then it is logged
+    the way Tornado logs it.
+
+    A browser loading a page fetches its JavaScript, CSS and images as plain HTTP
+    requests before and while it opens the websocket; counting only page requests and
+    websocket messages, the server looked idle meanwhile and a full collection could
+    start in the middle of a page load.
+    """
+    if handler.request.path not in QUIET_PATHS:
+        collector.touch()
+    status = handler.get_status()
+    log_method = (
+        access_log.info
+        if status < 400
+        else access_log.warning
+        if status < 500
+        else access_log.error
+    )
+    log_method(
+        "%d %s %.2fms", status, handler._request_summary(), 1e3 * handler.request.request_time()
+    )
 
 
 def install() -> None:

@@ -12,6 +12,7 @@ from bokeh.server.server import Server
 from panel.io.application import build_applications
 
 from dashboards.auth import MediamlAuthProvider
+from dashboards.collect import log_request
 from dashboards.context import DEFAULT_PREFETCH, configure
 from dashboards.offloop import OffLoopApplication, install
 from dashboards.routes import routes
@@ -92,6 +93,7 @@ def make_server(
         start=False,
         title=TITLES,
         extra_patterns=routes(),
+        log_function=log_request,  # every request but /healthz delays full collections
         **kwargs,
     )
     log.info(

@@ -66,3 +66,39 @@ def test_start_hands_pythons_own_full_collections_to_the_collector():
         assert (young, middle) == before[:2] and full == NEVER
     finally:
         gc.set_threshold(*before)
+
+
+def test_every_request_but_the_health_check_counts_as_activity():
+    """A browser loading a page fetches scripts and styles while nothing else happens on
+    the server; a full collection must not start then (``log_request``, the dashboard
+    server's Tornado ``log_function``)."""
+    import panel as pn
+    import requests
+    from tornado.web import RequestHandler
+
+    from dashboards.collect import collector, log_request
+    from tests.conftest import free_port, wait_for_port
+
+    class Up(RequestHandler):
+        def get(self) -> None:
+            self.finish("ok")
+
+    port = free_port()
+    thread = pn.serve(
+        {"p": lambda: pn.pane.HTML("page")},
+        port=port,
+        threaded=True,
+        show=False,
+        extra_patterns=[("/healthz", Up)],
+        log_function=log_request,
+    )
+    wait_for_port(port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        before = collector._last_activity
+        requests.get(f"{base}/healthz", timeout=30).raise_for_status()
+        assert collector._last_activity == before  # polled all day: not a user
+        requests.get(f"{base}/static/js/bokeh.min.js", timeout=30).raise_for_status()
+        assert collector._last_activity > before  # a page's script: someone is loading
+    finally:
+        thread.stop()
