@@ -440,16 +440,20 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
     e = t
     while e + 1 < n and big[e + 1] and e - t < p.sweep_frames:
         e += 1
-    for a in range(s - 1, t):
-        for b in range(e, t - 1, -1):
-            if not p.flash_frames + 1 < b - a <= p.sweep_frames + 1:
-                continue
-            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], p.wide_shift)
-            back, across = float(pair[0]), float(pair[1])
-            colour = float(hist_distance(f.hist[a], f.hist[b]))
-            if back < p.flash_ratio * across and colour < 0.5:
-                return True
-    return False
+    pairs = [
+        (a, b)
+        for a in range(s - 1, t)
+        for b in range(e, t - 1, -1)
+        if p.flash_frames + 1 < b - a <= p.sweep_frames + 1
+    ]
+    if not pairs:
+        return False
+    # one motion search for every pair, and the change across the step once
+    first, last = (np.array([x[k] for x in pairs] + [t - 1 + k]) for k in (0, 1))
+    found = motion_distance(f.zs[first], f.zs[last], p.wide_shift)
+    back, across = found[:-1], float(found[-1])
+    colour = hist_distance(f.hist[first[:-1]], f.hist[last[:-1]])
+    return bool(((back < p.flash_ratio * across) & (colour < 0.5)).any())
 
 
 _BLUR_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
