@@ -137,3 +137,26 @@ def test_black_bars_are_cut_off_but_a_dark_frame_is_kept():
     dark[1] = picture[0]
     dark[1, 0, :6] = 10
     assert (unbar(dark) == dark).all()
+
+
+def test_a_burst_of_motion_has_a_cut_candidate_at_its_edge_only():
+    from mediaml.media.detect.decide import burst_edges
+    from mediaml.media.detect.params import DetectorParams
+
+    p = DetectorParams()
+    calm, level = 0.05, np.full(12, 0.05)
+    # calm, then a cut into a sweep under way (0.45, then the sweep's 0.55, 0.40), calm
+    score = np.array([calm] * 4 + [0.45, 0.55, 0.40] + [calm] * 5)
+    # the cut (the burst's first step) and the sweep's last step tower over the calm
+    # side; the sweep's middle step is no edge (big on both sides)
+    assert list(np.flatnonzero(burst_edges(score, level, p))) == [4, 6]
+    # a step that towers over the calm side less than edge_dominance is no edge
+    low = score.copy()
+    low[3] = 0.2
+    assert 4 not in np.flatnonzero(burst_edges(low, level, p))
+    # a repeated frame (a near-zero step, a frame-rate conversion's duplicate) is no
+    # calm step: inside a burst, the step after a repeat is judged by the one before it
+    repeat = np.array([calm] * 3 + [0.45, 0.40, 0.001, 0.42, 0.40] + [calm] * 4)
+    assert 6 not in np.flatnonzero(burst_edges(repeat, level, p))
+    # turned off
+    assert not burst_edges(score, level, DetectorParams(edge_dominance=0)).any()

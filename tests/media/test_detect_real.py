@@ -233,6 +233,17 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # leaving, 3 frames on, is twice its neighbours' steps (not a lone change) and
         # leaves most blocks unchanged (before: a cut at 11)
         (23, slice(26, 28), [8]),
+        # a cut into a take where something is already sweeping past the lens: the
+        # sweep's own next step is bigger, so the cut is no peak; but it is the first
+        # big step after calm, over 4 times the step before it (before: missed)
+        (11, slice(3, 5), [34]),
+        # a cut out of a take that closes on a blurred whip pan, into a calm take: the
+        # whip's last step is as big as the cut, but the cut is the burst's last step,
+        # over 3 times the calm step after it (before: missed)
+        (20, slice(5, 7), [71]),
+        # a car crosses and something sweeps past, then a cut into a push-in: four big
+        # steps in a row, the cut the last, then calm (before: missed)
+        (13, slice(15, 17), [10]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -250,6 +261,9 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "sweep-leaves-most-unchanged",
         "sweep-after-a-cut",
         "cut-into-a-sweep-under-way",
+        "first-step-of-a-burst",
+        "last-step-of-a-burst",
+        "burst-ends-on-a-cut",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

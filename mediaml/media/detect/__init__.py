@@ -73,7 +73,9 @@ def detect_scores(
         side's usual change) and ``cut_bar`` (the score a cut needs there by the usual
         rule: the larger of ``cut_threshold`` and ``cut_ratio * level + cut_margin``);
         ``neighbours`` (the larger adjacent step) and ``dominance`` (``score`` over it:
-        a cut is one dominant step); ``candidate`` (passed every cut test), ``flash``
+        a cut is one dominant step); ``candidate`` (passed every cut test), ``edge``
+        (the first or last big step of a burst of motion, a candidate though no peak,
+        see `decide.burst_edges`), ``flash``
         (a candidate whose picture came back within ``flash_frames``, or otherwise
         found no cut: motion blur, a steady move, a sweep past the lens); ``still``
         (for a candidate in a burst of motion, how many of its 12 blocks are unchanged

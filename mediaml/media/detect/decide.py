@@ -56,6 +56,10 @@ from mediaml.media.detect.features import (
 )
 from mediaml.media.detect.params import DetectorParams
 
+REPEAT_SCORE = 0.01
+"""A change score below this is a frame repeated (a frame-rate conversion's duplicate,
+re-encoded), not a calm step of its own."""
+
 
 @dataclass(frozen=True)
 class Event:
@@ -172,6 +176,13 @@ def cut_evidence(
     peak |= structural
     strong |= structural
     dominance = np.fmax(dominance, np.where(structural, by_structure, 0.0))
+    # The first or last big step of a burst of motion (a cut into a shot that opens on
+    # a sweep or a whip already under way, or out of one that closes on it): the step
+    # towers over the calm side only, so it is no peak, but it is a cut when it clears
+    # the level as a usual cut does (the rules in `hard_cuts` still apply).
+    edge = burst_edges(score, base, p) & usual & ~(peak & strong)
+    peak |= edge
+    strong |= edge
     flat = f.std < p.flat_spread
     both_flat = flat & np.r_[False, flat[:-1]]
     # Between two featureless frames only a change to clearly different colours counts.
@@ -188,7 +199,36 @@ def cut_evidence(
         "dominance": np.minimum(dominance, 99.0),
         "candidate": candidate,
         "by_structure_only": by_structure_only,
+        "edge": edge,
     }
+
+
+def burst_edges(score: np.ndarray, level: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """Steps that open or close a burst of big changes, towering over the calm side.
+
+    A cut into a shot that opens on fast motion (a sweep past the lens, a whip already
+    under way) is followed by more big steps, and a cut out of a shot that closes on
+    one is preceded by them: the cut is no peak among its neighbours, but it is
+    ``edge_dominance`` times the step on its calm side, while the other side's step is
+    big (above the local level plus ``cut_margin``). A near-zero step (a frame repeated
+    by a frame-rate conversion) is no calm step: the one beyond it counts instead.
+    The first and last two steps of the window have no second step to judge by.
+    """
+    n = len(score)
+    edge = np.zeros(n, dtype=bool)
+    if n < 5 or p.edge_dominance <= 0:
+        return edge
+    big = score >= level + p.cut_margin
+    s = score
+    prev, prev2, nxt, nxt2 = s[1:-3], s[:-4], s[3:-1], s[4:]
+    calm_before = np.where(prev >= REPEAT_SCORE, prev, prev2)
+    calm_after = np.where(nxt >= REPEAT_SCORE, nxt, nxt2)
+    t = s[2:-2]
+    edge[2:-2] = (t >= p.cut_threshold) & (
+        ((t >= p.edge_dominance * calm_before) & big[3:-1])
+        | ((t >= p.edge_dominance * calm_after) & big[1:-3])
+    )
+    return edge
 
 
 def hard_cuts(
@@ -400,16 +440,20 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
     e = t
     while e + 1 < n and big[e + 1] and e - t < p.sweep_frames:
         e += 1
-    for a in range(s - 1, t):
-        for b in range(e, t - 1, -1):
-            if not p.flash_frames + 1 < b - a <= p.sweep_frames + 1:
-                continue
-            pair = motion_distance(f.zs[[a, t - 1]], f.zs[[b, t]], p.wide_shift)
-            back, across = float(pair[0]), float(pair[1])
-            colour = float(hist_distance(f.hist[a], f.hist[b]))
-            if back < p.flash_ratio * across and colour < 0.5:
-                return True
-    return False
+    pairs = [
+        (a, b)
+        for a in range(s - 1, t)
+        for b in range(e, t - 1, -1)
+        if p.flash_frames + 1 < b - a <= p.sweep_frames + 1
+    ]
+    if not pairs:
+        return False
+    # one motion search for every pair, and the change across the step once
+    first, last = (np.array([x[k] for x in pairs] + [t - 1 + k]) for k in (0, 1))
+    found = motion_distance(f.zs[first], f.zs[last], p.wide_shift)
+    back, across = found[:-1], float(found[-1])
+    colour = hist_distance(f.hist[first[:-1]], f.hist[last[:-1]])
+    return bool(((back < p.flash_ratio * across) & (colour < 0.5)).any())
 
 
 _BLUR_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)

@@ -90,7 +90,8 @@ class ShotDetector:
         histogram distance, motion-compensated structure distance); ``level`` (the busier
         side's usual change), ``neighbours`` (the larger adjacent step) and ``dominance``
         (score over that); ``candidate`` (passed the cut tests), ``by_structure_only``
-        (a candidate on structure alone: a same-palette cut), ``flash`` (a candidate
+        (a candidate on structure alone: a same-palette cut), ``edge`` (a burst of
+        motion's first or last big step, see `decide.burst_edges`), ``flash`` (a candidate
         whose picture came back, or that ended a sweep past the lens: not a cut),
         ``still`` (unchanged blocks across a candidate step in a burst of motion, see
         `decide.unchanged_blocks`); ``gradual`` (largest dissolve contrast over the

@@ -50,6 +50,11 @@ class DetectorParams:
             cut between two framings of one set can change little, but only a cut, a
             flash or a change of motion blur is so lone (the latter two are checked).
         tower_threshold: see ``tower_dominance``.
+        edge_dominance: the first (or last) big step of a burst of motion is a cut
+            candidate, though no peak, when it is at least this many times the step
+            on its calm side and clears the local level as a usual cut does: a cut
+            into a shot that opens on a sweep or a whip already under way, or out of
+            one that closes on it (see `decide.burst_edges`). 0 turns it off.
         window: frames on each side used for the local level.
         max_shift: motion compensation search range, in pixels of the half-size (32x18)
             structure picture: +-2 covers pans of about 6% of the frame width per frame.
@@ -117,6 +122,7 @@ class DetectorParams:
     sharp_margin: float = 0.05
     tower_dominance: float = 3.0
     tower_threshold: float = 0.2
+    edge_dominance: float = 3.0
     window: int = 12
     max_shift: int = 2
     wide_shift: int = 6

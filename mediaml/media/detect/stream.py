@@ -166,6 +166,7 @@ SCORE_COLUMNS = [
     "neighbours",
     "dominance",
     "candidate",
+    "edge",
     "flash",
     "still",
     "gradual",
@@ -190,7 +191,7 @@ def scores_frame(detector: ShotDetector, fps: Fraction) -> pd.DataFrame:
     data["cut_bar"] = usual.astype(np.float64).round(4)
     for name in ("neighbours", "dominance", "gradual", "luma", "spread"):
         data[name] = raw[name].astype(np.float64).round(4)
-    for name in ("candidate", "flash", "dark"):
+    for name in ("candidate", "edge", "flash", "dark"):
         data[name] = raw[name].astype(bool)
     data["still"] = raw["still"].astype(np.int64)
     data["kind"] = raw["kind"].astype(object)
