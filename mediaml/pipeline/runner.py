@@ -233,19 +233,33 @@ def claim_batch(ctx: StageContext, stage: Stage, item_id: int, limit: int) -> li
 
 def _finish(ctx: StageContext, stage: Stage, item_id: int, to: str, **fields: Any) -> bool:
     """Leave the in-flight state if this node still holds the lease."""
+    return item_id in _finish_all(ctx, stage, [item_id], to, **fields)
+
+
+def _finish_all(
+    ctx: StageContext, stage: Stage, item_ids: list[int], to: str, **fields: Any
+) -> set[int]:
+    """Move the items this node still holds the lease on out of the in-flight state,
+    in one statement.
+
+    Returns:
+        The ids that moved; the others were taken over by another worker.
+    """
+    if not item_ids:
+        return set()
     with ctx.db.transaction() as conn:
         moved = transition_all(
             conn,
             stage.table,
             to,
             expect=stage.in_flight,
-            ids=[item_id],
+            ids=item_ids,
             owner=ctx.node,
             lease_owner=None,
             lease_expires_at=None,
             **fields,
         )
-    return bool(moved)
+    return {int(row["id"]) for row in moved}
 
 
 def run_item(ctx: StageContext, stage: Stage, item_id: int, step: Step) -> Outcome:
@@ -346,6 +360,18 @@ def run_batch(
         for heartbeat in heartbeats:
             heartbeat.stop_event.set()
 
+    # The items that succeeded leave the in-flight state together: one statement for
+    # the whole claim, not a round trip per item.
+    done = _finish_all(
+        ctx,
+        stage,
+        [int(row["id"]) for row in rows if errors.get(int(row["id"])) is None],
+        stage.done,
+        last_error=None,
+        error_kind=None,
+        next_retry_at=None,
+        enqueued_at=None,
+    )
     results: list[Outcome] = []
     for row in rows:
         item = int(row["id"])
@@ -357,18 +383,8 @@ def run_batch(
             return outcome(item, result, message, retry_in)
 
         if error is None:
-            done = _finish(
-                ctx,
-                stage,
-                item,
-                stage.done,
-                last_error=None,
-                error_kind=None,
-                next_retry_at=None,
-                enqueued_at=None,
-            )
             lost = "lease lost while running; another worker owns the item"
-            results.append(item_outcome("done") if done else item_outcome("skipped", lost))
+            results.append(item_outcome("done") if item in done else item_outcome("skipped", lost))
         elif isinstance(error, (LeaseLost, ShutdownRequested)) or shutting_down.is_set():
             # Stopped on purpose or overtaken: give the item back (a no-op if not held).
             _finish(ctx, stage, item, stage.release_state, enqueued_at=None)
