@@ -109,8 +109,7 @@ def check_health(
             checks["database"] = None
             checks["job_tables"] = _check_job_tables(conn)
     except Exception as exc:  # psycopg, pool timeouts, OS errors: report, never crash
-        checks.pop("database", None)
-        checks.setdefault("database", f"does not answer: {_first_line(exc)}")
+        checks["database"] = f"does not answer: {_first_line(exc)}"
         checks.setdefault("job_tables", "not checked: the database does not answer")
     info: dict[str, str] = {}
     try:

@@ -219,11 +219,10 @@ def burst_edges(score: np.ndarray, level: np.ndarray, p: DetectorParams) -> np.n
     if n < 5 or p.edge_dominance <= 0:
         return edge
     big = score >= level + p.cut_margin
-    s = score
-    prev, prev2, nxt, nxt2 = s[1:-3], s[:-4], s[3:-1], s[4:]
+    prev, prev2, nxt, nxt2 = score[1:-3], score[:-4], score[3:-1], score[4:]
     calm_before = np.where(prev >= REPEAT_SCORE, prev, prev2)
     calm_after = np.where(nxt >= REPEAT_SCORE, nxt, nxt2)
-    t = s[2:-2]
+    t = score[2:-2]
     edge[2:-2] = (t >= p.cut_threshold) & (
         ((t >= p.edge_dominance * calm_before) & big[3:-1])
         | ((t >= p.edge_dominance * calm_after) & big[1:-3])
