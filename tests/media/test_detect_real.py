@@ -244,6 +244,14 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # a car crosses and something sweeps past, then a cut into a push-in: four big
         # steps in a row, the cut the last, then calm (before: missed)
         (13, slice(15, 17), [10]),
+        # a 7-frame shot of a fast talking head (3x speed), then a cut to a push-in on
+        # the same footage: small (0.30) but over 3 times both its neighbours; the burst
+        # of big steps just before it raised the busier side's level, so it fell short
+        # of 1.5x that level; a lone step is judged by the calmer side (before: missed)
+        (24, slice(6, 9), [12, 19]),
+        # something sweeps past the lens, then a cut to a tighter framing of the same
+        # footage (0.29, over 5 times its neighbours) three frames after (before: missed)
+        (28, slice(7, 9), [9]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -264,6 +272,8 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "first-step-of-a-burst",
         "last-step-of-a-burst",
         "burst-ends-on-a-cut",
+        "lone-step-after-a-burst",
+        "reframe-after-a-sweep",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

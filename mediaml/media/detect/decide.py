@@ -112,6 +112,15 @@ def local_level(score: np.ndarray, window: int) -> np.ndarray:
     (a shot a few frames long) or a flash from raising the level; taking the busier side
     makes a cut between a calm and a busy shot stand out from the busy one.
     """
+    return np.nan_to_num(np.fmax(*side_levels(score, window)), nan=0.0)
+
+
+def side_levels(score: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The typical change before and after each frame: (before, after), NaN where unknown.
+
+    The median of ``score`` over the ``window`` frames before ``t - 1``, and over those
+    after ``t + 1`` (see `local_level`).
+    """
     n = len(score)
     pad = np.full(window + 2, np.nan)
     padded = np.concatenate([pad, score, pad])
@@ -120,7 +129,7 @@ def local_level(score: np.ndarray, window: int) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         left = np.nanmedian(view[:, :window], axis=1)
         right = np.nanmedian(view[:, -window:], axis=1)
-    return np.nan_to_num(np.fmax(left, right), nan=0.0)
+    return left, right
 
 
 def cut_evidence(
@@ -140,7 +149,9 @@ def cut_evidence(
     over a busy local level, so a cut into a shot opening with fast motion is kept.
     """
     n = len(score)
-    base = local_level(score, p.window)
+    before, after = side_levels(score, p.window)
+    base = np.nan_to_num(np.fmax(before, after), nan=0.0)
+    calm = np.nan_to_num(np.fmin(before, after), nan=0.0)
     prev = np.r_[0.0, score[:-1]]
     nxt = np.r_[score[1:], 0.0]
     colour = hist_distance(f.hist, np.concatenate([f.hist[:1], f.hist[:-1]]))
@@ -159,8 +170,14 @@ def cut_evidence(
     strong = (score >= p.cut_threshold) & (dominance >= p.cut_dominance) & (usual | sharp)
     # A one-frame step towering over both neighbours is a cut even when it is small (two
     # framings of one set, nearly the same colours and layout): only a cut, a flash or a
-    # change of motion blur or a steady move's step (all checked below) is so lone.
-    strong |= (score >= p.tower_threshold) & (dominance >= p.tower_dominance) & usual
+    # change of motion blur or a steady move's step (all checked below) is so lone. Its
+    # neighbours are calm, so it is no step of steady motion: it is judged against the
+    # calmer side's level (a burst of motion on the other side does not hide it).
+    strong |= (
+        (score >= p.tower_threshold)
+        & (dominance >= p.tower_dominance)
+        & (score >= p.cut_ratio * calm + p.cut_margin)
+    )
     # Two framings of one set share their colours: such a cut is carried by structure
     # alone, so it is judged on structure alone too (its own level and neighbours).
     with np.errstate(divide="ignore", invalid="ignore"):
