@@ -252,6 +252,10 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # something sweeps past the lens, then a cut to a tighter framing of the same
         # footage (0.29, over 5 times its neighbours) three frames after (before: missed)
         (28, slice(7, 9), [9]),
+        # cyclists at 3x zoom, blurred, crossing close to the lens: a big step, but the
+        # post at the left edge and the wall behind it, a third of the picture (4 of 12
+        # blocks), are unchanged across it (before: a cut at 25)
+        (24, slice(4, 5), []),
     ],
     ids=[
         "sweep-mid-shot",
@@ -274,6 +278,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "burst-ends-on-a-cut",
         "lone-step-after-a-burst",
         "reframe-after-a-sweep",
+        "cyclist-crossing-at-3x-zoom",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

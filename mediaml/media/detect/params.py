@@ -99,7 +99,8 @@ class DetectorParams:
             a jump cut is) is no cut when at least this many of its 12 blocks are
             unchanged across it (see
             `decide.unchanged_blocks`): a cut changes the whole picture, something
-            sweeping past the lens only the part it covers or uncovers.
+            sweeping past the lens (or a cyclist crossing close at 3x zoom) only the
+            part it covers or uncovers; a third of the picture unchanged is no cut.
         still_match: ... "unchanged" meaning the block's normalised luma correlates at
             least this well with the previous picture's, moved by up to ``2 * max_shift``
             pixels.
@@ -136,7 +137,7 @@ class DetectorParams:
     blend_max: float = 0.45
     whip_shift: int = 24
     whip_match: float = 0.8
-    still_blocks: int = 5
+    still_blocks: int = 4
     still_match: float = 0.9
     still_texture: float = 0.2
     dark_luma: float = 40.0
