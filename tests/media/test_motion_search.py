@@ -1,13 +1,16 @@
-"""The detector's motion search (`features.motion_distance`) gives, bit for bit, what the
-plain search over one shift at a time gives: the detector's thresholds were set on those
-numbers, and a last-bit difference can tip a decision."""
+"""The detector's fast paths give, bit for bit, the numbers of the plain code they replace:
+the motion search (`features.motion_distance`) what the search over one shift at a time
+gives, and the blur check (`decide._blurred`) the same pictures without its subnormal
+weights. The detector's thresholds were set on those numbers, and a last-bit difference
+can tip a decision."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mediaml.media.detect.features import BLOCK_GRID, extract, motion_distance
+from mediaml.media.detect.decide import _BLUR_SIGMAS, _blur_matrices
+from mediaml.media.detect.features import BLOCK_GRID, extract, motion_distance, search_blocks
 from mediaml.media.detect.params import ANALYSIS_SIZE
 from mediaml.media.detect.stream import analysis_filter
 from mediaml.media.ffmpeg import run_ffmpeg
@@ -18,12 +21,10 @@ def one_shift_at_a_time(
     a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1, *, per_block: bool = False
 ) -> np.ndarray:
     """The motion search as first written: one shift at a time, numpy's sum per block."""
-    n, h, w = a.shape
+    n = len(a)
     s = max_shift
     rows, cols = BLOCK_GRID
-    margin = min(s, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
-    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
-    y0, x0 = (h - bh * rows) // 2, (w - bw * cols) // 2
+    margin, bh, bw, y0, x0 = search_blocks(a.shape, s)
     th, tw = bh * rows, bw * cols
     target = b[:, y0 : y0 + th, x0 : x0 + tw]
     best = np.full((n, rows, cols), np.inf, dtype=np.float32)
@@ -70,3 +71,20 @@ def test_motion_search_is_bit_for_bit_the_one_shift_at_a_time_search(features, m
                     want = one_shift_at_a_time(x[i], x[j], max_shift, step, per_block=per_block)
                     assert got.dtype == want.dtype and got.shape == want.shape
                     assert np.array_equal(got, want), (picture, name, step, per_block)
+
+
+def test_blurs_have_no_subnormal_weights_and_blur_real_pictures_to_the_same_bits(features):
+    for n in (18, 32, 36, 64):  # both axes of both picture sizes
+        m = _blur_matrices(n)
+        assert not ((m != 0) & (np.abs(m) < np.finfo(np.float32).tiny)).any()
+        # the weights as first written, subnormals and all
+        i = np.arange(n)
+        sigma = np.asarray(_BLUR_SIGMAS)[:, None, None]
+        full = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2.0 * sigma**2))
+        full = np.asarray(full / full.sum(axis=1, keepdims=True), dtype=np.float32)
+        pictures = features.z if n in (36, 64) else features.zs
+        for x in pictures[::5]:
+            if n == x.shape[-1]:
+                assert np.array_equal(x @ m, x @ full)
+            else:
+                assert np.array_equal(np.swapaxes(m, 1, 2) @ x, np.swapaxes(full, 1, 2) @ x)

@@ -192,6 +192,17 @@ def _block_sums(q: np.ndarray) -> np.ndarray:
     return total
 
 
+def search_blocks(shape: tuple[int, ...], max_shift: int) -> tuple[int, int, int, int, int]:
+    """Where the motion search's blocks lie in pictures of ``shape`` (..., H, W):
+    (margin, block height, block width, top, left). The margin is the search range, as
+    far as the picture allows; the blocks tile the picture inside it, centred."""
+    h, w = shape[-2:]
+    rows, cols = BLOCK_GRID
+    margin = min(max_shift, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
+    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
+    return margin, bh, bw, (h - bh * rows) // 2, (w - bw * cols) // 2
+
+
 def motion_distance(
     a: np.ndarray, b: np.ndarray, max_shift: int, step: int = 1, *, per_block: bool = False
 ) -> np.ndarray:
@@ -209,12 +220,10 @@ def motion_distance(
     Returns:
         (n,) distances, ~1 for unrelated pictures, ~0 for a shifted copy.
     """
-    n, h, w = a.shape
+    n = len(a)
     s = max_shift
     rows, cols = BLOCK_GRID
-    margin = min(s, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
-    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
-    y0, x0 = (h - bh * rows) // 2, (w - bw * cols) // 2
+    margin, bh, bw, y0, x0 = search_blocks(a.shape, s)
     th, tw = bh * rows, bw * cols
     target = b[:, None, None, y0 : y0 + th, x0 : x0 + tw]
     keep = np.array([d for d in range(-s, s + 1, step) if abs(d) <= margin]) + margin
