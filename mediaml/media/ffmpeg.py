@@ -111,9 +111,17 @@ class FfmpegProcess:
         self._reader.start()
         self._timer: threading.Timer | None = None
         if timeout is not None:
-            self._timer = threading.Timer(timeout, self._on_timeout)
-            self._timer.daemon = True
-            self._timer.start()
+            self.set_timeout(timeout)
+
+    def set_timeout(self, timeout: float) -> None:
+        """Stop FFmpeg ``timeout`` seconds from now (replaces the timeout set before, if
+        any): for a caller that learns how long the run may take only once FFmpeg runs."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.timeout = timeout
+        self._timer = threading.Timer(timeout, self._on_timeout)
+        self._timer.daemon = True
+        self._timer.start()
 
     @property
     def stdout(self) -> IO[bytes]:

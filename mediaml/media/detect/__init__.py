@@ -24,7 +24,7 @@ from mediaml.media.detect.stream import (
     run_standalone,
     scores_frame,
 )
-from mediaml.media.probe import VideoInfo, probe
+from mediaml.media.probe import VideoInfo
 
 
 def detect_cuts(
@@ -107,16 +107,13 @@ def _run(
         raise MediaError(
             f"unknown detector parameter(s) {sorted(unknown)}; known: {sorted(fields)}"
         )
-    info = probe(path)
-    detector = run_standalone(
+    return run_standalone(
         os.fspath(path),
         DetectorParams(**params),
-        timeout=timeout if timeout is not None else 60 + info.duration / 10,
+        timeout=timeout,
         progress=progress,
-        duration=info.duration,
         keep_scores=keep_scores,
     )
-    return detector, info
 
 
 __all__ = [

@@ -131,8 +131,8 @@ def extract(frames: np.ndarray) -> Features:
     # Below NORM_FLOOR the structure is scaled down instead of blown up to unit spread,
     # so a picture fading to a flat colour loses its structure smoothly, not in one jump
     # (and a flat picture's compression noise stays near zero).
-    z = (y - mean[:, None, None]) / np.maximum(std, NORM_FLOOR)[:, None, None]
-    z = z.astype(np.float32)
+    z = np.subtract(y, mean[:, None, None], out=y)  # in place: y is not needed again
+    np.divide(z, np.maximum(std, NORM_FLOOR)[:, None, None], out=z)
     # 2x2 means, added up in the order numpy's mean(axis=(2, 4)) does (the same bits)
     # without its slow strided reduction
     q = z.reshape(n, h // 2, 2, w // 2, 2)
@@ -146,9 +146,61 @@ def hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * np.abs(a - b).sum(axis=-1))
 
 
+_STRUCT_FRAMES = 32
+"""Frame pairs `struct_distance` works on at once (32 analysis pictures: 288 KB)."""
+
+
 def struct_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean absolute difference of normalised luma, ~1 for unrelated pictures."""
-    return np.asarray(np.minimum(1.0, np.abs(a - b).mean(axis=(-2, -1)) / _UNRELATED))
+    if a.ndim != 3 or a.shape != b.shape or not a.dtype == b.dtype == np.float32:
+        diff = np.subtract(a, b)
+        np.abs(diff, out=diff)
+        return np.asarray(np.minimum(1.0, diff.mean(axis=(-2, -1)) / _UNRELATED))
+    # A few frames at a time, so the differences stay in the CPU's cache (same numbers).
+    n = len(a)
+    mean = np.empty(n, dtype=np.float32)
+    diff = np.empty((min(n, _STRUCT_FRAMES), *a.shape[1:]), dtype=np.float32)
+    for i in range(0, n, _STRUCT_FRAMES):
+        j = min(n, i + _STRUCT_FRAMES)
+        part = np.subtract(a[i:j], b[i:j], out=diff[: j - i])
+        np.abs(part, out=part)
+        mean[i:j] = part.mean(axis=(-2, -1))
+    return np.asarray(np.minimum(1.0, mean / _UNRELATED))
+
+
+_SEARCH_VALUES = 1 << 17
+"""Differences the motion search holds at once (512 KB): frames are searched in groups
+of about this many values over all shifts (one group for a candidate's few pairs)."""
+
+
+def _block_sums(q: np.ndarray) -> np.ndarray:
+    """``q.sum(axis=(-3, -1))`` of a C-contiguous (..., rows, bh, cols, bw) float32 array,
+    added up in numpy's own order (each row of a block in turn, then the rows in turn), so
+    the bits are the same, without numpy's slow strided reduction.
+
+    Rows of 8 or more values numpy adds pairwise: those take its own sum.
+    """
+    bw = q.shape[-1]
+    if bw >= 8 or bw < 2:
+        return np.asarray(q.sum(axis=(-3, -1)))
+    row = q[..., 0] + q[..., 1]
+    for x in range(2, bw):
+        row += q[..., x]
+    total = row[..., 0, :].copy()
+    for y in range(1, row.shape[-2]):
+        total += row[..., y, :]
+    return total
+
+
+def search_blocks(shape: tuple[int, ...], max_shift: int) -> tuple[int, int, int, int, int]:
+    """Where the motion search's blocks lie in pictures of ``shape`` (..., H, W):
+    (margin, block height, block width, top, left). The margin is the search range, as
+    far as the picture allows; the blocks tile the picture inside it, centred."""
+    h, w = shape[-2:]
+    rows, cols = BLOCK_GRID
+    margin = min(max_shift, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
+    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
+    return margin, bh, bw, (h - bh * rows) // 2, (w - bw * cols) // 2
 
 
 def motion_distance(
@@ -168,23 +220,28 @@ def motion_distance(
     Returns:
         (n,) distances, ~1 for unrelated pictures, ~0 for a shifted copy.
     """
-    n, h, w = a.shape
+    n = len(a)
     s = max_shift
     rows, cols = BLOCK_GRID
-    margin = min(s, (h - rows) // 2 - 1, (w - cols) // 2 - 1)
-    bh, bw = (h - 2 * margin) // rows, (w - 2 * margin) // cols
-    y0, x0 = (h - bh * rows) // 2, (w - bw * cols) // 2
+    margin, bh, bw, y0, x0 = search_blocks(a.shape, s)
     th, tw = bh * rows, bw * cols
-    target = b[:, y0 : y0 + th, x0 : x0 + tw]
-    best = np.full((n, rows, cols), np.inf, dtype=np.float32)
-    diff = np.empty((n, th, tw), dtype=np.float32)
-    shifts = [d for d in range(-s, s + 1, step) if abs(d) <= margin]
-    for dy in shifts:
-        for dx in shifts:
-            np.subtract(a[:, y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw], target, out=diff)
-            np.abs(diff, out=diff)
-            cost = diff.reshape(n, rows, bh, cols, bw).sum(axis=(2, 4))
-            np.minimum(best, cost, out=best)
+    target = b[:, None, None, y0 : y0 + th, x0 : x0 + tw]
+    keep = np.array([d for d in range(-s, s + 1, step) if abs(d) <= margin]) + margin
+    k = len(keep)
+    # every shift of ``a`` around the target at once: (n, shifts y, shifts x, th, tw)
+    moved = np.lib.stride_tricks.sliding_window_view(
+        a[:, y0 - margin : y0 + margin + th, x0 - margin : x0 + margin + tw], (th, tw), (1, 2)
+    )
+    best = np.empty((n, rows, cols), dtype=np.float32)
+    per = max(1, _SEARCH_VALUES // (k * k * th * tw))
+    for i in range(0, n, per):
+        j = min(n, i + per)
+        part = moved[i:j] if k == 2 * margin + 1 else moved[i:j][:, keep][:, :, keep]
+        diff = np.empty((j - i, k, k, th, tw), dtype=np.float32)
+        np.subtract(part, target[i:j], out=diff)
+        np.abs(diff, out=diff)
+        cost = _block_sums(diff.reshape(j - i, k * k, rows, bh, cols, bw))
+        best[i:j] = cost.min(axis=1)
     if per_block:
         blocks = best.reshape(n, rows * cols) / float(bh * bw)
         return np.asarray(np.minimum(1.0, blocks / _UNRELATED))

@@ -17,6 +17,7 @@ from mediaml.media.detect.decide import Event
 from mediaml.media.detect.detector import ShotDetector
 from mediaml.media.detect.params import ANALYSIS_SIZE, DetectorParams
 from mediaml.media.ffmpeg import FfmpegProcess
+from mediaml.media.probe import VideoInfo, probe
 
 BATCH_FRAMES = 256
 """Frames read from the pipe and analysed together (numpy works per batch)."""
@@ -204,19 +205,26 @@ def run_standalone(
     *,
     timeout: float | None,
     progress: Callable[[float], None] | None,
-    duration: float,
     keep_scores: bool = False,
-) -> ShotDetector:
-    """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it."""
+) -> tuple[ShotDetector, VideoInfo]:
+    """Decode ``path`` once with FFmpeg, scaled tiny, and run the detector over it.
+
+    The file is probed while FFmpeg starts up and decodes its first frames into the pipe
+    (the probe takes ~30 ms, which before came first); a file that is no video fails the
+    probe, which stops FFmpeg. ``timeout`` None: 60 s plus 1 s per 10 s of video.
+    """
     detector = ShotDetector(params, keep_scores=keep_scores)
     # The deblocking filter only polishes edges the 64x36 analysis picture averages away.
     args = ["-skip_loop_filter", "all", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn"]
     args += ["-vf", analysis_filter()]
     args += ["-fps_mode", "passthrough", *analysis_output()]
-    with FfmpegProcess(
-        args, timeout=timeout, progress=progress, duration=duration, stdout=subprocess.PIPE
-    ) as proc:
+    with FfmpegProcess(args, timeout=timeout, progress=progress, stdout=subprocess.PIPE) as proc:
+        _widen_pipe(proc.stdout)  # room for what FFmpeg decodes during the probe
+        info = probe(path)
+        proc.duration = info.duration
+        if timeout is None:
+            proc.set_timeout(60 + info.duration / 10)
         feed(proc.stdout, detector)
         proc.wait()
     detector.finish()
-    return detector
+    return detector, info
