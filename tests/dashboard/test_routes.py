@@ -67,7 +67,7 @@ def health_only(
     yield f"http://127.0.0.1:{port}"
     loops[0].call_soon_threadsafe(loops[0].stop)
     thread.join(10)
-    routes.health_db.close()
+    routes.loop_health.close()
 
 
 def test_health_answers_while_page_work_holds_every_pooled_connection(
