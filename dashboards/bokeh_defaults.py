@@ -23,8 +23,11 @@ from bokeh.core.has_props import HasProps
 from bokeh.core.property.descriptors import PropertyDescriptor
 
 _bokeh_instance_default = PropertyDescriptor.instance_default
+_bokeh_has_unstable_default = PropertyDescriptor.has_unstable_default
 # (property descriptor, model class) -> the default, for stable defaults only.
 _stable: dict[tuple[PropertyDescriptor[Any], type[HasProps]], Any] = {}
+# (property descriptor, model class) -> whether its default is unstable.
+_unstable: dict[tuple[PropertyDescriptor[Any], type[HasProps]], bool] = {}
 
 
 def _immutable(value: Any) -> bool:
@@ -46,17 +49,33 @@ def instance_default(self: PropertyDescriptor[Any], obj: HasProps) -> Any:
     except KeyError:
         pass
     value = _bokeh_instance_default(self, obj)
-    if not self.has_unstable_default(obj) and _immutable(value):
+    if not has_unstable_default(self, obj) and _immutable(value):
         _stable[key] = value
     return value
+
+
+def has_unstable_default(self: PropertyDescriptor[Any], obj: HasProps) -> bool:
+    """Bokeh's ``PropertyDescriptor.has_unstable_default`` (asked at every read of a
+    default), remembered per class: it depends only on the property and the class's
+    overridden defaults."""
+    key = (self, type(obj))
+    try:
+        return _unstable[key]
+    except KeyError:
+        pass
+    unstable = _unstable[key] = _bokeh_has_unstable_default(self, obj)
+    return unstable
 
 
 def install() -> None:
     """Remember stable defaults from now on (in this process; idempotent)."""
     PropertyDescriptor.instance_default = instance_default  # type: ignore[method-assign]
+    PropertyDescriptor.has_unstable_default = has_unstable_default  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Work every default out anew again, as Bokeh does (for tests)."""
     PropertyDescriptor.instance_default = _bokeh_instance_default  # type: ignore[method-assign]
+    PropertyDescriptor.has_unstable_default = _bokeh_has_unstable_default  # type: ignore[method-assign]
     _stable.clear()
+    _unstable.clear()

@@ -44,7 +44,9 @@ def test_every_bokeh_model_gets_the_defaults_bokeh_gives(remembered: None) -> No
             for obj in models:  # the second one is answered from what the first left
                 ours = descriptor.instance_default(obj)
                 theirs = bokeh_defaults._bokeh_instance_default(descriptor, obj)
-                if descriptor.has_unstable_default(obj):  # made anew for each model
+                unstable = descriptor.has_unstable_default(obj)
+                assert unstable == bokeh_defaults._bokeh_has_unstable_default(descriptor, obj)
+                if unstable:  # made anew for each model
                     assert (descriptor, cls) not in bokeh_defaults._stable
                     assert type(ours) is type(theirs), (cls.__name__, name)
                 else:
