@@ -24,6 +24,7 @@ from bokeh.core.property.descriptors import PropertyDescriptor
 
 _bokeh_instance_default = PropertyDescriptor.instance_default
 _bokeh_has_unstable_default = PropertyDescriptor.has_unstable_default
+_bokeh_themed_values = HasProps.themed_values
 # (property descriptor, model class) -> the default, for stable defaults only.
 _stable: dict[tuple[PropertyDescriptor[Any], type[HasProps]], Any] = {}
 # (property descriptor, model class) -> whether its default is unstable.
@@ -67,14 +68,24 @@ def has_unstable_default(self: PropertyDescriptor[Any], obj: HasProps) -> bool:
     return unstable
 
 
+def themed_values(self: HasProps) -> dict[str, Any] | None:
+    """Bokeh's ``HasProps.themed_values`` (asked at every read of a default) without a
+    failed attribute lookup and its exception when no theme applies: Bokeh keeps a
+    theme's values in the instance's ``__themed_values__`` and deletes it when none."""
+    values: dict[str, Any] | None = self.__dict__.get("__themed_values__")
+    return values
+
+
 def install() -> None:
     """Remember stable defaults from now on (in this process; idempotent)."""
+    HasProps.themed_values = themed_values  # type: ignore[method-assign]
     PropertyDescriptor.instance_default = instance_default  # type: ignore[method-assign]
     PropertyDescriptor.has_unstable_default = has_unstable_default  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Work every default out anew again, as Bokeh does (for tests)."""
+    HasProps.themed_values = _bokeh_themed_values  # type: ignore[method-assign]
     PropertyDescriptor.instance_default = _bokeh_instance_default  # type: ignore[method-assign]
     PropertyDescriptor.has_unstable_default = _bokeh_has_unstable_default  # type: ignore[method-assign]
     _stable.clear()

@@ -13,6 +13,7 @@ from bokeh.core.property.descriptors import PropertyDescriptor
 from bokeh.document import Document
 from bokeh.model import Model
 from bokeh.models import GlyphRenderer, Plot
+from bokeh.themes import Theme
 
 from dashboards import bokeh_defaults
 
@@ -58,6 +59,21 @@ def test_every_bokeh_model_gets_the_defaults_bokeh_gives(remembered: None) -> No
     assert first.renderers is not second.renderers
     first.renderers.append(GlyphRenderer())
     assert second.renderers == []
+
+
+def test_themed_models_get_their_theme(remembered: None) -> None:
+    doc = Document()
+    plot = Plot()
+    doc.add_root(plot)
+    assert plot.themed_values() is None
+    assert plot.background_fill_color == "#ffffff"
+    doc.theme = Theme(json={"attrs": {"Plot": {"background_fill_color": "#123456"}}})
+    assert plot.themed_values() == {"background_fill_color": "#123456"}
+    assert plot.background_fill_color == "#123456"
+    assert Plot().background_fill_color == "#ffffff"  # not in that document
+    doc.theme = Theme(json={})
+    assert plot.themed_values() is None
+    assert plot.background_fill_color == "#ffffff"
 
 
 def test_a_second_model_of_a_class_reuses_its_defaults(
