@@ -95,6 +95,21 @@ def _session(doc: Document) -> Any:
     return getattr(context, "session", None) if context is not None else None
 
 
+def left(doc: Document | None) -> bool:
+    """Whether the browser has left ``doc``'s page: its session has no open websocket.
+
+    Bokeh keeps a session whose websocket closed (the reader went to another page, or
+    closed the tab) until its unused lifetime is over (15 s by default, checked every
+    17 s), and runs its periodic callbacks meanwhile. A page's periodic refresh skips
+    its work then: reads and table updates nobody will see, taking CPU and the GIL from
+    the pages being loaded. Call it from periodic callbacks only: a new session has no
+    websocket either until the browser has loaded the page's scripts. False without a
+    server session (tests, notebooks).
+    """
+    session = _session(doc) if doc is not None else None
+    return session is not None and session.connection_count == 0
+
+
 async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
     """Run ``change`` (which changes components shown in ``doc``) in a worker thread
     with ``doc``'s session locked, and send the browser its patch.
