@@ -22,6 +22,7 @@ import panel as pn
 import pytest
 import requests
 from bokeh.core.serialization import Serializable, Serializer
+from bokeh.document import Document
 from bokeh.models import Div
 from panel.io.application import build_applications
 from panel.io.state import state
@@ -252,3 +253,18 @@ def test_a_page_left_by_the_browser_is_known_while_bokeh_still_runs_its_callback
     assert True in ticks[seen:], ticks  # closed: its callbacks still run, and know it
     assert ticks[-1] is True
     assert not offloop.left(None)
+
+
+def test_pages_load_only_the_bokeh_bundles_they_use():
+    """No plot of ours draws with WebGL: a page that names its Panel extensions (every
+    page's ``shell``) does not load Bokeh's WebGL bundle; one that does not loads all."""
+    from bokeh.resources import Resources as BokehResources
+
+    bokeh = BokehResources(mode="server")
+    named, unnamed = Document(), Document()
+    state._extensions_[named] = ["tabulator"]
+    assert "bokeh-gl" in bokeh.components
+    kept = offloop.page_resources(named, bokeh).components
+    assert "bokeh-gl" not in kept
+    assert [c for c in bokeh.components if c != "bokeh-gl"] == kept
+    assert offloop.page_resources(unnamed, bokeh).components == bokeh.components
