@@ -95,6 +95,21 @@ def _session(doc: Document) -> Any:
     return getattr(context, "session", None) if context is not None else None
 
 
+def left(doc: Document | None) -> bool:
+    """Whether the browser has left ``doc``'s page: its session has no open websocket.
+
+    Bokeh keeps a session whose websocket closed (the reader went to another page, or
+    closed the tab) until its unused lifetime is over (15 s by default, checked every
+    17 s), and runs its periodic callbacks meanwhile. A page's periodic refresh skips
+    its work then: reads and table updates nobody will see, taking CPU and the GIL from
+    the pages being loaded. Call it from periodic callbacks only: a new session has no
+    websocket either until the browser has loaded the page's scripts. False without a
+    server session (tests, notebooks).
+    """
+    session = _session(doc) if doc is not None else None
+    return session is not None and session.connection_count == 0
+
+
 async def change_off_loop(doc: Document | None, change: Callable[[], T]) -> T:
     """Run ``change`` (which changes components shown in ``doc``) in a worker thread
     with ``doc``'s session locked, and send the browser its patch.
@@ -285,6 +300,33 @@ def _rendered_or_render(
     return page
 
 
+# Bokeh's JavaScript bundles a page can do without, and the Panel extension that needs
+# each (None: none). No plot of ours draws with WebGL. (Bokeh's tables cannot go: Panel's
+# own bundle, loaded by every page, builds on them.)
+UNUSED_BOKEH_JS: dict[str, str | None] = {"bokeh-gl": None}
+
+
+def page_resources(doc: Document, bokeh_resources: Any) -> Resources:
+    """The resources a page's HTML loads: Bokeh's, without the bundles of
+    :data:`UNUSED_BOKEH_JS` that the page's Panel extensions (``shell(...,
+    extensions=...)``) do not need.
+
+    Bokeh's own pages leave out the bundles their models do not use; Panel's load them
+    all (WebGL's is 190 KB of the 2.9 MB of JavaScript the explore page loaded), and the
+    browser fetches, parses and runs them before drawing anything.
+    Pages whose extensions are unknown (no ``shell``) load them all.
+    """
+    resources = Resources.from_bokeh(bokeh_resources)
+    extensions = state._extensions_.get(doc)
+    if extensions is not None:
+        resources.components = [
+            c
+            for c in resources.components
+            if c not in UNUSED_BOKEH_JS or UNUSED_BOKEH_JS[c] in extensions
+        ]
+    return resources
+
+
 class OffLoopDocHandler(DocHandler):
     """Panel's page handler, with the page's HTML rendered in a worker thread."""
 
@@ -293,7 +335,7 @@ class OffLoopDocHandler(DocHandler):
         session = await super().get_session()  # type: ignore[misc]
         if session is None or session.document in _PAGES:
             return session
-        resources = Resources.from_bokeh(self.application.resources())
+        resources = page_resources(session.document, self.application.resources())
 
         async def locked() -> None:
             page = await asyncio.to_thread(render_page, session, resources)

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,63 +23,18 @@ from tornado.web import RedirectHandler, RequestHandler, StaticFileHandler
 
 from dashboards.auth import LOGIN_URL, LOGOUT_URL, cookie_user, login_handler, logout_handler
 from dashboards.context import get_context
-from mediaml.db import Database, get_db
 from mediaml.errors import MediaError, MediamlError, NotFoundError, StorageError
-from mediaml.health import Health, check_health
+from mediaml.health import Health, LoopHealth
 from mediaml.review.playback import temp_clip_path
 from mediaml.storage import LocalStore, get_store
 from mediaml.storage.keys import validate_key
 
 log = logging.getLogger(__name__)
 
-# The health check's own threads: it must not queue behind page work in the shared pool.
-HEALTH_THREADS = 2
-_HEALTH_THREADS = ThreadPoolExecutor(HEALTH_THREADS, thread_name_prefix="healthz")
-
-
-class HealthDatabase:
-    """The health check's own connections (one per health thread) to the database the
-    process uses. Page work can hold every connection of the shared pool at once (an
-    explore page reads on several, two pages at a time), and a health check waiting for
-    one of them would answer late, or 503 after its timeout, while all is well.
-    """
-
-    def __init__(self) -> None:
-        self._db: Database | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Database:
-        """A pool of :data:`HEALTH_THREADS` connections to the process default database's
-        URL (made on first use, and again if the default changes).
-
-        Raises:
-            DatabaseError: the database cannot be reached.
-        """
-        shared = get_db()
-        with self._lock:
-            if self._db is None or self._db.url != shared.url:
-                if self._db is not None:
-                    self._db.close()
-                self._db = Database(shared.url, max_size=HEALTH_THREADS, source=shared.source)
-            return self._db
-
-    def close(self) -> None:
-        """Close the connections (the next check opens new ones)."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-            self._db = None
-
-
-health_db = HealthDatabase()
-
-
-def _check_health(details: bool) -> Health:
-    try:
-        db: Database | None = health_db.get()
-    except MediamlError:
-        db = None  # check_health tries the shared pool and reports what fails
-    return check_health(db, details=details)
+# The health check's own database connection, used on the server's event loop: it never
+# queues behind page work, neither for a worker thread nor for one of the shared pool's
+# connections (two explore pages being made can hold all of them).
+loop_health = LoopHealth()
 
 
 # ASCII digits only (str.isdigit also takes "²" and "١"), and few enough for a bigint.
@@ -119,9 +71,7 @@ class HealthHandler(_Guarded):
             health, detail = Health({"database": f"does not answer: {exc}"}), False
         else:
             detail = self.allowed()
-            health = await IOLoop.current().run_in_executor(
-                _HEALTH_THREADS, partial(_check_health, detail)
-            )
+            health = await loop_health.check(details=detail)
         self.set_status(200 if health.ok else 503)
         self.set_header("Cache-Control", "no-store")
         self.finish(health.detail() if detail else health.public())

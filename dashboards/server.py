@@ -12,6 +12,7 @@ from bokeh.server.server import Server
 from panel.io.application import build_applications
 
 from dashboards.auth import MediamlAuthProvider
+from dashboards.bokeh_defaults import install as remember_bokeh_defaults
 from dashboards.collect import log_request
 from dashboards.context import DEFAULT_PREFETCH, configure
 from dashboards.offloop import OffLoopApplication, install
@@ -83,6 +84,8 @@ def make_server(
         kwargs["use_xheaders"] = True
     # Each session's document is made, and sent to the browser, off the event loop.
     install()
+    # Bokeh's stable property defaults are worked out once per model class.
+    remember_bokeh_defaults()
     apps = build_applications(cast(Any, pages()), title=TITLES)
     server: Server = pn.serve(
         {slug.lstrip("/"): OffLoopApplication.of(app) for slug, app in apps.items()},

@@ -1,9 +1,11 @@
 """Health checks against a real database and object stores."""
 
+import asyncio
+
 from psycopg.pq import Trace
 
 from mediaml.db import Database
-from mediaml.health import check_health
+from mediaml.health import Health, LoopHealth, check_health
 from mediaml.storage.s3 import S3Store
 
 
@@ -60,3 +62,52 @@ def test_a_healthy_check_is_one_round_trip(db_url, store, tmp_path):
     assert health.ok
     answers = [line for line in trace.read_text().splitlines() if "\tReadyForQuery" in line]
     assert len(answers) == 1, trace.read_text()
+
+
+def test_the_loop_check_is_one_round_trip_on_a_connection_it_keeps(db_url, store, tmp_path):
+    """``/healthz``'s check on the server's event loop (LoopHealth): the same answers,
+    one round trip when all is well, and its connection kept from one check to the next."""
+    database = Database(db_url, max_size=1)
+    health = LoopHealth()
+    trace = tmp_path / "libpq.trace"
+
+    async def checks() -> list[Health]:
+        first = await health.check(database, store, details=True)
+        conn = health._conn
+        assert conn is not None
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+            second = await health.check(database, store)
+            conn.pgconn.untrace()
+        assert health._conn is conn
+        return [first, second]
+
+    first, second = asyncio.run(checks())
+    health.close()
+    database.close()
+    assert first.ok and second.ok
+    assert first.detail()["checks"] == {"database": "ok", "job_tables": "ok", "object_store": "ok"}
+    assert "MB of" in first.details["object_cache"]
+    answers = [line for line in trace.read_text().splitlines() if "\tReadyForQuery" in line]
+    assert len(answers) == 1, trace.read_text()
+
+
+def test_the_loop_check_names_missing_tables_and_a_database_gone(db, db_url, store):
+    health = LoopHealth()
+
+    async def check(database: Database) -> Health:
+        return await health.check(database, store)
+
+    with db.transaction() as conn:
+        conn.execute("DROP TABLE huey_task")
+    missing = asyncio.run(check(db))
+    assert missing.failed == ["job_tables"]
+    assert "huey_task" in missing.checks["job_tables"]
+    gone = Database(db_url)
+    gone.close()
+    health.close()
+    gone.url = "postgresql://nobody@127.0.0.1:1/none"
+    down = asyncio.run(check(gone))
+    assert down.failed == ["database", "job_tables"]
+    assert "does not answer" in down.checks["database"]

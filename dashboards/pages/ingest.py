@@ -20,6 +20,7 @@ import panel as pn
 
 from dashboards.components.ingest import IngestList, UploadBox
 from dashboards.context import get_context
+from dashboards.offloop import left
 from dashboards.pages.layout import page_url, shell
 from dashboards.uploads import UPLOAD_ROUTE
 from mediaml import states
@@ -151,6 +152,7 @@ class IngestView:
 
     def __init__(self) -> None:
         settings = get_context().settings
+        self.doc = pn.state.curdoc
         self.urls = pn.widgets.TextAreaInput(
             name="Video URLs",
             placeholder="One per line: https://…/video.mp4, a video page (yt-dlp), s3://bucket/key",
@@ -195,8 +197,9 @@ class IngestView:
         )
 
     async def refresh(self) -> None:
-        """Re-read the newest videos (in a thread) and redraw the list."""
-        if self._refreshing:  # a slow database must not pile up polls
+        """Re-read the newest videos (in a thread) and redraw the list (not once the
+        browser has left the page: :func:`dashboards.offloop.left`)."""
+        if self._refreshing or left(self.doc):  # a slow database must not pile up polls
             return
         self._refreshing = True
         try:

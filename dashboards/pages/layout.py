@@ -13,7 +13,7 @@ from bokeh.document import without_document_lock
 from panel.viewable import Viewable
 
 from dashboards.context import get_context
-from dashboards.offloop import change_off_loop
+from dashboards.offloop import change_off_loop, left
 from mediaml import review
 from mediaml.errors import MediamlError
 
@@ -84,7 +84,7 @@ class NavBar:
         self.doc = pn.state.curdoc
         if self.doc is not None and self.doc.session_context is not None:
             self.refresh()
-            pn.state.add_periodic_callback(self.refresh, period=PENDING_REFRESH_MS)
+            pn.state.add_periodic_callback(self._every, period=PENDING_REFRESH_MS)
 
     def _html(self) -> str:
         links = []
@@ -117,6 +117,10 @@ class NavBar:
         """Show ``count`` clips pending review."""
         self.pending = count
         self.pane.object = self._html()
+
+    def _every(self) -> None:
+        if not left(self.doc):  # nobody would see it (dashboards.offloop.left)
+            self.refresh()
 
     def refresh(self) -> None:
         """Re-read the pending count off the event loop, then show it."""

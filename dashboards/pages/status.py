@@ -19,7 +19,7 @@ import panel as pn
 from bokeh.document import without_document_lock
 
 from dashboards.context import session_identity
-from dashboards.offloop import change_off_loop
+from dashboards.offloop import change_off_loop, left
 from dashboards.pages.deferred import Parts, deferred_body
 from dashboards.pages.layout import shell
 from mediaml import catalog
@@ -126,7 +126,10 @@ class StatusView:
 
     async def refresh(self) -> None:
         """Read the data and make its tables off the event loop, then show them (the
-        changed tables are serialised off the loop too)."""
+        changed tables are serialised off the loop too). Nothing while the browser has
+        left the page (:func:`dashboards.offloop.left`)."""
+        if left(self.doc):
+            return
         try:
             frames = await asyncio.to_thread(self._frames)
         except MediamlError as exc:

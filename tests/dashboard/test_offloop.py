@@ -14,6 +14,7 @@ import asyncio
 import gc
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +22,7 @@ import panel as pn
 import pytest
 import requests
 from bokeh.core.serialization import Serializable, Serializer
+from bokeh.document import Document
 from bokeh.models import Div
 from panel.io.application import build_applications
 from panel.io.state import state
@@ -220,3 +222,49 @@ def test_panels_collection_waits_while_a_body_is_made(served, monkeypatch):
     finally:
         release.set()
         gc.callbacks.remove(on_gc)
+
+
+def test_a_page_left_by_the_browser_is_known_while_bokeh_still_runs_its_callbacks(served, browser):
+    """Bokeh keeps a session whose websocket closed for its unused lifetime (15 s), and
+    runs its periodic callbacks meanwhile; ``left`` tells them nobody sees the page, so
+    the status page's refresh (and the others) skip their reads and table updates."""
+    pages, base, _ = served
+    ticks: list[bool] = []
+    docs: list[Any] = []
+
+    def page() -> pn.pane.HTML:
+        doc = pn.state.curdoc
+        docs.append(doc)
+        pn.state.add_periodic_callback(lambda: ticks.append(offloop.left(doc)), period=100)
+        return pn.pane.HTML("watched")
+
+    pages["p"] = page
+    tab = browser.new_page()
+    tab.goto(f"{base}/p")
+    tab.get_by_text("watched").wait_for(timeout=60_000)
+    deadline = time.monotonic() + 30
+    while ticks.count(False) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tab.close()
+    seen = len(ticks)
+    while (True not in ticks[seen:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ticks.count(False) >= 3  # the page open: not left
+    assert True in ticks[seen:], ticks  # closed: its callbacks still run, and know it
+    assert ticks[-1] is True
+    assert not offloop.left(None)
+
+
+def test_pages_load_only_the_bokeh_bundles_they_use():
+    """No plot of ours draws with WebGL: a page that names its Panel extensions (every
+    page's ``shell``) does not load Bokeh's WebGL bundle; one that does not loads all."""
+    from bokeh.resources import Resources as BokehResources
+
+    bokeh = BokehResources(mode="server")
+    named, unnamed = Document(), Document()
+    state._extensions_[named] = ["tabulator"]
+    assert "bokeh-gl" in bokeh.components
+    kept = offloop.page_resources(named, bokeh).components
+    assert "bokeh-gl" not in kept
+    assert [c for c in bokeh.components if c != "bokeh-gl"] == kept
+    assert offloop.page_resources(unnamed, bokeh).components == bokeh.components

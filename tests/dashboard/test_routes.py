@@ -6,7 +6,9 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import requests
 from tornado.web import Application
@@ -61,13 +63,13 @@ def health_only(
         loop.run_forever()
         loop.close()
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, daemon=True, name="health-only-loop")
     thread.start()
     wait_for_port(port)
     yield f"http://127.0.0.1:{port}"
     loops[0].call_soon_threadsafe(loops[0].stop)
     thread.join(10)
-    routes.health_db.close()
+    routes.loop_health.close()
 
 
 def test_health_answers_while_page_work_holds_every_pooled_connection(
@@ -84,6 +86,30 @@ def test_health_answers_while_page_work_holds_every_pooled_connection(
             db.pool.putconn(conn)
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": "ok", "job_tables": "ok", "object_store": "ok"}
+
+
+def test_health_asks_the_database_on_the_event_loop_thread(
+    health_only: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handing the check to a worker thread and its answer back cost two thread wake-ups,
+    # each waiting for a CPU and the GIL while pages are built: most of a slow /healthz.
+    asked: list[str] = []
+
+    def recorded(execute: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            asked.append(threading.current_thread().name)
+            return execute(self, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(psycopg.Connection, "execute", recorded(psycopg.Connection.execute))
+    monkeypatch.setattr(
+        psycopg.AsyncConnection, "execute", recorded(psycopg.AsyncConnection.execute)
+    )
+    for _ in range(3):
+        response = requests.get(f"{health_only}/healthz", timeout=30)
+        assert response.status_code == 200, response.text
+    assert asked and set(asked) == {"health-only-loop"}, asked
 
 
 def test_media_route_serves_ranges(server: str, library: Library) -> None:
