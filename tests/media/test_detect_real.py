@@ -256,6 +256,12 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         # post at the left edge and the wall behind it, a third of the picture (4 of 12
         # blocks), are unchanged across it (before: a cut at 25)
         (24, slice(4, 5), []),
+        # the talking head in a push-in, then a cut to a tighter framing of the same
+        # footage as the camera swings: two frames on, the palette is nearly back and,
+        # searched 6 pixels wide, so is the structure; at the level's own search (2
+        # pixels) the structure is not back, so the picture did not return: a cut
+        # (before: missed, taken for a brief disturbance)
+        (22, slice(20, 22), [13]),
     ],
     ids=[
         "sweep-mid-shot",
@@ -279,6 +285,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
         "lone-step-after-a-burst",
         "reframe-after-a-sweep",
         "cyclist-crossing-at-3x-zoom",
+        "reframe-as-the-camera-swings",
     ],
 )
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):

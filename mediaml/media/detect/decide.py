@@ -532,7 +532,14 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     score is no more than this shot's usual frame-to-frame change (grain, animation).
     The motion search is widened by the frame gap so a fast pan still lines up, and the
     change across the candidate is measured with the same search: a wider search finds
-    some match between any two pictures, so only like is compared with like.
+    some match between any two pictures, so only like is compared with like. For the
+    same reason the usual change (the local level, searched ``max_shift`` wide) is
+    compared with the structure searched ``max_shift`` wide too, unless the step is a
+    flash (colours changing by ``flash_colour`` or more): a flash in a moving shot lines
+    up only with the wider search; the narrower search is made only for a pair the
+    wider one found back, as it is never closer). Otherwise a cut to another framing
+    of the same footage as the camera moves, whose palette is soon nearly back, was
+    taken for a brief disturbance.
     """
     n = len(f)
     colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
@@ -555,13 +562,19 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
         ).tolist()
         across = found[-1]
         change = min(score, 0.5 * (across + colour_across))
+        usual = min(level + p.cut_margin, p.flash_ratio * change)
         for (a, b), struct in zip(pairs, found, strict=False):
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * across and colour < 0.5:
                 return True
-            if 0.5 * (struct + colour) <= min(level + p.cut_margin, p.flash_ratio * change):
-                return True
+            if 0.5 * (struct + colour) <= usual:
+                if colour_across >= p.flash_colour:
+                    return True
+                # searched only as wide as the level (never closer than the wide search)
+                near = float(motion_distance(f.zs[[a]], f.zs[[b]], p.max_shift)[0])
+                if 0.5 * (near + colour) <= usual:
+                    return True
     return False
 
 

@@ -68,6 +68,12 @@ class DetectorParams:
             one (no shot is that short).
         flash_ratio: "returns" means the structural distance between the frames before
             and after is below this fraction of the change itself.
+        flash_colour: a step whose colours change by at least this (colour histogram
+            distance) is a possible flash: whether its picture comes back within the
+            shot's usual change is judged with the motion search widened by the frame
+            gap (a flash in a moving shot lines up only so); any other step is judged
+            with the ``max_shift`` search the local level uses (see `decide._returns`).
+            0 judges every step with the wider search.
         blur_sharpness: a candidate cut where one picture is at most this sharp (mean
             absolute gradient along x or y) relative to the other is checked for being
             the other blurred along that axis (motion blur starting or stopping): the
@@ -130,6 +136,7 @@ class DetectorParams:
     sweep_frames: int = 7
     flash_frames: int = 2
     flash_ratio: float = 0.5
+    flash_colour: float = 0.9
     blur_sharpness: float = 0.7
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
