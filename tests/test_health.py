@@ -1,12 +1,22 @@
 """Health checks against a real database and object stores."""
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from psycopg.pq import Trace
 
 from mediaml.db import Database
 from mediaml.health import Health, LoopHealth, check_health
 from mediaml.storage.s3 import S3Store
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on a new event loop in a thread of its own: the main thread may
+    already run one (Playwright's sync API, for the browser tests of the same session)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_all_checks_pass(db, store):
@@ -83,7 +93,7 @@ def test_the_loop_check_is_one_round_trip_on_a_connection_it_keeps(db_url, store
         assert health._conn is conn
         return [first, second]
 
-    first, second = asyncio.run(checks())
+    first, second = run(checks())
     health.close()
     database.close()
     assert first.ok and second.ok
@@ -101,13 +111,13 @@ def test_the_loop_check_names_missing_tables_and_a_database_gone(db, db_url, sto
 
     with db.transaction() as conn:
         conn.execute("DROP TABLE huey_task")
-    missing = asyncio.run(check(db))
+    missing = run(check(db))
     assert missing.failed == ["job_tables"]
     assert "huey_task" in missing.checks["job_tables"]
     gone = Database(db_url)
     gone.close()
     health.close()
     gone.url = "postgresql://nobody@127.0.0.1:1/none"
-    down = asyncio.run(check(gone))
+    down = run(check(gone))
     assert down.failed == ["database", "job_tables"]
     assert "does not answer" in down.checks["database"]
