@@ -536,8 +536,8 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     same reason the usual change (the local level, searched ``max_shift`` wide) is
     compared with the structure searched ``max_shift`` wide too, unless the step is a
     flash (colours changing by ``flash_colour`` or more): a flash in a moving shot lines
-    up only with the wider search; the narrower search is made only for a pair the
-    wider one found back, as it is never closer). Otherwise a cut to another framing
+    up only with the wider search. (The narrower search is made only for a pair the
+    wider one found back, as it is never closer.) Otherwise a cut to another framing
     of the same footage as the camera moves, whose palette is soon nearly back, was
     taken for a brief disturbance.
     """
