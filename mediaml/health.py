@@ -1,9 +1,8 @@
 """Health of the services a process depends on: database, job tables, object store.
 
-:func:`check_health` asks them from any thread. The web role answers ``/healthz`` with
-:class:`LoopHealth`, which asks the database on the server's event loop itself; a load
-balancer only needs the status code, an operator who is logged in also sees which
-check failed and why.
+The web role answers ``/healthz`` with :class:`LoopHealth`, which asks the database on
+the server's event loop itself; a load balancer only needs the status code, an operator
+who is logged in also sees which check failed and why.
 """
 
 from __future__ import annotations
@@ -69,31 +68,6 @@ _PROBE_ALL = f"SET LOCAL statement_timeout = '{TIMEOUT_SECONDS}s'; SELECT " + ",
 )
 
 
-def _check_job_tables(conn: Any) -> str | None:
-    """None when every job table exists and can be read, else what is wrong.
-
-    One round trip when all is well: the timeout and a read of every table go in one
-    message, outside an explicit transaction (no BEGIN and COMMIT round trips). Each
-    round trip waits for the database backend and then for this process's GIL; while
-    pages are built both are contended, and the four round trips this took before
-    (begin, two queries, commit) made ``/healthz`` several times slower. Only when a
-    read fails are the missing tables looked for, in a second one.
-    """
-    autocommit = conn.autocommit
-    conn.autocommit = True
-    try:
-        try:
-            conn.execute(_PROBE_ALL)
-            return None
-        except psycopg.errors.UndefinedTable:
-            pass
-        except psycopg.errors.QueryCanceled as exc:  # a job table locked meanwhile
-            return _unreadable(exc)
-        return _missing(conn.execute(_MISSING, (list(JOB_TABLES),)).fetchone())
-    finally:
-        conn.autocommit = autocommit
-
-
 def _unreadable(exc: BaseException) -> str:
     return f"not readable within {TIMEOUT_SECONDS} s: {_first_line(exc)}"
 
@@ -106,35 +80,6 @@ def _missing(row: Any) -> str | None:
     return f"missing {', '.join(missing)}; run `mediaml db upgrade`"
 
 
-def check_health(
-    db: Database | None = None, store: ObjectStore | None = None, *, details: bool = False
-) -> Health:
-    """Ask the database, the job tables and the object store whether they answer.
-
-    With ``details``, also report this machine's object cache use (for operators).
-    Never raises: each failure becomes the message of its check.
-    """
-    checks: dict[str, str | None] = {}
-    try:
-        database = db or get_db()
-        with database.pool.connection(timeout=TIMEOUT_SECONDS) as conn:
-            checks["database"] = None
-            checks["job_tables"] = _check_job_tables(conn)
-    except Exception as exc:  # psycopg, pool timeouts, OS errors: report, never crash
-        checks["database"] = f"does not answer: {_first_line(exc)}"
-        checks.setdefault("job_tables", "not checked: the database does not answer")
-    info: dict[str, str] = {}
-    try:
-        store = store or get_store()
-        store.check()
-        checks["object_store"] = None
-        if details:
-            info["object_cache"] = store.cache.usage().line()
-    except Exception as exc:  # each backend fails in its own way; the probe reports it
-        checks["object_store"] = _first_line(exc)
-    return Health(checks, info)
-
-
 def _unanswered(exc: BaseException) -> dict[str, str | None]:
     return {
         "database": f"does not answer: {_first_line(exc)}",
@@ -143,8 +88,8 @@ def _unanswered(exc: BaseException) -> dict[str, str | None]:
 
 
 class LoopHealth:
-    """:func:`check_health` for a server's event loop, with no hand-off to a thread when
-    the object store is local.
+    """Whether the database, the job tables and the object store answer, asked from a
+    server's event loop, with no hand-off to a thread when the object store is local.
 
     The database is asked through one connection of its own, an asynchronous psycopg
     connection used on the running loop: the query is sent and its answer read by the
@@ -154,6 +99,10 @@ class LoopHealth:
     ``/healthz`` (see ``docs/explore-at-scale.md``). A local store's check (a directory
     listing) runs on the loop too; a remote store's, a network request, in a thread,
     while the database answers.
+
+    The job tables are read in one round trip when all is well: the timeout and a read
+    of every table go in one simple-protocol message, in autocommit (no BEGIN and COMMIT
+    round trips); only when a read fails are the missing tables looked for.
 
     The object cache's usage (for operators only) walks the cache directory, which can
     hold many files: it is counted in a thread, at most every :data:`USAGE_SECONDS`, and
@@ -195,7 +144,10 @@ class LoopHealth:
         checks["object_store"] = problem
         info = {}
         if details and store is not None and problem is None:
-            info["object_cache"] = await self._usage_line(store)
+            try:
+                info["object_cache"] = await self._usage_line(store)
+            except Exception as exc:  # the cache directory cannot be read: report it
+                checks["object_store"] = _first_line(exc)
         return Health(checks, info)
 
     async def _database(self, url: str) -> dict[str, str | None]:
@@ -225,7 +177,7 @@ class LoopHealth:
 
     @staticmethod
     async def _job_tables(conn: psycopg.AsyncConnection[Any]) -> str | None:
-        """:func:`_check_job_tables` on the loop: one round trip when all is well."""
+        """None when every job table exists and can be read, else what is wrong."""
         try:
             await conn.execute(_PROBE_ALL)
             return None
