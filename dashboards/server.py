@@ -41,6 +41,51 @@ def pages() -> dict[str, Callable[[], Any]]:
     }
 
 
+# Modules that Panel and Bokeh import the first time a page needs them, not when they are
+# imported themselves: Panel's Markdown pane renders with markdown-it, its plugins and
+# linkify (and imports Python-Markdown, which imports ElementTree), Tabulator imports
+# pandas' Styler, a session its Location. With the ones warm_first_use loads by using
+# them, about 0.25 s of CPU, which the first pages after a start paid while holding the
+# GIL. `tests/dashboard/test_warm.py` names any module a page still imports after the
+# start.
+FIRST_USE_MODULES = (
+    "markdown",
+    "markdown_it",
+    "linkify_it",
+    "mdit_py_plugins.anchors",
+    "mdit_py_plugins.deflist",
+    "mdit_py_plugins.footnote",
+    "mdit_py_plugins.tasklists",
+    "xml.etree.ElementTree",
+    "pandas.io.formats.style",
+    "panel.io.location",
+    "panel.io.browser",
+    "encodings.ascii",
+    "mediaml.plugins",
+)
+
+
+def warm_first_use() -> None:
+    """Load now what the pages would load on their first use, so that the first page
+    after a start does not pay for it and ``gc.freeze`` at start-up sees it too: the
+    modules of :data:`FIRST_USE_MODULES` (one that is not installed, a library's own
+    optional dependency, is skipped); Bokeh's DataFrame conversion (narwhals and its
+    pandas backend, for the status tables); PIL's image formats (the map is a PNG)."""
+    import importlib
+
+    import pandas as pd
+    from bokeh.models import ColumnDataSource
+    from PIL import Image
+
+    for name in FIRST_USE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            log.debug("not installed: %s", name)
+    ColumnDataSource.from_df(pd.DataFrame({"n": [0], "at": pd.to_datetime(["2024-01-01"])}))
+    Image.init()
+
+
 def use_local_resources() -> None:
     """Serve Panel's and Bokeh's JavaScript and CSS from this server, never from a CDN
     (reviewers' machines may have no internet, and we load no third-party code)."""

@@ -42,7 +42,7 @@ def serve(
         DatabaseError: the database cannot be reached or migrated.
     """
     from dashboards.context import DEFAULT_PREFETCH
-    from dashboards.server import make_server
+    from dashboards.server import make_server, warm_first_use
 
     server = make_server(
         settings,
@@ -82,6 +82,8 @@ def serve(
     ).start()
     server.start()
     loop.run_in_executor(None, warm_search_once)
+    # What the first pages would import, imported now, before the freeze below.
+    warm_first_use()
     # Everything loaded so far (Panel, Bokeh, pandas: ~280k objects) lives as long as the
     # process; a full collection, which Panel runs after each closed session, would walk
     # it all again on the event loop (~0.25 s of CPU each time) for nothing.
