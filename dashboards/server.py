@@ -60,7 +60,6 @@ FIRST_USE_MODULES = (
     "pandas.io.formats.style",
     "panel.io.location",
     "panel.io.browser",
-    "encodings.ascii",
     "mediaml.plugins",
 )
 
