@@ -306,13 +306,17 @@ def best(rounds: list[tuple[float, float]]) -> tuple[float, float]:
     return min(w for w, _ in rounds), min(c for _, c in rounds)
 
 
-def paired(rounds: list[tuple[float, float]], base: list[tuple[float, float]]) -> float:
-    """Median over rounds of this run's wall time over ``base``'s in the same round.
+def paired(
+    rounds: list[tuple[float, float]], base: list[tuple[float, float]], *, cpu: bool = False
+) -> float:
+    """Median over rounds of this run's wall (``cpu``: CPU) time over ``base``'s in the
+    same round.
 
     Runs of one round are seconds apart, so on a shared machine the pair meets the same
     neighbours; the best of each run may come from different, unlike moments.
     """
-    return statistics.median(w / b for (w, _), (b, _) in zip(rounds, base, strict=True))
+    i = 1 if cpu else 0
+    return statistics.median(r[i] / b[i] for r, b in zip(rounds, base, strict=True))
 
 
 def _load() -> str:
@@ -359,7 +363,10 @@ def speed(work: Path) -> None:
         f"\n## Fused encode + detect vs plain proxy encode (same source, {n} frames, "
         f"best of {SPEED_ROUNDS}, alternating; {_load()} before)"
     )
-    print(f"{'run':28} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6} {'paired':>7}")
+    print(
+        f"{'run':28} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6} {'paired':>7} "
+        f"{'CPU paired':>10}"
+    )
     got = best_alternating(fused)
     plain = got["plain proxy encode"]
     wall0, cpu0 = best(plain)
@@ -367,9 +374,11 @@ def speed(work: Path) -> None:
         wall, cpu = best(rounds)
         print(
             f"{k:28} {wall:7.2f} {wall / wall0:5.2f}x {cpu:7.2f} {cpu / cpu0:5.2f}x "
-            f"{paired(rounds, plain):6.2f}x"
+            f"{paired(rounds, plain):6.2f}x {paired(rounds, plain, cpu=True):9.2f}x"
         )
-    print("(paired: median over rounds of this run's wall over the plain encode's, same round)")
+    print(
+        "(paired: median over rounds of this run's wall (CPU) over the plain encode's, same round)"
+    )
     print(f"({_load()} after)")
 
 
