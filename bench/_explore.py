@@ -9,8 +9,9 @@ map (``mediaml.projections.update_maps``, timed when first built). Then:
   the similar grid and the map image are drawn (median of 3 after a warm-up load), with
   ``/status`` loaded the same way as the baseline; websocket bytes received; server CPU
   per load; server peak memory; ``/healthz`` polled back to back while the page builds,
-  from a process of its own
-  (idle latency as baseline); a box selection of the whole map until its cards are drawn.
+  from a process of its own (idle latency as baseline), and a control server's
+  ``/healthz`` polled the same way at the same time (see :data:`_CONTROL_CHILD`); a box
+  selection of the whole map until its cards are drawn.
 * ``mediaml.clips()`` first page (the default limit), against the same page by raw SQL;
   ``clips(limit=None)`` up to 100k.
 * ``export_parquet`` in a fresh process: wall time, peak memory, bytes written, against a
@@ -214,16 +215,16 @@ import json, sys, threading, time
 import requests
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-times = []
+polls = []
 with requests.Session() as session:
     session.get(sys.argv[1] + "/healthz", timeout=60)
     print("ready", flush=True)
     while not stop.is_set():
-        t = time.perf_counter()
+        when, t = time.time(), time.perf_counter()
         session.get(sys.argv[1] + "/healthz", timeout=60)
-        times.append(time.perf_counter() - t)
+        polls.append((when, time.perf_counter() - t))
         time.sleep(0.02)
-print(json.dumps(times), flush=True)
+print(json.dumps(polls), flush=True)
 """
 
 
@@ -231,11 +232,16 @@ class HealthPoller:
     """Times ``/healthz`` back to back (20 ms apart) while a page builds, from a process
     of its own: a thread here would share this process's GIL with Playwright's event
     dispatch (every websocket frame the page receives), and its times would include the
-    wait for it, not only the server's."""
+    wait for it, not only the server's. ``polls`` holds each request's start (wall
+    clock, comparable between processes) and its duration, in seconds."""
 
     def __init__(self, base: str) -> None:
-        self.base, self.times = base, []
+        self.base, self.polls = base, []
         self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def times(self) -> list[float]:
+        return [seconds for _, seconds in self.polls]
 
     def start(self) -> None:
         """Start polling; returns once the first request has been answered."""
@@ -252,7 +258,81 @@ class HealthPoller:
         """Stop polling and collect the times."""
         assert self._proc is not None
         out, _ = self._proc.communicate("", timeout=120)
-        self.times = json.loads(out.strip().splitlines()[-1])
+        self.polls = [(when, seconds) for when, seconds in json.loads(out.strip().splitlines()[-1])]
+
+
+# The control: the same health check as ``mediaml serve``'s ``/healthz``
+# (``LoopHealth.check``: one round trip to the same database, the local store's check) on
+# a bare asyncio HTTP server in a process of its own, with nothing else to do. Its slow
+# polls are the machine's (CPU scheduling, Postgres, the poller), not our server's.
+_CONTROL_CHILD = """
+import asyncio, json, sys
+from mediaml.db import Database
+from mediaml.health import LoopHealth
+
+async def main():
+    db, health = Database(sys.argv[1], max_size=1), LoopHealth()
+
+    async def answer(reader, writer):
+        while (await reader.readline()).strip():  # a request line, then its headers
+            while (await reader.readline()).strip():
+                pass
+            result = await health.check(db=db)
+            body = json.dumps(result.public()).encode()
+            status = b"200 OK" if result.ok else b"503 Service Unavailable"
+            writer.write(b"HTTP/1.1 " + status + b"\\r\\nContent-Type: application/json"
+                         b"\\r\\nContent-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def _control(url: str, data_dir: Path = DATA_DIR) -> tuple[subprocess.Popen[str], str]:
+    """Start the control server (see :data:`_CONTROL_CHILD`) on the database at ``url``,
+    with the same settings as :func:`_serve`'s; returns it and its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CONTROL_CHILD, url],
+        env=_server_env(url, data_dir),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    return proc, f"http://127.0.0.1:{int(proc.stdout.readline())}"
+
+
+SLOW = 0.05  # issue 16's target for /healthz under explore load
+
+
+def slow_share(times: list[float]) -> float:
+    """The share of polls over :data:`SLOW`."""
+    return sum(t > SLOW for t in times) / len(times)
+
+
+def machine_stalls(
+    ours: list[tuple[float, float]], control: list[tuple[float, float]]
+) -> tuple[int, int]:
+    """Of our polls over :data:`SLOW` (``(start, seconds)`` each), how many overlapped in
+    time a control poll over :data:`SLOW`, a stall of the machine; and how many were slow."""
+    slow = [(a, a + d) for a, d in control if d > SLOW]
+    ours_slow = [(a, a + d) for a, d in ours if d > SLOW]
+    shared = sum(any(a < ce and cs < e for cs, ce in slow) for a, e in ours_slow)
+    return shared, len(ours_slow)
+
+
+def latency_line(times: list[float]) -> str:
+    """Median / p95 / max in ms of ``times`` (seconds)."""
+    return (
+        f"{statistics.median(times) * 1000:.0f} /"
+        f" {statistics.quantiles(times, n=20)[-1] * 1000:.0f} /"
+        f" {max(times) * 1000:.0f} ms"
+    )
 
 
 MAP_DRAWN = """() => {
@@ -262,20 +342,24 @@ MAP_DRAWN = """() => {
 }"""
 
 
+def _server_env(url: str, data_dir: Path = DATA_DIR) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MEDIAML_DATA_DIR": str(data_dir),
+        "MEDIAML_EMBED_MODEL": "bench-synthetic-512",
+        "MEDIAML_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": cat.url,
-        "MEDIAML_DATA_DIR": str(DATA_DIR),
-        "MEDIAML_EMBED_MODEL": "bench-synthetic-512",
-        "MEDIAML_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = _server_env(cat.url)
     log = DATA_DIR / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -299,7 +383,7 @@ def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"mediaml serve did not answer /healthz within 2 minutes; see {log}")
 
 
-def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
+def _load(browser: Any, base: str, pid: int, control: str) -> dict[str, Any]:
     from tests.dashboard.browser import drag_across_map
 
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
@@ -313,8 +397,9 @@ def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
         "websocket",
         lambda ws: ws.on("framereceived", lambda p: received.__setitem__(0, received[0] + len(p))),
     )
-    poller = HealthPoller(base)
+    poller, beside = HealthPoller(base), HealthPoller(control)
     cpu = _cpu_seconds(pid)
+    beside.start()
     poller.start()
     t = time.perf_counter()
     page.goto(f"{base}/explore")
@@ -322,6 +407,7 @@ def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
     page.wait_for_function(MAP_DRAWN, timeout=300_000)
     ready = time.perf_counter() - t
     poller.finish()
+    beside.finish()
     cpu = _cpu_seconds(pid) - cpu
     page.locator(".bk-Canvas").last.scroll_into_view_if_needed()
     t = time.perf_counter()
@@ -337,7 +423,8 @@ def _load(browser: Any, base: str, pid: int) -> dict[str, Any]:
         "ready": ready,
         "ws": received[0],
         "cpu": cpu,
-        "healthz": poller.times,
+        "healthz": poller.polls,
+        "control": beside.polls,
         "select": select_s,
         "selected": selected,
     }
@@ -349,6 +436,7 @@ def explore_page(cat: Catalogue) -> Row:
 
     prepare(cat)
     proc, base = _serve(cat)
+    control, control_base = _control(cat.url)
     try:
         idle = []
         for _ in range(20):
@@ -357,17 +445,21 @@ def explore_page(cat: Catalogue) -> Row:
             idle.append(time.perf_counter() - t)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            loads = [_load(browser, base, proc.pid) for _ in range(REPEAT + 1)][1:]
+            loads = [_load(browser, base, proc.pid, control_base) for _ in range(REPEAT + 1)][1:]
             browser.close()
         peak = _peak_mb(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for server in (proc, control):
+            server.terminate()
+            server.wait(30)
 
     def med(key: str) -> float:
         return statistics.median(x[key] for x in loads)
 
-    health = [t for x in loads for t in x["healthz"]]
+    ours = [poll for x in loads for poll in x["healthz"]]
+    beside = [poll for x in loads for poll in x["control"]]
+    health, control_times = [t for _, t in ours], [t for _, t in beside]
+    shared, slow = machine_stalls(ours, beside)
     return {
         "/explore ready in Chromium (grid and map drawn), vs /status": f"{med('ready'):.2f} s"
         f" ({med('ready') / med('status'):.1f}x /status {med('status'):.2f} s)",
@@ -375,9 +467,12 @@ def explore_page(cat: Catalogue) -> Row:
         f" {peak:,.0f} MB",
         "explore websocket payload per page load": f"{med('ws') / 1024:,.0f} KB",
         "`/healthz` while explore pages build: median / p95 / max (idle median)": (
-            f"{statistics.median(health) * 1000:.0f} /"
-            f" {statistics.quantiles(health, n=20)[-1] * 1000:.0f} /"
-            f" {max(health) * 1000:.0f} ms ({statistics.median(idle) * 1000:.0f} ms)"
+            f"{latency_line(health)} ({statistics.median(idle) * 1000:.0f} ms)"
+        ),
+        "`/healthz` control beside it (same check, bare asyncio server): median / p95 / max;"
+        " polls over 50 ms, ours / control; ours over 50 ms during a control one": (
+            f"{latency_line(control_times)}; {slow_share(health):.1%} /"
+            f" {slow_share(control_times):.1%}; {shared} of {slow}"
         ),
         "box-select the whole map -> count and first cards drawn": f"{med('select'):.2f} s"
         f" ({loads[-1]['selected']}, 24 cards)",

@@ -15,7 +15,8 @@ catalogues report the figure from that build) and size.
 
 Explore rows (``bench/_explore.py``): the stored map's build time, ``/explore`` in
 headless Chromium (ready time against ``/status``, server CPU and peak memory, websocket
-payload, ``/healthz`` latency while the page builds, box-selecting the whole map),
+payload, ``/healthz`` latency while the page builds beside a control server's,
+box-selecting the whole map),
 ``clips()`` against raw SQL, and ``export_parquet`` time and peak memory against a binary
 COPY.
 
