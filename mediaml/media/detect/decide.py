@@ -362,7 +362,8 @@ def _one_per_disturbance(
     neighbours (``sharp_dominance``) and the frames between show neither the picture
     before nor the one after (see `_continues`: a cut into something already sweeping
     past the lens towers, and so does the sweep's leaving, but the frames between are
-    the new shot partly covered).
+    the new shot partly covered). The same holds when only the later cut towers and
+    the two are ``short_shot`` frames apart or more (see `_short_shot`).
     """
     kept: list[Event] = []
     for e in events:
@@ -375,7 +376,7 @@ def _one_per_disturbance(
             c = kept[-1].frame
             calm = score[c + 1 : e.frame] < ev["level"][c + 1 : e.frame] + p.cut_margin
             weaker = min(ev["dominance"][e.frame], ev["dominance"][c])
-            if not calm.any() and weaker < p.sharp_dominance:
+            if not calm.any() and weaker < p.sharp_dominance and not _short_shot(c, e.frame, ev, p):
                 if ev["dominance"][e.frame] > ev["dominance"][c]:
                     kept[-1] = e
                 continue
@@ -388,6 +389,22 @@ def _one_per_disturbance(
                     continue
         kept.append(e)
     return kept
+
+
+def _short_shot(c: int, e: int, ev: dict[str, np.ndarray], p: DetectorParams) -> bool:
+    """True when cuts ``c`` and ``e`` may be the two ends of a short shot full of motion.
+
+    A shot a few frames long full of motion (fast action, something sweeping past the
+    lens all through it) has no calm step, so its opening cut and its closing one look like one disturbance,
+    and the opening cut, which does not tower over the sweep's first steps, was
+    dropped for the closing one. Two candidates of one disturbance lie closer: a sweep
+    or a whip takes a few frames, so a step at its start and a towering cut as it ends
+    are under ``short_shot`` frames apart. When the later cut towers
+    (``sharp_dominance``), the earlier one does not, and they are ``short_shot`` frames
+    apart or more, the pair is judged as two towering cuts are (`_continues`).
+    """
+    later, earlier = ev["dominance"][e], ev["dominance"][c]
+    return bool(e - c >= p.short_shot and later >= p.sharp_dominance > earlier)
 
 
 def _continues(f: Features, c: int, e: int, p: DetectorParams) -> str:

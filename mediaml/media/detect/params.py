@@ -74,6 +74,12 @@ class DetectorParams:
             gap (a flash in a moving shot lines up only so); any other step is judged
             with the ``max_shift`` search the local level uses (see `decide._returns`).
             0 judges every step with the wider search.
+        short_shot: two cuts with no calm step between them, at most ``sweep_frames``
+            apart, are one disturbance (the more dominant is kept) unless both tower
+            (``sharp_dominance``); or unless the later one towers, the earlier one does
+            not, and they are at least this many frames apart: a shot this short full of
+            motion (fast action, something sweeping past the lens all through it; see
+            `decide._short_shot`). Above ``sweep_frames``: never.
         blur_sharpness: a candidate cut where one picture is at most this sharp (mean
             absolute gradient along x or y) relative to the other is checked for being
             the other blurred along that axis (motion blur starting or stopping): the
@@ -137,6 +143,7 @@ class DetectorParams:
     flash_frames: int = 2
     flash_ratio: float = 0.5
     flash_colour: float = 0.9
+    short_shot: int = 6
     blur_sharpness: float = 0.7
     gradual_scales: tuple[int, ...] = (4, 8, 14, 24)
     gradual_threshold: float = 0.30
