@@ -46,6 +46,7 @@ from functools import cache
 
 import numpy as np
 
+from mediaml.media.detect.burst import is_motion
 from mediaml.media.detect.features import (
     BLOCK_GRID,
     NORM_FLOOR,
@@ -282,6 +283,9 @@ def hard_cuts(
             still[t] = unchanged_blocks(f.z[t - 1], f.z[t], p)
             if still[t] >= p.still_blocks:
                 flash[t] = True
+                continue
+            if is_motion(f, int(t), score, motion, ev, p):
+                flash[t] = moving[t] = True
                 continue
         events.append(Event(int(t), "cut", float(score[t])))
     events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
