@@ -100,14 +100,10 @@ def burst_evidence(
     p: DetectorParams,
 ) -> np.ndarray:
     """The evidence (`FEATURES`) about candidate cut ``t`` inside a burst of motion."""
-    from mediaml.media.detect.decide import unchanged_blocks
+    from mediaml.media.detect.decide import most_unchanged_blocks, unchanged_blocks
 
     n = len(f)
-    near = [
-        unchanged_blocks(f.z[a], f.z[b], p)
-        for a in range(max(0, t - 3), t)
-        for b in range(t, min(n, t + 3))
-    ]
+    near = most_unchanged_blocks(f, range(max(0, t - 3), t), range(t, min(n, t + 3)), p)
     pairs = [(a, b) for a in range(max(0, t - 4), t) for b in range(t, min(n, t + 4))]
     a_, b_ = (np.array([x[k] for x in pairs]) for k in (0, 1))
     found = motion_distance(f.zs[np.r_[a_, t - 1]], f.zs[np.r_[b_, t]], p.wide_shift)
@@ -119,7 +115,7 @@ def burst_evidence(
             float(ev["colour"][t]),
             float(motion[t]),
             float(unchanged_blocks(f.z[t - 1], f.z[t], p)),
-            float(max(near)),
+            float(near),
             float(found[:-1].min()) / max(across, 1e-6),
             float(hist_distance(f.hist[a_], f.hist[b_]).min()),
             flow_residual(f, t),
