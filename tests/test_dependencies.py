@@ -17,6 +17,9 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 USED_INDIRECTLY: dict[str, str] = {}
 # Import names of optional packages that may not be installed here.
 NOT_INSTALLED = {"umap": "umap-learn"}
+# Wheels that install the same import package as a declared one: PySceneDetect (bench
+# extra) pulls the GUI build of OpenCV, the library declares the headless one (cv2).
+SAME_PACKAGE = {"opencv-python": "opencv-python-headless"}
 # Extras whose packages the library imports only behind a clear "pip install" error.
 RUNTIME_EXTRAS = ("local", "web", "umap")
 
@@ -50,7 +53,8 @@ def third_party() -> dict[str, set[str]]:
         if module in ours or module in sys.stdlib_module_names or module == "__future__":
             continue
         for dist in dists.get(module, [NOT_INSTALLED.get(module, module)]):
-            out.setdefault(dist.lower().replace("_", "-"), set()).update(files)
+            name = dist.lower().replace("_", "-")
+            out.setdefault(SAME_PACKAGE.get(name, name), set()).update(files)
     return out
 
 

@@ -118,6 +118,15 @@ class DetectorParams:
             pixels.
         still_texture: ... and the block shows some texture in both pictures (standard
             deviation of normalised luma at least this; flat blocks match anything).
+        burst_weights: a candidate cut that does not tower over its neighbours and
+            passes every other check is weighed by a logistic scorer over its evidence
+            (`burst.FEATURES`, computed by `burst.burst_evidence`, with the dense
+            optical flow's `burst.flow_residual`): it is the burst of motion itself,
+            not a cut, when ``burst_bias`` plus these weights times that evidence is
+            above 0. Fitted by ``bench/fit_burst.py`` on labelled cut-only edits of
+            real camera footage; the bias sets the line at the most motion-like true
+            cut of those edits, so none of them is lost. Empty: no scorer.
+        burst_bias: see ``burst_weights``.
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -154,6 +163,19 @@ class DetectorParams:
     still_blocks: int = 4
     still_match: float = 0.9
     still_texture: float = 0.2
+    # fitted by bench/fit_burst.py (order: burst.FEATURES)
+    burst_weights: tuple[float, ...] = (
+        -2.20158,  # dominance
+        -0.845247,  # score
+        0.1962,  # colour
+        -1.36534,  # structure
+        0.86053,  # still
+        0.686201,  # still_near
+        -6.12218,  # return_near
+        4.91937,  # colour_near
+        -18.1054,  # flow_residual
+    )
+    burst_bias: float = 19.0351
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
