@@ -24,11 +24,15 @@ or by colour).
 
 from __future__ import annotations
 
-import cv2
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mediaml.media.detect.features import Features, hist_distance, motion_distance
 from mediaml.media.detect.params import DetectorParams
+
+if TYPE_CHECKING:
+    import cv2
 
 FEATURES = (
     "dominance",
@@ -61,6 +65,8 @@ def _warp_residual(a: np.ndarray, flow: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference (normalised luma) between ``b`` and ``a`` moved by ``flow``."""
     h, w = a.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    import cv2  # loaded on first use: see `flow_residual`
+
     moved = cv2.remap(
         _grey(a),
         gx + flow[..., 0],
@@ -82,6 +88,11 @@ def flow_residual(f: Features, t: int) -> float:
     """
     if t < 2 or t + 1 >= len(f):
         return float("nan")
+    # OpenCV is imported here, not with the module: every process that imports mediaml
+    # (the web server, workers, notebooks) would otherwise carry its ~25 MB and import
+    # time, while only candidates inside bursts of motion ever reach this function.
+    import cv2
+
     z = f.z
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     before = _flow(dis, z[t - 2], z[t - 1])
