@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mediaml.media.detect.blocks import most_unchanged_blocks, unchanged_blocks
 from mediaml.media.detect.features import Features, hist_distance, motion_distance
 from mediaml.media.detect.params import DetectorParams
 
@@ -111,8 +112,6 @@ def burst_evidence(
     p: DetectorParams,
 ) -> np.ndarray:
     """The evidence (`FEATURES`) about candidate cut ``t`` inside a burst of motion."""
-    from mediaml.media.detect.decide import most_unchanged_blocks, unchanged_blocks
-
     n = len(f)
     near = most_unchanged_blocks(f, range(max(0, t - 3), t), range(t, min(n, t + 3)), p)
     pairs = [(a, b) for a in range(max(0, t - 4), t) for b in range(t, min(n, t + 4))]

@@ -94,7 +94,7 @@ class ShotDetector:
         motion's first or last big step, see `decide.burst_edges`), ``flash`` (a candidate
         whose picture came back, or that ended a sweep past the lens: not a cut),
         ``still`` (unchanged blocks across a candidate step in a burst of motion, see
-        `decide.unchanged_blocks`); ``gradual`` (largest dissolve contrast over the
+        `blocks.unchanged_blocks`); ``gradual`` (largest dissolve contrast over the
         scales); ``dark`` (black frame); ``luma`` and ``spread`` (mean and standard
         deviation of luma, 0..255); ``kind`` (``cut``/``dissolve``/``fade`` where a shot
         change is reported, else empty).

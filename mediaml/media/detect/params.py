@@ -110,7 +110,7 @@ class DetectorParams:
             under ``tower_dominance``: a step in a burst of motion, not a lone change as
             a jump cut is) is no cut when at least this many of its 12 blocks are
             unchanged across it (see
-            `decide.unchanged_blocks`): a cut changes the whole picture, something
+            `blocks.unchanged_blocks`): a cut changes the whole picture, something
             sweeping past the lens (or a cyclist crossing close at 3x zoom) only the
             part it covers or uncovers; a third of the picture unchanged is no cut.
         still_match: ... "unchanged" meaning the block's normalised luma correlates at
