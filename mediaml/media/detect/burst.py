@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mediaml.media.detect.blocks import most_unchanged_blocks, unchanged_blocks
+from mediaml.media.detect.blocks import most_unchanged_blocks
 from mediaml.media.detect.features import Features, hist_distance, motion_distance
 from mediaml.media.detect.params import DetectorParams
 
@@ -111,7 +111,10 @@ def burst_evidence(
     ev: dict[str, np.ndarray],
     p: DetectorParams,
 ) -> np.ndarray:
-    """The evidence (`FEATURES`) about candidate cut ``t`` inside a burst of motion."""
+    """The evidence (`FEATURES`) about candidate cut ``t`` inside a burst of motion.
+
+    ``ev`` is `decide.hard_cuts`'s evidence, with ``still`` already counted for ``t``.
+    """
     n = len(f)
     near = most_unchanged_blocks(f, range(max(0, t - 3), t), range(t, min(n, t + 3)), p)
     pairs = [(a, b) for a in range(max(0, t - 4), t) for b in range(t, min(n, t + 4))]
@@ -124,7 +127,7 @@ def burst_evidence(
             float(score[t]),
             float(ev["colour"][t]),
             float(motion[t]),
-            float(unchanged_blocks(f.z[t - 1], f.z[t], p)),
+            float(ev["still"][t]),  # `blocks.unchanged_blocks`, counted by `decide.hard_cuts`
             float(near),
             float(found[:-1].min()) / max(across, 1e-6),
             float(hist_distance(f.hist[a_], f.hist[b_]).min()),

@@ -263,6 +263,7 @@ def hard_cuts(
     flash = np.zeros(len(score), dtype=bool)
     moving = np.zeros(len(score), dtype=bool)
     still = np.zeros(len(score), dtype=np.int64)
+    ev["still"] = still  # filled below; `burst.burst_evidence` reads the candidate's count
     events = []
     for t in np.flatnonzero(ev["candidate"]):
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
@@ -291,7 +292,6 @@ def hard_cuts(
     events = [e for e in events if not _in_a_move(e.frame, moving, score, ev, p)]
     events = _one_per_disturbance(f, events, score, ev, p)
     ev["flash"] = flash
-    ev["still"] = still
     return events, ev
 
 
