@@ -239,10 +239,6 @@ class HealthPoller:
         self.base, self.polls = base, []
         self._proc: subprocess.Popen[str] | None = None
 
-    @property
-    def times(self) -> list[float]:
-        return [seconds for _, seconds in self.polls]
-
     def start(self) -> None:
         """Start polling; returns once the first request has been answered."""
         self._proc = subprocess.Popen(
@@ -436,8 +432,9 @@ def explore_page(cat: Catalogue) -> Row:
 
     prepare(cat)
     proc, base = _serve(cat)
-    control, control_base = _control(cat.url)
+    control: subprocess.Popen[str] | None = None
     try:
+        control, control_base = _control(cat.url)
         idle = []
         for _ in range(20):
             t = time.perf_counter()
@@ -450,8 +447,9 @@ def explore_page(cat: Catalogue) -> Row:
         peak = _peak_mb(proc.pid)
     finally:
         for server in (proc, control):
-            server.terminate()
-            server.wait(30)
+            if server is not None:
+                server.terminate()
+                server.wait(30)
 
     def med(key: str) -> float:
         return statistics.median(x[key] for x in loads)

@@ -60,7 +60,6 @@ def test_the_control_answers_healthz_after_the_same_check(explore, db_url, tmp_p
         starts = [start for start, _ in poller.polls]
         assert len(starts) >= 3 and starts == sorted(starts)
         assert abs(starts[0] - time.time()) < 60  # wall clock: comparable between processes
-        assert poller.times == [seconds for _, seconds in poller.polls]
     finally:
         proc.terminate()
         proc.wait(30)
