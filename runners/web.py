@@ -14,6 +14,7 @@ import gc
 import logging
 import signal
 import sys
+import threading
 import time
 from types import FrameType
 
@@ -81,7 +82,10 @@ def serve(
         settings.cleanup_interval * 1000,
     ).start()
     server.start()
-    loop.run_in_executor(None, warm_search_once)
+    # A daemon thread: a server told to stop does not wait for the walk (at a million
+    # clips it can take minutes at its low priority); the database ends the walk once
+    # this process has gone (see mediaml/embed/warm.py).
+    threading.Thread(target=warm_search_once, name="mediaml-warm-search", daemon=True).start()
     # What the first pages would import, imported now, before the freeze below.
     warm_first_use()
     # Everything loaded so far (Panel, Bokeh, pandas: ~280k objects) lives as long as the
@@ -110,13 +114,15 @@ def serve(
 
 def warm_search_once() -> None:
     """Load the search indexes and vectors into the database's memory after a start
-    (:mod:`mediaml.embed.warm`), in a worker thread. A failure is logged, not raised:
-    searches are only slower until their pages are read."""
+    (:mod:`mediaml.embed.warm`), in a worker thread, in the background: on a database on
+    this machine the walk (~15 CPU-seconds at a million clips) gives the CPU to the pages
+    loaded meanwhile. A failure is logged, not raised: searches are only slower until
+    their pages are read."""
     from mediaml.embed.warm import summary, warm_search
 
     start = time.perf_counter()
     try:
-        report = warm_search()
+        report = warm_search(background=True)
     except Exception:
         log.warning("search warm-up failed; the first searches read from disk", exc_info=True)
         return

@@ -20,15 +20,29 @@ walk would evict the pages it had just read, and the quarter left holds the rest
 the server reads (the clips' rows, reviews, the map). At a million 512-dim clips the
 index and the vectors are 3.9 GB, which fits the embedded server's buffers on a 24 GB
 machine (6 GB, see ``mediaml/db/embedded.py``) at three quarters and did not at half.
+
+The walk is CPU work in the database server (pgvector computes a distance to every
+neighbour of every vector: at a million clips ~15 CPU-seconds, and ~45 s of wall time on
+a busy 2-core machine). With ``background=True``, as ``mediaml serve`` calls it, the walks
+run on a connection of their own whose server process is given the lowest CPU priority
+when the database runs on this machine (the embedded server): pages loaded meanwhile
+then take the CPU first, instead of sharing it with the walk. A database on another
+machine is left alone; its walk does not compete with this machine's pages.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import psutil
+import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.embed.export import variants
@@ -41,6 +55,8 @@ from mediaml.embed.store import (
     variant_filter,
 )
 from mediaml.embed.strategies import resolve_strategy
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "model_name",
@@ -67,6 +83,9 @@ _WALK_SETTINGS = {
     "enable_seqscan": "off",
     "enable_bitmapscan": "off",
     "statement_timeout": "0",
+    # The walk has no time limit, so the server checks every second that the client is
+    # still there: a dashboard stopped mid-walk (its warm-up thread is a daemon) ends it.
+    "client_connection_check_interval": "1s",
 }
 
 
@@ -109,8 +128,55 @@ def _walk(conn: Connection, table: str, model_name: str, strategy: str, dim: int
     return time.perf_counter() - start
 
 
+def lower_backend_priority(conn: Connection) -> bool:
+    """Give the server process behind ``conn`` the lowest CPU priority (nice 19), when
+    that process runs on this machine.
+
+    The process is the one PostgreSQL names (``pg_backend_pid()``), checked to be a
+    ``postgres`` process started when PostgreSQL says this connection's backend started:
+    a database on another machine has no such process here, and is left alone.
+
+    Returns:
+        Whether the priority was lowered.
+    """
+    row = conn.execute(
+        "SELECT pid, extract(epoch FROM backend_start) AS started FROM pg_stat_activity"
+        " WHERE pid = pg_backend_pid()"
+    ).fetchone()
+    if row is None:
+        return False
+    try:
+        backend = psutil.Process(int(row["pid"]))
+        if backend.name() != "postgres" or abs(backend.create_time() - float(row["started"])) > 2:
+            return False
+        backend.nice(19)
+    except (psutil.Error, OSError):
+        return False
+    return True
+
+
+@contextmanager
+def _walking(database: Database, background: bool) -> Iterator[Connection]:
+    """Where the walks run: a pooled connection, or in the background a connection of
+    their own at the lowest CPU priority (closed after, so no pooled connection keeps
+    that priority for the pages' queries)."""
+    if not background:
+        with database.transaction() as conn:
+            yield conn
+        return
+    with psycopg.connect(database.url, row_factory=dict_row) as own:
+        if not lower_backend_priority(own):
+            log.debug("the search warm-up runs at normal priority (database not on this machine)")
+        own.commit()
+        yield own
+
+
 def warm_search(
-    model: str | None = None, strategy: str | None = None, *, db: Database | None = None
+    model: str | None = None,
+    strategy: str | None = None,
+    *,
+    db: Database | None = None,
+    background: bool = False,
 ) -> pd.DataFrame:
     """Read the search indexes and the vectors they lead to into the database server's
     shared buffers, so the first searches after a server start are as quick as later
@@ -120,6 +186,8 @@ def warm_search(
         model: warm this model's variants only (default: every stored variant).
         strategy: warm this generation strategy only.
         db: the database (default: the process's).
+        background: walk at the lowest CPU priority, on a connection of its own, when
+            the database runs on this machine (see the module docstring).
 
     Returns:
         One row per (variant, table): ``model_name``, ``generation_strategy``,
@@ -162,23 +230,24 @@ def warm_search(
                 continue
             with database.transaction() as conn:
                 sizes = _sizes(conn, index_name(model_name, strat, dim, table), table)
-                if sizes is None:
-                    row["note"] = "no search index yet"
-                    continue
-                index_bytes, table_bytes = sizes
-                row["index_mib"] = round(index_bytes / MiB, 1)
-                row["table_mib"] = round(table_bytes / MiB, 1)
-                need = index_bytes + (0 if table in counted else table_bytes)
-                if need > budget:
-                    row["note"] = (
-                        f"needs {need / MiB:,.0f} MiB of shared buffers, "
-                        f"{budget / MiB:,.0f} MiB left of three quarters of the server's"
-                    )
-                    continue
-                budget -= need
-                counted.add(table)
+            if sizes is None:
+                row["note"] = "no search index yet"
+                continue
+            index_bytes, table_bytes = sizes
+            row["index_mib"] = round(index_bytes / MiB, 1)
+            row["table_mib"] = round(table_bytes / MiB, 1)
+            need = index_bytes + (0 if table in counted else table_bytes)
+            if need > budget:
+                row["note"] = (
+                    f"needs {need / MiB:,.0f} MiB of shared buffers, "
+                    f"{budget / MiB:,.0f} MiB left of three quarters of the server's"
+                )
+                continue
+            budget -= need
+            counted.add(table)
+            with _walking(database, background) as conn:
                 row["seconds"] = round(_walk(conn, table, model_name, strat, dim), 3)
-                row["warmed"] = True
+            row["warmed"] = True
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

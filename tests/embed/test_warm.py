@@ -6,7 +6,10 @@ buffers start empty, as after a deploy or a notebook's first connect.
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
+import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from mediaml.db import Database
 from mediaml.db.migrate import upgrade
@@ -145,3 +151,84 @@ def test_a_variant_too_big_for_the_buffers_is_left_cold_with_the_reason(
     )
     other = warm_search(model="no-such-model", db=db)
     assert other.empty and list(other.columns) == list(report.columns)
+
+
+def _server_below_nice_19(db: Database) -> Database:
+    """A pool on ``db``'s server whose processes run below nice 19, so that a walk at 19
+    stands out (tests may run under ``nice -n 19``, which the server inherits: it is
+    raised to 18, which needs the right to raise priority, or the test is skipped)."""
+    with db.transaction() as conn:
+        postmaster = psutil.Process(
+            conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
+        ).parent()
+    if postmaster.nice() >= 19:
+        try:
+            postmaster.nice(18)
+        except psutil.AccessDenied:
+            pytest.skip("the test server runs at nice 19 and may not be raised")
+    return Database(db.url)
+
+
+def test_a_background_warm_up_walks_at_the_lowest_priority_and_leaves_the_pool_alone(db):
+    """``mediaml serve`` warms in the background: on a database on this machine (the
+    test's embedded one) the walk's server process runs at nice 19 while it walks, and
+    the pool the pages use keeps the server's priority."""
+    _catalogue(db, 200, 100)
+    pool = _server_below_nice_19(db)
+    seen: list[int] = []  # the nice value of each walk caught running
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            while not done.is_set():
+                for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE state = 'active'"
+                    " AND query LIKE '%%-t.dim > 0%%' AND pid <> pg_backend_pid()"
+                ).fetchall():
+                    with contextlib.suppress(psutil.Error):
+                        seen.append(psutil.Process(pid).nice())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = warm_search(db=pool, background=True)
+    finally:
+        done.set()
+        watcher.join()
+    with pool.transaction() as conn:
+        pooled = psutil.Process(conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"])
+        assert pooled.nice() < 19
+    pool.close()
+    assert report["warmed"].all(), report
+    assert seen, "no walk was caught running"
+    assert set(seen) == {19}, seen
+
+
+def test_only_a_local_postgres_backend_has_its_priority_lowered(db):
+    pool = _server_below_nice_19(db)
+    pool.close()
+    with psycopg.connect(db.url, row_factory=dict_row) as conn:
+        backend = psutil.Process(conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"])
+        assert backend.nice() < 19
+        assert warm.lower_backend_priority(conn)
+        assert backend.nice() == 19
+    # PostgreSQL naming a backend that is not the process of that pid here (as a
+    # database on another machine does): another process, or one started at another time.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        before = psutil.Process(other.pid).nice()
+        with psycopg.connect(db.url, row_factory=dict_row) as conn:
+            backend = psutil.Process(conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"])
+            niced = backend.nice()
+            for pid, started in ((other.pid, "now()"), (backend.pid, "now() - interval '1 hour'")):
+                # A view of this session's own shadows the catalogue's.
+                conn.execute(
+                    f"CREATE OR REPLACE TEMP VIEW pg_stat_activity AS SELECT {pid}::int AS pid,"
+                    f" {started} AS backend_start"
+                )
+                assert not warm.lower_backend_priority(conn)
+            assert backend.nice() == niced
+        assert psutil.Process(other.pid).nice() == before
+    finally:
+        other.kill()
+        other.wait()
