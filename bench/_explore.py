@@ -8,8 +8,10 @@ map (``mediaml.projections.update_maps``, timed when first built). Then:
 * ``/explore`` in headless Chromium against ``mediaml serve`` in a subprocess: time until
   the similar grid and the map image are drawn (median of 3 after a warm-up load), with
   ``/status`` loaded the same way as the baseline; websocket bytes received; server CPU
-  per load; server peak memory; ``/healthz`` polled back to back while the page builds,
-  from a process of its own (idle latency as baseline), and a control server's
+  per load, and Postgres's (the catalogue's backends: the pages' queries, and the search
+  warm-up the server starts with); server peak memory; ``/healthz`` polled back to back
+  while the page builds, from a process of its own (idle latency as baseline), and a
+  control server's
   ``/healthz`` polled the same way at the same time (see :data:`_CONTROL_CHILD`); a box
   selection of the whole map until its cards are drawn.
 * ``mediaml.clips()`` first page (the default limit), against the same page by raw SQL;
@@ -31,6 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import requests
 from _catalogue import CACHE, Catalogue, _meta, _record, progress
@@ -201,6 +204,24 @@ def export(cat: Catalogue) -> Row:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process serving the database at ``url``
+    (its backends, named in their process titles; the benchmarks' server runs on this
+    machine). A backend that exits between two readings loses its share."""
+    database = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    found = {}
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        # A backend's title: "postgres: <user> <database> <client> <state>".
+        title = " ".join(proc.info["cmdline"] or []).split()
+        if (
+            proc.info["name"] == "postgres"
+            and title[:1] == ["postgres:"]
+            and title[2:3] == [database]
+        ):
+            found[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return found
 
 
 def _peak_mb(pid: int) -> float:
@@ -379,7 +400,7 @@ def _serve(cat: Catalogue) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"mediaml serve did not answer /healthz within 2 minutes; see {log}")
 
 
-def _load(browser: Any, base: str, pid: int, control: str) -> dict[str, Any]:
+def _load(browser: Any, base: str, pid: int, control: str, url: str) -> dict[str, Any]:
     from tests.dashboard.browser import drag_across_map
 
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
@@ -394,7 +415,7 @@ def _load(browser: Any, base: str, pid: int, control: str) -> dict[str, Any]:
         lambda ws: ws.on("framereceived", lambda p: received.__setitem__(0, received[0] + len(p))),
     )
     poller, beside = HealthPoller(base), HealthPoller(control)
-    cpu = _cpu_seconds(pid)
+    cpu, postgres = _cpu_seconds(pid), _postgres_cpu(url)
     beside.start()
     poller.start()
     t = time.perf_counter()
@@ -405,6 +426,7 @@ def _load(browser: Any, base: str, pid: int, control: str) -> dict[str, Any]:
     poller.finish()
     beside.finish()
     cpu = _cpu_seconds(pid) - cpu
+    postgres = {p: t - postgres.get(p, 0.0) for p, t in _postgres_cpu(url).items()}
     page.locator(".bk-Canvas").last.scroll_into_view_if_needed()
     t = time.perf_counter()
     drag_across_map(page)  # the same drag as the browser tests
@@ -419,6 +441,7 @@ def _load(browser: Any, base: str, pid: int, control: str) -> dict[str, Any]:
         "ready": ready,
         "ws": received[0],
         "cpu": cpu,
+        "postgres": sum(postgres.values()),
         "healthz": poller.polls,
         "control": beside.polls,
         "select": select_s,
@@ -442,7 +465,9 @@ def explore_page(cat: Catalogue) -> Row:
             idle.append(time.perf_counter() - t)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            loads = [_load(browser, base, proc.pid, control_base) for _ in range(REPEAT + 1)][1:]
+            loads = [
+                _load(browser, base, proc.pid, control_base, cat.url) for _ in range(REPEAT + 1)
+            ][1:]
             browser.close()
         peak = _peak_mb(proc.pid)
     finally:
@@ -463,6 +488,7 @@ def explore_page(cat: Catalogue) -> Row:
         f" ({med('ready') / med('status'):.1f}x /status {med('status'):.2f} s)",
         "explore server CPU per page load / peak server memory": f"{med('cpu'):.2f} s /"
         f" {peak:,.0f} MB",
+        "explore Postgres CPU per page load (the catalogue's backends)": f"{med('postgres'):.2f} s",
         "explore websocket payload per page load": f"{med('ws') / 1024:,.0f} KB",
         "`/healthz` while explore pages build: median / p95 / max (idle median)": (
             f"{latency_line(health)} ({statistics.median(idle) * 1000:.0f} ms)"

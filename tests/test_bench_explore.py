@@ -63,3 +63,14 @@ def test_the_control_answers_healthz_after_the_same_check(explore, db_url, tmp_p
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_postgres_cpu_counts_the_work_of_that_databases_backends_only(explore, db_url, pg_server):
+    with psycopg.connect(db_url) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        before = explore._postgres_cpu(db_url)
+        conn.execute("SELECT count(*) FROM generate_series(1, 5000000)")
+        after = explore._postgres_cpu(db_url)
+        other = explore._postgres_cpu(pg_server.url("postgres"))
+    assert after[pid] - before[pid] > 0.05  # a few hundred ms of CPU in that backend
+    assert pid not in other
