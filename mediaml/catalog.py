@@ -28,7 +28,7 @@ from psycopg.rows import tuple_row
 
 from mediaml.db import Database, get_db
 from mediaml.errors import QueryError
-from mediaml.states import CLIP_STATES, VIDEO_STATES
+from mediaml.states import CLIP_RETRY, CLIP_STATES, VIDEO_RETRY, VIDEO_STATES
 
 VIDEO_COLUMNS = [
     "video_id",
@@ -370,6 +370,18 @@ def cuts(video: int, *, db: Database | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CUT_COLUMNS)
 
 
+_FAILED_COLUMNS = "id, state, error_kind, retry_count, next_retry_at, last_error, updated_at"
+# The latest failed items. The failed states are named (the video and clip retry maps'
+# keys), so the state indexes find the few failed rows; a pattern on the state
+# (``LIKE '%failed'``) read every clip, ~0.25 s at a million clips, on every status
+# page refresh.
+FAILED_ITEMS = (
+    f"SELECT 'video' AS kind, {_FAILED_COLUMNS} FROM source_videos WHERE state = ANY(%s)"
+    f" UNION ALL SELECT 'clip', {_FAILED_COLUMNS} FROM clips WHERE state = ANY(%s)"
+    " ORDER BY updated_at DESC LIMIT 100"
+)
+
+
 def status(*, db: Database | None = None) -> dict[str, Any]:
     """Counts per state for videos and clips, failed items, queue depths, last job runs.
 
@@ -386,12 +398,7 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             r["state"]: r["n"]
             for r in conn.execute("SELECT state, count(*) AS n FROM clips GROUP BY state")
         }
-        columns = "id, state, error_kind, retry_count, next_retry_at, last_error, updated_at"
-        failed = conn.execute(
-            f"SELECT 'video' AS kind, {columns} FROM source_videos WHERE state LIKE '%%failed'"
-            f" UNION ALL SELECT 'clip', {columns} FROM clips WHERE state LIKE '%%failed'"
-            " ORDER BY updated_at DESC LIMIT 100"
-        ).fetchall()
+        failed = conn.execute(FAILED_ITEMS, (list(VIDEO_RETRY), list(CLIP_RETRY))).fetchall()
         queues = {
             r["queue"]: r["n"]
             for r in conn.execute("SELECT queue, count(*) AS n FROM huey_task GROUP BY queue")

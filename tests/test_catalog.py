@@ -98,3 +98,39 @@ def test_find_videos_pages_by_title_or_id_and_keeps_the_chosen_one(db):
     found, total = catalog.find_videos("interview", include=made[3], db=db)
     assert found == [(made[3], "Holiday 003"), (made[61], "Interview")] and total == 1
     assert catalog.find_videos("no such title", include=10**9, db=db) == ([], 0)
+
+
+def test_status_lists_every_failed_item_through_the_state_index(db):
+    """The status page's failed items: each failed state of videos and clips is listed,
+    and the rows are found through the state indexes, not by reading every clip."""
+    from mediaml.states import CLIP_RETRY, CLIP_STATES, VIDEO_RETRY, VIDEO_STATES
+
+    assert {s for s in VIDEO_STATES if s.endswith("_failed")} == set(VIDEO_RETRY)
+    assert {s for s in CLIP_STATES if s.endswith("_failed")} == set(CLIP_RETRY)
+    with db.transaction() as conn:
+        video, _ = create_video(conn, "V", "file:///v.mp4")
+        update_video(conn, video["id"], fps_num=25, fps_den=1, frame_count=50_000)
+        made = create_initial_clips(
+            conn, video["id"], [DetectedCut(10 * i) for i in range(1, 5000)]
+        )
+        failed = {c["id"]: s for c, s in zip(made, CLIP_RETRY, strict=False)}
+        for clip, state in failed.items():  # set directly: how they got there is not the point
+            conn.execute("UPDATE clips SET state = %s WHERE id = %s", (state, clip))
+        conn.execute(
+            "UPDATE source_videos SET state = 'encoding_failed', error_kind = 'permanent'"
+            " WHERE id = %s",
+            (video["id"],),
+        )
+        conn.execute("ANALYZE clips")
+        conn.execute("ANALYZE source_videos")
+        plan = "\n".join(
+            r["QUERY PLAN"]
+            for r in conn.execute(
+                "EXPLAIN " + catalog.FAILED_ITEMS, (list(VIDEO_RETRY), list(CLIP_RETRY))
+            )
+        )
+    assert "Seq Scan on clips" not in plan, plan
+    listed = catalog.status(db=db)["failed"]
+    assert {(f["kind"], f["id"], f["state"]) for f in listed} == {
+        ("clip", c, s) for c, s in failed.items()
+    } | {("video", video["id"], "encoding_failed")}
