@@ -53,3 +53,15 @@ def test_a_cut_next_to_a_sweep_past_the_lens_is_found(media_dir, draw, part, cut
     truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
     assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)
+
+
+def test_the_last_step_of_a_burst_is_judged_as_one_though_structure_also_found_it(media_dir):
+    # the street at 2.2x zoom with something dark sweeping past the lens as the shot
+    # ends, then a cut to the taxi at 1.3x: the burst's last big step, over 3 times
+    # the calm step after it (`decide.burst_edges`); its structure change alone also
+    # made it a candidate, and as such it had to tower over its neighbours at twice
+    # the motion search, which the sweep's steps do not allow (before: missed)
+    path = media_dir / "picture_back_115_28.mp4"
+    truth = edit_video(path, cut_only_edit(random.Random(115))[28:30], size=(480, 270))
+    assert [t.frame for t in truth] == [37]
+    assert_matches(detect_cuts(path), truth)

@@ -198,7 +198,11 @@ def cut_evidence(
     # a sweep or a whip already under way, or out of one that closes on it): the step
     # towers over the calm side only, so it is no peak, but it is a cut when it clears
     # the level as a usual cut does (the rules in `hard_cuts` still apply).
-    edge = burst_edges(score, base, p) & usual & ~(peak & strong)
+    burst_edge = burst_edges(score, base, p) & usual
+    edge = burst_edge & ~(peak & strong)
+    # such a step is judged as one, even when its structure alone also made it a
+    # candidate: the wider search guards only cuts found by structure alone
+    by_structure_only &= ~burst_edge
     peak |= edge
     strong |= edge
     flat = f.std < p.flat_spread
