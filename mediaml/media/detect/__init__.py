@@ -77,7 +77,9 @@ def detect_scores(
         (the first or last big step of a burst of motion, a candidate though no peak,
         see `decide.burst_edges`), ``flash``
         (a candidate whose picture came back within ``flash_frames``, or otherwise
-        found no cut: motion blur, a steady move, a sweep past the lens); ``still``
+        found no cut: motion blur, a steady move, a sweep past the lens; "came back"
+        needs some block of the picture unchanged across the step or across the
+        matching pair, not just shapes a wide motion search lines up); ``still``
         (for a candidate in a burst of motion, how many of its 12 blocks are unchanged
         across the step; ``still_blocks`` or more: something swept past part of the
         picture, no cut; 0 where not checked);

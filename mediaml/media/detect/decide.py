@@ -198,7 +198,11 @@ def cut_evidence(
     # a sweep or a whip already under way, or out of one that closes on it): the step
     # towers over the calm side only, so it is no peak, but it is a cut when it clears
     # the level as a usual cut does (the rules in `hard_cuts` still apply).
-    edge = burst_edges(score, base, p) & usual & ~(peak & strong)
+    burst_edge = burst_edges(score, base, p) & usual
+    edge = burst_edge & ~(peak & strong)
+    # such a step is judged as one, even when its structure alone also made it a
+    # candidate: the wider search guards only cuts found by structure alone
+    by_structure_only &= ~burst_edge
     peak |= edge
     strong |= edge
     flat = f.std < p.flat_spread
@@ -433,6 +437,13 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
     one from its end (searched widely: the scene moved meanwhile) within
     ``sweep_frames``, the picture came back, so nothing inside the run is a cut. A
     short shot between two cuts is calm inside, so it is not one run.
+
+    As in `_returns`, shapes lining up under the wide search is not enough: the step
+    must leave part of the picture unchanged (the passer-by covers only part of it),
+    or the matching frame must hold some block of the earlier picture unchanged (one
+    is enough: over the run the camera moves on, beyond the block search). A cut to
+    another shot in the middle of a sweep past the lens (the sweep starts in one shot
+    and ends in the next) does neither.
     """
     n = len(score)
     big = score >= level + p.cut_margin
@@ -455,7 +466,27 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
     found = motion_distance(f.zs[first], f.zs[last], p.wide_shift)
     back, across = found[:-1], float(found[-1])
     colour = hist_distance(f.hist[first[:-1]], f.hist[last[:-1]])
-    return bool(((back < p.flash_ratio * across) & (colour < 0.5)).any())
+    close = np.flatnonzero((back < p.flash_ratio * across) & (colour < 0.5))
+    if not close.size:
+        return False
+    # over a run of up to sweep_frames the camera moves on, so only part of the
+    # earlier picture may be back within the block search: one block is enough
+    return _partly_unchanged(f, t, p) or any(
+        _back(f, int(first[i]), int(last[i]), 1, p) for i in close
+    )
+
+
+def _partly_unchanged(f: Features, t: int, p: DetectorParams) -> bool:
+    """True when step ``t`` leaves some of the picture unchanged (a block of
+    `unchanged_blocks`): something passing the lens covers only part of it."""
+    return unchanged_blocks(f.z[t - 1], f.z[t], p) >= 1
+
+
+def _back(f: Features, a: int, b: int, blocks: int, p: DetectorParams) -> bool:
+    """True when picture ``b`` shows picture ``a`` again: ``blocks`` or more of its
+    blocks unchanged. A widened motion search lines up the shapes of two framings of
+    one set too; their blocks do not match."""
+    return unchanged_blocks(f.z[a], f.z[b], p) >= blocks
 
 
 _BLUR_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
@@ -526,6 +557,15 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     wider one found back, as it is never closer.) Otherwise a cut to another framing
     of the same footage as the camera moves, whose palette is soon nearly back, was
     taken for a brief disturbance.
+
+    Shapes lining up is not enough for the structure test: the picture itself must be
+    back. Something passing the lens covers part of the picture and leaves the rest
+    unchanged across the step (some block of `unchanged_blocks`); a flash, or anything
+    covering the whole frame, leaves nothing unchanged across the step, but then the
+    earlier picture is back in ``still_blocks`` or more blocks. A cut to another
+    framing of the same set next to something dark sweeping past the lens does
+    neither: the widened search lines the set's shapes up, and the sweep inflates the
+    change across the step, but no part of the picture is the same.
     """
     n = len(f)
     colour_across = float(hist_distance(f.hist[t - 1], f.hist[t]))
@@ -533,6 +573,7 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     # for each repeat next to the step, the picture from before the flash is also
     # compared with the frames one further on, across the whole flash.
     extra = _repeats(f, t, 1, p) + _repeats(f, t - 1, -1, p)
+    partly: bool | None = None  # does the step leave part of the picture unchanged?
     for j in range(1, p.flash_frames + extra + 1):
         pairs = [(a, b) for a, b in ((t - 1, t + j), (t - 1 - j, t)) if a >= 0 and b < n]
         if extra:  # every other pair j + 1 apart across the step
@@ -553,7 +594,10 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
             if structured and struct < p.flash_ratio * across and colour < 0.5:
-                return True
+                if partly is None:  # judged once, for the first pair that lines up
+                    partly = _partly_unchanged(f, t, p)
+                if partly or _back(f, a, b, p.still_blocks, p):
+                    return True
             if 0.5 * (struct + colour) <= usual:
                 if colour_across >= p.flash_colour:
                     return True
