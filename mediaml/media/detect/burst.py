@@ -13,9 +13,11 @@ neighbours' motion (before, after, or their mean) and compared with the picture 
 it. Real motion continues through the step, so the prediction explains much of it;
 across a cut the motion of either shot says nothing about the other shot's picture.
 
-That residual, relative to the change across the step, is one piece of evidence; a
+That residual, relative to the change across the step, is one piece of evidence.
+Another is how well the step's small blocks are found again nearby (`block_match`),
+compared with the steps either side: motion moves small blocks, a cut replaces them. A
 small logistic scorer (`params.DetectorParams.burst_weights`, fitted by
-``bench/fit_burst.py`` on labelled cut-only edits of real camera footage) weighs it
+``bench/fit_burst.py`` on labelled cut-only edits of real camera footage) weighs them
 with the evidence the detector already has for the candidate: how much it towers, its
 score, colour and structure change, blocks left unchanged across it or nearby, and
 whether a picture near it on one side is close to one on the other side (by structure
@@ -45,6 +47,7 @@ FEATURES = (
     "return_near",
     "colour_near",
     "flow_residual",
+    "block_match",
 )
 """The evidence `burst_evidence` returns, in order (`DetectorParams.burst_weights`)."""
 
@@ -103,6 +106,47 @@ def flow_residual(f: Features, t: int) -> float:
     return best / max(unmoved, 1e-3)
 
 
+def _matched(a: np.ndarray, b: np.ndarray, p: DetectorParams) -> float:
+    """How well the blocks of picture ``b`` are found in ``a`` nearby: the median, over
+    ``b``'s textured blocks, of the best normalised correlation within the search."""
+    import cv2  # loaded on first use: see `flow_residual`
+
+    size, reach = p.match_block, p.match_reach
+    h, w = b.shape
+    padded = cv2.copyMakeBorder(a, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    best = [
+        float(
+            cv2.matchTemplate(
+                padded[y : y + size + 2 * reach, x : x + size + 2 * reach],
+                b[y : y + size, x : x + size],
+                cv2.TM_CCOEFF_NORMED,
+            ).max()
+        )
+        for y in range(0, h - size + 1, size)
+        for x in range(0, w - size + 1, size)
+        if b[y : y + size, x : x + size].std() >= p.match_texture
+    ]
+    return float(np.median(best)) if best else 1.0
+
+
+def block_match(f: Features, t: int, p: DetectorParams) -> float:
+    """How much worse step ``t``'s blocks are found again than its neighbours' are.
+
+    Each small block (``match_block`` pixels) of frame t is searched for in frame t-1
+    within ``match_reach`` pixels by normalised correlation (brightness and contrast do
+    not count); the median best match of step t minus the better of steps t-1 and t+1.
+    Motion, even non-rigid or a zoom, leaves each small block findable nearby, step
+    after step, about as well as its neighbours; across a cut most blocks match only
+    by chance (-0.12 to -0.62 at 96% of true cuts in bursts). ``nan`` without a frame
+    on each side.
+    """
+    if t < 2 or t + 1 >= len(f):
+        return float("nan")
+    z = f.z
+    here = _matched(z[t - 1], z[t], p)
+    return here - max(_matched(z[t - 2], z[t - 1], p), _matched(z[t], z[t + 1], p))
+
+
 def burst_evidence(
     f: Features,
     t: int,
@@ -132,6 +176,7 @@ def burst_evidence(
             float(found[:-1].min()) / max(across, 1e-6),
             float(hist_distance(f.hist[a_], f.hist[b_]).min()),
             flow_residual(f, t),
+            block_match(f, t, p),
         ]
     )
 
