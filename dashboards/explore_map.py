@@ -25,7 +25,7 @@ import io
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +222,8 @@ class ExploreMap:
         on_pick: called with a clip id when a card of the selection is clicked.
         thumbnails: clip ids -> thumbnail URLs (the page's own lookup).
         say: shows a message on the page.
+        heading: HTML above the map's status line, in the same pane.
+        controls: Panel objects between the status line and the map.
     """
 
     def __init__(
@@ -229,7 +231,10 @@ class ExploreMap:
         on_pick: Callable[[int], None],
         thumbnails: Callable[[list[int]], dict[int, str]],
         say: Callable[[str], None],
+        heading: str = "",
+        controls: Sequence[Any] = (),
     ) -> None:
+        self.heading = heading
         self.thumbnails = thumbnails
         self.say = say
         self.doc = pn.state.curdoc
@@ -247,24 +252,25 @@ class ExploreMap:
         self.source = ColumnDataSource(empty_points(), name="mm-map")
         self.mark = ColumnDataSource({"x": [], "y": []}, name="mm-map-probe-mark")
         self.figure = self._figure()
-        self.status = pn.pane.HTML("", css_classes=["mm-map-status"])
+        self.status = pn.pane.HTML(heading, css_classes=["mm-map-status"])
         self.probe = pn.pane.HTML("", css_classes=["mm-map-probe"], min_height=40)
-        self.selected = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-selected"])
-        self.prev = pn.widgets.Button(name="‹ Previous clips", width=140, visible=False)
-        self.next = pn.widgets.Button(name="More clips ›", width=140, visible=False)
-        self.grid = ClipGrid(on_pick=on_pick, empty_text="", sizing_mode="stretch_width")
-        self.prev.on_click(lambda _e: self._turn(-1))
-        self.next.on_click(lambda _e: self._turn(1))
+        # The selection's count, pager and cards are one model.
+        self.grid = ClipGrid(
+            on_pick=on_pick,
+            on_turn=self._turn,
+            empty_text="",
+            css_classes=["mm-selected"],
+            sizing_mode="stretch_width",
+        )
         self.figure.on_event(RangesUpdate, self._on_ranges)
         self.figure.on_event(SelectionGeometry, self._on_geometry)
         self.figure.on_event(MouseMove, self._on_move)
         self.plot = pn.pane.Bokeh(self.figure, sizing_mode="stretch_width")
         self.view = pn.Column(
             self.status,
+            *controls,
             self.plot,
             self.probe,  # below the map, so showing a clip never moves the map under the pointer
-            self.selected,
-            pn.Row(self.prev, self.next),
             self.grid,
             sizing_mode="stretch_width",
         )
@@ -293,6 +299,7 @@ class ExploreMap:
         )
         for renderer in (image, mark):  # never selected or muted: fewer models to send and draw
             renderer.nonselection_glyph = renderer.muted_glyph = None
+        dots.muted_glyph = None  # no legend mutes it
         fig.add_tools(
             HoverTool(
                 renderers=[dots],
@@ -366,10 +373,8 @@ class ExploreMap:
         self._view = None
         self.probe.object = ""
         self.selection = np.zeros(0, np.int64)
-        self.grid.items = []
-        self.selected.object = ""
-        self.prev.visible = self.next.visible = False
-        self.status.object = f'<p class="mm-muted">{html.escape(note)}</p>' if note else ""
+        self.grid.param.update(header="", items=[], turn_labels=[])
+        self._status(html.escape(note))
         if points is None:
             self._locked(self._clear)
         return points
@@ -417,7 +422,11 @@ class ExploreMap:
             if view.in_view <= POINTS_SHOWN
             else " · the clip nearest the pointer is shown below the map; zoom in for single clips"
         )
-        self.status.object = f'<p class="mm-muted">{hint}</p>'
+        self._status(hint)
+
+    def _status(self, line: str) -> None:
+        """Show ``line`` (HTML) under the heading."""
+        self.status.object = self.heading + (f'<p class="mm-muted">{line}</p>' if line else "")
 
     def _render(
         self, points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
@@ -550,9 +559,7 @@ class ExploreMap:
         """Show the current page of the selection as cards, with the count."""
         total = len(self.selection)
         if not total:
-            self.selected.object = ""
-            self.grid.items = []
-            self.prev.visible = self.next.visible = False
+            self.grid.param.update(header="", items=[], turn_labels=[])
             return
         pages = -(-total // SELECTION_PAGE)
         self.selection_page = min(self.selection_page, pages)
@@ -562,14 +569,16 @@ class ExploreMap:
         page = self.selection_page
 
         def draw() -> None:
-            self.selected.object = (
-                f'<div class="mm-selection"><b>{total:,} clip(s) selected</b> · showing'
-                f" {first + 1:,}–{first + len(ids):,} — click one to make it the main clip</div>"
+            self.grid.param.update(
+                header=(
+                    f'<div class="mm-selection"><b>{total:,} clip(s) selected</b> · showing'
+                    f" {first + 1:,}–{first + len(ids):,} — click one to make it the main"
+                    " clip</div>"
+                ),
+                items=items,
+                turn_labels=["‹ Previous clips", "More clips ›"] if pages > 1 else [],
+                can_turn=[page > 1, page < pages],
             )
-            self.grid.items = items
-            self.prev.visible = self.next.visible = pages > 1
-            self.prev.disabled = page <= 1
-            self.next.disabled = page >= pages
 
         # 24 cards and their models: 12-20 ms of CPU measured on the event loop; the
         # change and its patch are made in a worker thread instead.

@@ -1,4 +1,6 @@
 // A grid of clip cards (thumbnail, title, similarity). Clicking a card reports its clip id.
+// Above the cards: the server's header line and, with turn_labels, a pager whose buttons
+// report {turn: -1} or {turn: 1}.
 // Hovering a card plays its clip over the thumbnail (muted, looped): the exported file or
 // the temp clip, fetched with Range requests by the media element; leaving stops it.
 
@@ -37,7 +39,23 @@ function card(item) {
   return node;
 }
 
+function button(step) {
+  const node = document.createElement("button");
+  node.type = "button";
+  node.className = "mm-turn";
+  node.dataset.turn = String(step);
+  return node;
+}
+
 export function render({ model, el }) {
+  const header = document.createElement("div");
+  header.className = "mm-grid-header";
+  const pager = document.createElement("div");
+  pager.className = "mm-pager";
+  const label = document.createElement("span");
+  label.className = "mm-page-label";
+  const back = button(-1);
+  const forth = button(1);
   const grid = document.createElement("div");
   grid.className = "mm-grid";
   const empty = document.createElement("div");
@@ -92,6 +110,26 @@ export function render({ model, el }) {
     video.remove();
   }
 
+  function drawHeader() {
+    header.innerHTML = model.header;
+    header.hidden = !model.header;
+  }
+
+  function drawPager() {
+    const labels = model.turn_labels || [];
+    const can = model.can_turn || [false, false];
+    pager.hidden = labels.length !== 2;
+    [back.textContent, forth.textContent] = labels;
+    back.disabled = !can[0];
+    forth.disabled = !can[1];
+    label.textContent = model.page_label;
+    pager.replaceChildren(back, ...(model.page_label ? [label] : []), forth);
+  }
+
+  pager.addEventListener("click", (event) => {
+    const target = event.target.closest(".mm-turn");
+    if (target && !target.disabled) model.send_msg({ turn: Number(target.dataset.turn) });
+  });
   grid.addEventListener("click", (event) => {
     const target = event.target.closest(".mm-card");
     if (target) model.send_msg({ clip_id: Number(target.dataset.clipId) });
@@ -105,6 +143,10 @@ export function render({ model, el }) {
   });
   model.on("items", draw);
   model.on("empty_text", draw);
-  el.append(empty, grid);
+  model.on("header", drawHeader);
+  for (const name of ["turn_labels", "can_turn", "page_label"]) model.on(name, drawPager);
+  el.append(header, pager, empty, grid);
+  drawHeader();
+  drawPager();
   draw();
 }

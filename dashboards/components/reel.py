@@ -11,40 +11,41 @@ import html
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import panel as pn
+import param
+from panel.custom import JSComponent
 
 from dashboards.reels import start_reel
 from mediaml.errors import MediamlError
 
 POLL_MS = 400
+HERE = Path(__file__).parent
+MAX_CROSSFADE = 5.0
 
 
-class ReelMaker:
-    """A button, two options and a status line; ``view`` is the Panel object to place.
+class ReelMaker(JSComponent):
+    """A button, two options and a status line, drawn by one model (``reel.js``): the
+    options travel with the click, so they cost no model or message of their own.
 
     Args:
         clip_ids: returns ``(ids, what)`` — the clips to join and a few words naming them
             ("this page", "the selection").
     """
 
-    def __init__(self, clip_ids: Callable[[], tuple[list[int], str]]) -> None:
+    crossfade = param.Number(default=0.5, bounds=(0, MAX_CROSSFADE), doc="Initial crossfade (s).")
+    captions = param.Boolean(default=True, doc="Initially, whether clips get captions.")
+    busy = param.Boolean(default=False, doc="A reel is being made: the button is disabled.")
+    status = param.String(default="", doc="HTML after the button (made by the server).")
+
+    _esm = HERE / "reel.js"
+    _stylesheets: ClassVar[list[str]] = [(HERE / "reel.css").read_text()]
+
+    def __init__(self, clip_ids: Callable[[], tuple[list[int], str]], **params: Any) -> None:
+        # Panel's widgets' margin, so the control lines up with those above it.
+        super().__init__(**{"margin": (5, 10), **params})
         self._clip_ids = clip_ids
-        self.button = pn.widgets.Button(
-            name="Make reel",
-            button_type="success",
-            width=120,
-            align="end",
-            css_classes=["mm-make-reel"],
-        )
-        self.crossfade = pn.widgets.FloatInput(
-            name="Crossfade (s)", value=0.5, start=0, end=5, step=0.1, width=110
-        )
-        self.captions = pn.widgets.Checkbox(name="Captions", value=True, align="end")
-        self.status = pn.pane.HTML("", css_classes=["mm-reel-status"], align="end")
-        self.button.on_click(self._start)
-        self.view = pn.Row(self.crossfade, self.captions, self.button, self.status)
         self._future: Future[Path] | None = None
         self._fraction = 0.0
         self._url = ""
@@ -58,9 +59,18 @@ class ReelMaker:
             body += (
                 f' <a class="mm-reel-link" href="{html.escape(link)}" download>Download reel</a>'
             )
-        self.status.object = body
+        self.status = body
 
-    def _start(self, _event: Any = None) -> None:
+    def _handle_msg(self, msg: Any) -> None:
+        options = msg.get("make") if isinstance(msg, dict) else None
+        if isinstance(options, dict):
+            crossfade = options.get("crossfade")
+            if isinstance(crossfade, int | float):
+                self.crossfade = min(max(float(crossfade), 0.0), MAX_CROSSFADE)
+            self.captions = bool(options.get("captions", self.captions))
+            self._start()
+
+    def _start(self) -> None:
         if self._future is not None and not self._future.done():
             return
         ids, what = self._clip_ids()
@@ -70,11 +80,11 @@ class ReelMaker:
         self._fraction, self._count = 0.0, len(ids)
         self._future, self._url = start_reel(
             ids,
-            crossfade=float(self.crossfade.value or 0),
-            captions=bool(self.captions.value),
+            crossfade=float(self.crossfade),
+            captions=bool(self.captions),
             progress=self._progress,
         )
-        self.button.disabled = True
+        self.busy = True
         self._say(f"Making a reel of {len(ids)} clip(s) from {what}…")
         self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
 
@@ -91,7 +101,7 @@ class ReelMaker:
         if self._poller is not None:
             self._poller.stop()
             self._poller = None
-        self.button.disabled = False
+        self.busy = False
         exc = future.exception()
         if exc is None:
             self._say(f"Reel of {self._count} clip(s) ready.", link=self._url)

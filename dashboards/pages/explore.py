@@ -186,20 +186,34 @@ class ExploreView:
         self.random = pn.widgets.Button(name="Random clip", button_type="primary")
         self.clip_input = pn.widgets.IntInput(name="Clip id", start=1, value=None, width=120)
         self.go = pn.widgets.Button(name="Show", width=70, align="end")
-        self.prev = pn.widgets.Button(name="‹ Previous", width=110)
-        self.next = pn.widgets.Button(name="Next ›", width=110)
-        self.page_label = pn.pane.HTML("", css_classes=["mm-page"])
         self.text = pn.widgets.TextInput(name="Search by text", placeholder="e.g. a red car")
         self.search = pn.widgets.Button(name="Search", align="end", width=90)
-        self.text_note = pn.pane.HTML("", css_classes=["mm-text-note"])
-        self.notes_pane = pn.pane.HTML("", stylesheets=[NOTES_CSS], sizing_mode="stretch_width")
-        self.message = pn.pane.HTML(
-            '<p class="mm-muted mm-loading">Loading…</p>', css_classes=["mm-explore-message"]
+        # The query's notes, why text search is off and the latest message: one pane.
+        self.lines = {
+            "notes": "",
+            "text_note": "",
+            "explore_message": '<p class="mm-muted">Loading…</p>',
+        }
+        self.lines_pane = pn.pane.HTML(
+            "", stylesheets=[NOTES_CSS], sizing_mode="stretch_width", css_classes=["mm-lines"]
         )
         self.main = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["mm-main"])
-        self.grid = ClipGrid(on_pick=self.set_main, sizing_mode="stretch_width")
+        self.grid = ClipGrid(
+            on_pick=self.set_main,
+            on_turn=self._turn,
+            turn_labels=["‹ Previous", "Next ›"],
+            sizing_mode="stretch_width",
+        )
         self.method = pn.widgets.Select(name="Map", options=methods(), width=120)
-        self.map = ExploreMap(self.set_main, thumbnail_urls, self._say)
+        self.map = ExploreMap(
+            self.set_main,
+            thumbnail_urls,
+            self._say,
+            heading="<h3>Map of embeddings</h3><p>Hover for thumbnails; drag with the box"
+            " or lasso tool to list clips.</p>",
+            # A choice of one is no choice: no widget for it (nor its model).
+            controls=[self.method] if len(self.method.options) > 1 else [],
+        )
         self.reel = ReelMaker(self.reel_clips)
         for w in (self.text, self.search):
             w.disabled = True
@@ -218,13 +232,10 @@ class ExploreView:
         self.method.param.watch(lambda _e: self._spawn(self.refresh_map), "value")
         self.random.on_click(lambda _e: self._spawn(self.pick_random))
         self.go.on_click(lambda _e: self._show_typed_clip())
-        self.prev.on_click(lambda _e: self._turn(-1))
-        self.next.on_click(lambda _e: self._turn(1))
         self.search.on_click(lambda _e: self.run_search())
         self.text.param.watch(lambda _e: self.run_search(), "enter_pressed")
 
         self.view = pn.Column(
-            self.notes_pane,
             pn.Row(
                 self.model,
                 self.strategy,
@@ -234,17 +245,10 @@ class ExploreView:
             ),
             pn.Row(self.order, self.random, self.clip_input, self.go),
             pn.Row(self.text, self.search),
-            self.text_note,
-            self.message,
+            self.lines_pane,
             self.main,
-            pn.Row(self.prev, self.page_label, self.next),
-            self.reel.view,
+            self.reel,
             self.grid,
-            pn.pane.HTML(
-                "<h3>Map of embeddings</h3><p>Hover for thumbnails; drag with the box"
-                " or lasso tool to list clips.</p>"
-            ),
-            self.method,
             self.map.view,
             sizing_mode="stretch_width",
         )
@@ -309,12 +313,16 @@ class ExploreView:
             choices.notes.append(f"ignored ?video={video}: no such source video")
         return choices
 
-    def _show_notes(self) -> None:
-        self.notes_pane.object = (
-            '<div class="mm-notes">' + "<br>".join(html.escape(n) for n in self.notes) + "</div>"
-            if self.notes
-            else ""
+    def _show_lines(self, **lines: str) -> None:
+        self.lines.update(lines)
+        self.lines_pane.object = "".join(
+            f'<div class="mm-{name.replace("_", "-")}">{text}</div>'
+            for name, text in self.lines.items()
+            if text
         )
+
+    def _show_notes(self) -> None:
+        self._show_lines(notes="<br>".join(html.escape(n) for n in self.notes))
 
     # -- choices ------------------------------------------------------------------
 
@@ -371,7 +379,7 @@ class ExploreView:
 
     def _show_text_support(self, ok: bool, why: str) -> None:
         self.text.disabled = self.search.disabled = not ok
-        self.text_note.object = "" if ok else f'<p class="mm-muted">{html.escape(why)}</p>'
+        self._show_lines(text_note="" if ok else f'<p class="mm-muted">{html.escape(why)}</p>')
 
     def _first_page(self) -> None:
         if self._quiet:
@@ -429,7 +437,9 @@ class ExploreView:
 
     def _say(self, text: str, *, error: bool = False) -> None:
         kind = "mm-error" if error else "mm-muted"
-        self.message.object = f'<p class="{kind}">{html.escape(text)}</p>' if text else ""
+        self._show_lines(
+            explore_message=f'<p class="{kind}">{html.escape(text)}</p>' if text else ""
+        )
 
     async def refresh(self) -> None:
         """Redraw the main clip and the grid for the current state."""
@@ -514,7 +524,7 @@ class ExploreView:
     def _draw_grid(self, found: Found) -> None:
         results = found.results
         ids = [int(i) for i in results.get("clip_id", [])]
-        self.grid.items = [
+        items = [
             {
                 "clip_id": int(r["clip_id"]),
                 "title": str(r["title"]),
@@ -526,12 +536,14 @@ class ExploreView:
             }
             for _, r in results.iterrows()
         ]
-        self.grid.empty_text = "No clips on this page." if self.page > 1 else "No similar clips."
         first = (self.page - 1) * PER_PAGE + 1
         shown = f"{first}–{first + len(ids) - 1}" if ids else "none"
-        self.page_label.object = f'<span class="mm-page-label">page {self.page} · {shown}</span>'
-        self.prev.disabled = self.page <= 1
-        self.next.disabled = len(ids) < PER_PAGE
+        self.grid.param.update(
+            items=items,
+            empty_text="No clips on this page." if self.page > 1 else "No similar clips.",
+            page_label=f"page {self.page} · {shown}",
+            can_turn=[self.page > 1, len(ids) == PER_PAGE],
+        )
 
     async def refresh_map(self) -> None:
         """Show the stored map of this variant (computing a small one if missing)."""
