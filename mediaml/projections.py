@@ -403,6 +403,10 @@ _ROW = np.dtype(
 _HEADER = 19  # PGCOPY signature (11), flags (4), header extension length (4)
 _cache: dict[tuple[str, str, str, str], tuple[float, MapPoints]] = {}
 _cache_lock = threading.Lock()
+# One read of each map at a time: a reader that comes while a read of the same map is
+# under way (the one ``mediaml serve`` starts after a start, or another session's) waits
+# for it and takes its result, instead of copying the same million rows a second time.
+_reading: dict[tuple[str, str, str, str], threading.Lock] = {}
 
 
 def _parse_copy(data: bytes | bytearray) -> np.ndarray:
@@ -432,8 +436,20 @@ def read_map(
     key = (database.url, model, strategy, method)
     with _cache_lock:
         cached = _cache.get(key)
+        reading = _reading.setdefault(key, threading.Lock())
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
+    with reading:
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]  # read by the reader this one waited for
+        return _read_map(database, key, cached[1] if cached else None)
+
+
+def _read_map(
+    database: Database, key: tuple[str, str, str, str], cached: MapPoints | None
+) -> MapPoints | None:
     with database.transaction() as conn:
         fit = conn.execute(
             "SELECT id, updated_at FROM projection_fits WHERE model_name = %s"
@@ -443,8 +459,8 @@ def read_map(
         if fit is None:
             return None
         version = f"{fit['id']}@{fit['updated_at'].isoformat()}"
-        if cached and cached[1].version == version:
-            points = cached[1]
+        if cached and cached.version == version:
+            points = cached
         else:
             buf = bytearray()
             with conn.cursor().copy(
