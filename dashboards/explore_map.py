@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import html
 import io
 import logging
@@ -209,6 +210,58 @@ class View:
 # The first view of each stored map in use (see ExploreMap._first_view), by map object.
 _first_views: dict[int, tuple[weakref.ref[MapPoints], View]] = {}
 _first_lock = threading.Lock()
+_first_drawing = threading.Lock()
+
+
+def first_view(
+    points: MapPoints,
+    render: Callable[[MapPoints, tuple[float, float], tuple[float, float]], View] | None = None,
+) -> View:
+    """The whole map, as every page first shows it: drawn once per stored map and
+    shared by the sessions of this process while too many clips are in it to draw
+    them one by one (its raster and extent cost passes over every point). One is drawn
+    at a time: a page that asks while the same view is being drawn (by ``mediaml
+    serve`` after a start, or another session) waits for it. ``render`` draws a view
+    (``ExploreMap._render``); without it, only the raster of a large map is drawn."""
+    with _first_lock:
+        hit = _first_views.get(id(points))
+    if hit is not None and hit[0]() is points:
+        return hit[1]
+    large = len(points) > POINTS_SHOWN
+    with _first_drawing if large else contextlib.nullcontext():
+        with _first_lock:
+            hit = _first_views.get(id(points))
+        if hit is not None and hit[0]() is points:
+            return hit[1]
+        x_range, y_range = bounds(points)
+        view = (render or _raster_view)(points, x_range, y_range)
+        if view.in_view > POINTS_SHOWN:
+            with _first_lock:
+                for key in [k for k, (ref, _) in _first_views.items() if ref() is None]:
+                    del _first_views[key]
+                _first_views[id(points)] = (weakref.ref(points), view)
+    return view
+
+
+def _raster_view(
+    points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
+) -> View:
+    """A view drawn as a raster only (no points one by one)."""
+    in_view = len(
+        inside(
+            points,
+            {
+                "type": "rect",
+                "x0": x_range[0],
+                "x1": x_range[1],
+                "y0": y_range[0],
+                "y1": y_range[1],
+            },
+        )
+    )
+    return View(
+        png_url(rasterise(points, x_range, y_range)), x_range, y_range, empty_points(), in_view
+    )
 
 
 def empty_points() -> dict[str, list[Any]]:
@@ -352,21 +405,7 @@ class ExploreMap:
         self._show_view(points, self._first_view(points), reset_ranges=True)
 
     def _first_view(self, points: MapPoints) -> View:
-        """The whole map, as every page first shows it: drawn once per stored map and
-        shared by the sessions of this process while too many clips are in it to draw
-        them one by one (its raster and extent cost passes over every point)."""
-        with _first_lock:
-            hit = _first_views.get(id(points))
-        if hit is not None and hit[0]() is points:
-            return hit[1]
-        x_range, y_range = bounds(points)
-        view = self._render(points, x_range, y_range)
-        if view.in_view > POINTS_SHOWN:
-            with _first_lock:
-                for key in [k for k, (ref, _) in _first_views.items() if ref() is None]:
-                    del _first_views[key]
-                _first_views[id(points)] = (weakref.ref(points), view)
-        return view
+        return first_view(points, self._render)
 
     def _reset(self, points: MapPoints | None, note: str) -> MapPoints | None:
         self.points = points

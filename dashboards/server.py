@@ -85,6 +85,29 @@ def warm_first_use() -> None:
     Image.init()
 
 
+def warm_explore_map(settings: Settings) -> None:
+    """Read the stored map the explore page opens with (the first model with vectors,
+    the configured strategy if it has vectors, the first map method; what a page without
+    choices in its address shows) and draw its first view, so that the first explore
+    page after a start finds both in this process's caches. A page that comes while
+    they are read waits for that read (:func:`mediaml.projections.read_map`) instead of
+    starting a second one. Only this one map: at a million clips it holds ~24 MB of
+    arrays for as long as the process runs, as every map a page has shown does."""
+    from dashboards.explore_map import POINTS_SHOWN, first_view
+    from mediaml.embed import variants
+    from mediaml.projections import methods, read_map
+
+    found = variants()
+    if not found:
+        return
+    model = next(iter(found))
+    strategies = found[model]
+    strategy = settings.embed_strategy if settings.embed_strategy in strategies else strategies[0]
+    points = read_map(model, strategy, methods()[0])
+    if points is not None and len(points) > POINTS_SHOWN:
+        first_view(points)
+
+
 def use_local_resources() -> None:
     """Serve Panel's and Bokeh's JavaScript and CSS from this server, never from a CDN
     (reviewers' machines may have no internet, and we load no third-party code)."""

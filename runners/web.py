@@ -84,8 +84,12 @@ def serve(
     server.start()
     # A daemon thread: a server told to stop does not wait for the walk (at a million
     # clips it can take minutes at its low priority); the database ends the walk once
-    # this process has gone (see mediaml/embed/warm.py).
-    threading.Thread(target=warm_search_once, name="mediaml-warm-search", daemon=True).start()
+    # this process has gone (see mediaml/embed/warm.py). The explore page's map goes
+    # first: the first page after a start needs it at once (at a million clips a
+    # few seconds of reading), while the walk only makes searches faster.
+    threading.Thread(
+        target=warm_after_start, args=(settings,), name="mediaml-warm", daemon=True
+    ).start()
     # What the first pages would import, imported now, before the freeze below.
     warm_first_use()
     # Everything loaded so far (Panel, Bokeh, pandas: ~280k objects) lives as long as the
@@ -110,6 +114,23 @@ def serve(
         if worker is not None:
             worker.shutdown()
     return 0
+
+
+def warm_after_start(settings: Settings) -> None:
+    """What the first pages after a start would read: the explore page's map and its
+    first view (:func:`dashboards.server.warm_explore_map`), then the search indexes
+    (:func:`warm_search_once`). A failure is logged, not raised: the pages read what
+    they need themselves."""
+    from dashboards.server import warm_explore_map
+
+    start = time.perf_counter()
+    try:
+        warm_explore_map(settings)
+    except Exception:
+        log.warning("reading the explore map after start failed", exc_info=True)
+    else:
+        log.info("explore map read and drawn in %.1f s", time.perf_counter() - start)
+    warm_search_once()
 
 
 def warm_search_once() -> None:

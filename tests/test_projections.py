@@ -1,6 +1,11 @@
 """2D projections of embedding vectors and the stored maps the update_maps job keeps."""
 
+import threading
+import time
+from contextlib import contextmanager
+
 import numpy as np
+import psycopg
 import pytest
 
 from mediaml.db.videos import create_video, update_video
@@ -229,3 +234,74 @@ def test_one_changed_part_of_a_keyframe_multi_clip_moves_it_to_the_new_mean(db, 
     assert step["placed"] == 1 and not step["refit"]
     want = PcaFit.loads(fit).transform(parts[4].mean(axis=0)[None])[0]
     assert np.allclose(_point(db, ids[4], "keyframe_multi"), want, atol=1e-4)
+
+
+@contextmanager
+def _projections_locked(db):
+    """Hold ``clip_projections`` locked from another connection: a map read meanwhile
+    waits in the database until the block ends."""
+    with psycopg.connect(db.url, autocommit=False) as holder:
+        holder.execute("LOCK TABLE clip_projections IN ACCESS EXCLUSIVE MODE")
+        yield
+        holder.rollback()
+
+
+def _reads_waiting(db):
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%clip_projections%'"
+        ).fetchone()[0]
+
+
+def test_readers_that_come_during_a_read_of_a_map_wait_for_it_instead_of_reading_again(db, video):
+    add_clips(db, video, np.random.default_rng(7).normal(size=(20, 8)))
+    update_maps(method="PCA", db=db)
+    clear_cache()
+    got = []
+
+    def reader():
+        got.append(read_map("m", "keyframe_multi_avg", "PCA", db=db))
+
+    with _projections_locked(db):
+        readers = [threading.Thread(target=reader) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        waiting, deadline = [], time.monotonic() + 20
+        while time.monotonic() < deadline and (not waiting or len(waiting) < 20):
+            if waiting or _reads_waiting(db):  # a read is under way: watch for 1 s more
+                waiting.append(_reads_waiting(db))
+            time.sleep(0.05)
+    for thread in readers:
+        thread.join(20)
+    assert max(waiting) == 1  # one read in the database; the other readers wait for it
+    assert len(got) == 3 and got[0] is not None and got[0] is got[1] is got[2]
+    assert len(got[0]) == 20
+
+
+def test_serve_reads_the_explore_pages_map_and_draws_its_first_view_after_start(
+    db, video, settings
+):
+    from dashboards.explore_map import POINTS_SHOWN, first_view
+    from dashboards.server import warm_explore_map
+
+    rng = np.random.default_rng(8)
+    add_clips(db, video, rng.normal(size=(POINTS_SHOWN + 1, 8)))
+    update_maps(method="PCA", db=db)
+    clear_cache()
+    warm_explore_map(settings)
+    # A page after it reads nothing: with the map's table locked, it still gets the map.
+    with _projections_locked(db):
+        got = []
+        page = threading.Thread(
+            target=lambda: got.append(read_map("m", "keyframe_multi_avg", methods()[0])),
+            daemon=True,
+        )
+        page.start()
+        page.join(5)
+        assert got and got[0] is not None and len(got[0]) == POINTS_SHOWN + 1
+
+    def draw_again(*_args):
+        raise AssertionError("the first view was not drawn after start")
+
+    assert first_view(got[0], draw_again).in_view == POINTS_SHOWN + 1
