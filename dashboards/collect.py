@@ -88,6 +88,24 @@ class IdleCollector:
                 self._working -= 1
                 self._last_activity = self.clock()
 
+    def wait_for_quiet(self, quiet: float, max_wait: float, poll: float = CHECK_SECONDS) -> bool:
+        """Block (in a background thread, never on the event loop) until no work has been
+        in progress and nothing has happened for ``quiet`` seconds since this call, or
+        for at most ``max_wait`` seconds. Returns whether it was quiet. For start-up work
+        that only makes later pages faster (the search warm-up): it yields to the pages
+        a user opens right after a start."""
+        start = self.clock()
+        while True:
+            now = self.clock()
+            with self._lock:
+                since = max(self._last_activity, start)
+                working = self._working
+            if working == 0 and now - since >= quiet:
+                return True
+            if now - start >= max_wait:
+                return False
+            time.sleep(poll)
+
     @property
     def wanted(self) -> bool:
         return self._wanted_since is not None

@@ -78,7 +78,7 @@ def test_web_and_worker_roles_on_the_embedded_database(tmp_path):
         # The web node warms the search indexes after it starts (none exist yet here).
         wait_for(
             lambda: "search warm-up: 0 of 0 indexes warmed" in web_log.read_text(),
-            timeout=30,
+            timeout=60,  # it waits for 10 s without pages first
             what="search warm-up line on web",
         )
         wait_for(

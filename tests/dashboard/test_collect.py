@@ -102,3 +102,45 @@ def test_every_request_but_the_health_check_counts_as_activity():
         assert collector._last_activity > before  # a page's script: someone is loading
     finally:
         thread.stop()
+
+
+def test_start_up_work_waits_for_quiet_after_the_call_or_for_its_deadline():
+    """The search warm-up after a start (``runners.web.warm_after_start``) yields to the
+    pages opened meanwhile: it waits while a page is made and until nothing has happened
+    for a while, counted from when it starts waiting."""
+    import threading
+
+    now = [1000.0]
+    collector = IdleCollector(clock=lambda: now[0])
+    now[0] += 60  # long quiet before the wait began does not count
+    done: list[bool] = []
+    with collector.busy():
+        waiter = threading.Thread(
+            target=lambda: done.append(collector.wait_for_quiet(3, 120, 0.005))
+        )
+        waiter.start()
+        now[0] += 10  # quiet for long enough, but a page is being made
+        waiter.join(0.2)
+        assert done == []
+    now[0] += 1
+    collector.touch()  # a request after the page
+    now[0] += 2
+    waiter.join(0.2)
+    assert done == []  # 2 s since the request: not yet
+    now[0] += 1
+    waiter.join(5)
+    assert done == [True]
+
+    # Pages all the time: it gives up waiting at its deadline.
+    late: list[bool] = []
+    with collector.busy():
+        waiter = threading.Thread(
+            target=lambda: late.append(collector.wait_for_quiet(3, 120, 0.005))
+        )
+        waiter.start()
+        now[0] += 119
+        waiter.join(0.2)
+        assert late == []
+        now[0] += 1
+        waiter.join(5)
+    assert late == [False]
