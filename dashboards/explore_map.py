@@ -247,21 +247,18 @@ def _raster_view(
     points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
 ) -> View:
     """A view drawn as a raster only (no points one by one)."""
-    in_view = len(
-        inside(
-            points,
-            {
-                "type": "rect",
-                "x0": x_range[0],
-                "x1": x_range[1],
-                "y0": y_range[0],
-                "y1": y_range[1],
-            },
-        )
-    )
+    in_view = len(in_ranges(points, x_range, y_range))
     return View(
         png_url(rasterise(points, x_range, y_range)), x_range, y_range, empty_points(), in_view
     )
+
+
+def in_ranges(
+    points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
+) -> np.ndarray:
+    """Indices of the points inside the view ``x_range`` x ``y_range``."""
+    rect = {"type": "rect", "x0": x_range[0], "x1": x_range[1], "y0": y_range[0], "y1": y_range[1]}
+    return inside(points, rect)
 
 
 def empty_points() -> dict[str, list[Any]]:
@@ -471,14 +468,7 @@ class ExploreMap:
         self, points: MapPoints, x_range: tuple[float, float], y_range: tuple[float, float]
     ) -> View:
         image = png_url(rasterise(points, x_range, y_range))
-        rect = {
-            "type": "rect",
-            "x0": x_range[0],
-            "x1": x_range[1],
-            "y0": y_range[0],
-            "y1": y_range[1],
-        }
-        in_view = inside(points, rect)
+        in_view = in_ranges(points, x_range, y_range)
         shown = empty_points()
         if len(in_view) <= POINTS_SHOWN:
             ids = [int(c) for c in points.clip_id[in_view]]

@@ -94,6 +94,7 @@ def warm_explore_map(settings: Settings) -> None:
     starting a second one. Only this one map: at a million clips it holds ~24 MB of
     arrays for as long as the process runs, as every map a page has shown does."""
     from dashboards.explore_map import POINTS_SHOWN, first_view
+    from dashboards.pages.explore import opening_strategy
     from mediaml.embed import variants
     from mediaml.projections import methods, read_map
 
@@ -101,8 +102,7 @@ def warm_explore_map(settings: Settings) -> None:
     if not found:
         return
     model = next(iter(found))
-    strategies = found[model]
-    strategy = settings.embed_strategy if settings.embed_strategy in strategies else strategies[0]
+    strategy = opening_strategy(found[model], settings.embed_strategy)
     points = read_map(model, strategy, methods()[0])
     if points is not None and len(points) > POINTS_SHOWN:
         first_view(points)

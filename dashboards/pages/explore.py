@@ -63,6 +63,12 @@ QUERY = [
 ]
 
 
+def opening_strategy(available: list[str], configured: str) -> str:
+    """The strategy a page shows when its address names none: the configured one
+    (``MEDIAML_EMBED_STRATEGY``) when the model has vectors of it, else the first."""
+    return configured if configured in available else available[0]
+
+
 def variants() -> dict[str, list[str]]:
     """Model name -> strategies that have stored vectors."""
     from mediaml.embed import variants as stored_variants
@@ -352,8 +358,9 @@ class ExploreView:
         if wanted is not None and wanted not in available:
             self.notes.append(f"ignored ?strategy={wanted}: {self.model.value} has no such vectors")
             wanted = None
-        default = self.ctx.settings.embed_strategy
-        self.strategy.value = wanted or (default if default in available else available[0])
+        self.strategy.value = wanted or opening_strategy(
+            available, self.ctx.settings.embed_strategy
+        )
 
     def _on_variant(self, event: Any) -> None:
         if self._quiet:
