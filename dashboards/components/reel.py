@@ -8,6 +8,7 @@ control shows its progress, then a download link.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -65,7 +66,7 @@ class ReelMaker(JSComponent):
         options = msg.get("make") if isinstance(msg, dict) else None
         if isinstance(options, dict):
             crossfade = options.get("crossfade")
-            if isinstance(crossfade, int | float):
+            if isinstance(crossfade, int | float) and math.isfinite(crossfade):
                 self.crossfade = min(max(float(crossfade), 0.0), MAX_CROSSFADE)
             self.captions = bool(options.get("captions", self.captions))
             self._start()

@@ -50,3 +50,5 @@ def test_the_reel_control_takes_its_options_from_the_click() -> None:
     assert reel.crossfade == MAX_CROSSFADE and reel.captions is True
     reel._handle_msg({"other": 1})
     assert asked == [True, True]
+    reel._handle_msg({"make": {"crossfade": float("nan")}})  # Bokeh's wire can carry NaN
+    assert reel.crossfade == MAX_CROSSFADE
