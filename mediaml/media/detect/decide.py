@@ -41,6 +41,7 @@ a video opening on something passing the lens is not a cut at frame 1.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -273,10 +274,11 @@ def hard_cuts(
         if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
             ev["candidate"][t] = False
             continue
+        step = _step_unchanged(f, int(t), p)
         if (
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
-            or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p)
-            or _passes_by(f, int(t), score, float(ev["level"][t]), p)
+            or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p, step)
+            or _passes_by(f, int(t), score, float(ev["level"][t]), p, step)
             or _blurred(f, int(t), float(motion[t]), p)
         ):
             flash[t] = True
@@ -285,7 +287,7 @@ def hard_cuts(
             flash[t] = moving[t] = True
             continue
         if ev["dominance"][t] < p.tower_dominance:
-            still[t] = unchanged_blocks(f.z[t - 1], f.z[t], p)
+            still[t] = step()
             if still[t] >= p.still_blocks:
                 flash[t] = True
                 continue
@@ -427,7 +429,20 @@ def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams)
     return not bool((score[1:t] < level + p.cut_margin).any())
 
 
-def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: DetectorParams) -> bool:
+def _step_unchanged(f: Features, t: int, p: DetectorParams) -> Callable[[], int]:
+    """`unchanged_blocks` across step ``t``, counted on the first call and remembered:
+    `_returns`, `_passes_by` and `hard_cuts` each may ask for it."""
+    return cache(lambda: unchanged_blocks(f.z[t - 1], f.z[t], p))
+
+
+def _passes_by(
+    f: Features,
+    t: int,
+    score: np.ndarray,
+    level: float,
+    p: DetectorParams,
+    step: Callable[[], int],
+) -> bool:
     """True when ``t`` lies in a brief disturbance after which the earlier picture is back.
 
     Something passing right in front of the lens (an arm, a car, a passer-by), or a
@@ -471,15 +486,7 @@ def _passes_by(f: Features, t: int, score: np.ndarray, level: float, p: Detector
         return False
     # over a run of up to sweep_frames the camera moves on, so only part of the
     # earlier picture may be back within the block search: one block is enough
-    return _partly_unchanged(f, t, p) or any(
-        _back(f, int(first[i]), int(last[i]), 1, p) for i in close
-    )
-
-
-def _partly_unchanged(f: Features, t: int, p: DetectorParams) -> bool:
-    """True when step ``t`` leaves some of the picture unchanged (a block of
-    `unchanged_blocks`): something passing the lens covers only part of it."""
-    return unchanged_blocks(f.z[t - 1], f.z[t], p) >= 1
+    return step() >= 1 or any(_back(f, int(first[i]), int(last[i]), 1, p) for i in close)
 
 
 def _back(f: Features, a: int, b: int, blocks: int, p: DetectorParams) -> bool:
@@ -541,7 +548,9 @@ def _blurred(f: Features, t: int, across: float, p: DetectorParams) -> bool:
     return False
 
 
-def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams) -> bool:
+def _returns(
+    f: Features, t: int, score: float, level: float, p: DetectorParams, step: Callable[[], int]
+) -> bool:
     """True when the picture before ``t`` comes back within ``flash_frames``.
 
     "Comes back" means: the structure (brightness-independent, so a flash or a fade-in
@@ -573,7 +582,6 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
     # for each repeat next to the step, the picture from before the flash is also
     # compared with the frames one further on, across the whole flash.
     extra = _repeats(f, t, 1, p) + _repeats(f, t - 1, -1, p)
-    partly: bool | None = None  # does the step leave part of the picture unchanged?
     for j in range(1, p.flash_frames + extra + 1):
         pairs = [(a, b) for a, b in ((t - 1, t + j), (t - 1 - j, t)) if a >= 0 and b < n]
         if extra:  # every other pair j + 1 apart across the step
@@ -593,11 +601,11 @@ def _returns(f: Features, t: int, score: float, level: float, p: DetectorParams)
         for (a, b), struct in zip(pairs, found, strict=False):
             colour = float(hist_distance(f.hist[a], f.hist[b]))
             structured = min(f.std[a], f.std[b]) >= p.flat_spread
-            if structured and struct < p.flash_ratio * across and colour < 0.5:
-                if partly is None:  # judged once, for the first pair that lines up
-                    partly = _partly_unchanged(f, t, p)
-                if partly or _back(f, a, b, p.still_blocks, p):
-                    return True
+            lined_up = structured and struct < p.flash_ratio * across and colour < 0.5
+            # and the step leaves part of the picture unchanged (something passing the
+            # lens covers only part of it), or the earlier picture is back
+            if lined_up and (step() >= 1 or _back(f, a, b, p.still_blocks, p)):
+                return True
             if 0.5 * (struct + colour) <= usual:
                 if colour_across >= p.flash_colour:
                     return True
