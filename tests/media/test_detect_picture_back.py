@@ -7,13 +7,11 @@ another framing of the same set, so these cuts were taken for disturbances.
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from mediaml.media import detect_cuts
 from tests.media.test_detect import assert_matches
-from tests.support.footage import cut_only_edit, edit_video
+from tests.support.footage import cut_only_takes
 
 
 @pytest.mark.parametrize(
@@ -50,7 +48,7 @@ from tests.support.footage import cut_only_edit, edit_video
 def test_a_cut_next_to_a_sweep_past_the_lens_is_found(media_dir, draw, part, cuts):
     # takes of cut-only edits (`cut_only_edit` drawn from a seed)
     path = media_dir / f"picture_back_{draw}_{part.start}.mp4"
-    truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    truth = cut_only_takes(path, draw, part)
     assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)
 
@@ -62,6 +60,6 @@ def test_the_last_step_of_a_burst_is_judged_as_one_though_structure_also_found_i
     # made it a candidate, and as such it had to tower over its neighbours at twice
     # the motion search, which the sweep's steps do not allow (before: missed)
     path = media_dir / "picture_back_115_28.mp4"
-    truth = edit_video(path, cut_only_edit(random.Random(115))[28:30], size=(480, 270))
+    truth = cut_only_takes(path, 115, slice(28, 30))
     assert [t.frame for t in truth] == [37]
     assert_matches(detect_cuts(path), truth)

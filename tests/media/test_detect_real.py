@@ -15,6 +15,7 @@ from tests.support.footage import (
     Edit,
     Take,
     cut_only_edit,
+    cut_only_takes,
     edit_video,
     letterbox,
     original_bikes,
@@ -298,7 +299,7 @@ def test_a_video_opening_on_a_sweep_past_the_lens_has_no_cut_at_frame_one(media_
 def test_part_of_a_cut_only_edit_every_cut_and_nothing_else(media_dir, draw, part, cuts):
     # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)
     path = media_dir / f"cut_only_{draw}_{part.start}.mp4"
-    truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    truth = cut_only_takes(path, draw, part)
     assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from mediaml.media import detect_cuts
 from tests.media.test_detect import assert_matches
-from tests.support.footage import cut_only_edit, edit_video
+from tests.support.footage import cut_only_takes
 
 
 @pytest.mark.parametrize(
@@ -30,6 +28,6 @@ from tests.support.footage import cut_only_edit, edit_video
 def test_short_shot_full_of_motion_keeps_both_cuts(media_dir, draw, part, cuts):
     # takes of the bench's cut-only edits (`cut_only_edit` drawn from a seed)
     path = media_dir / f"short_shot_{draw}_{part.start}.mp4"
-    truth = edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+    truth = cut_only_takes(path, draw, part)
     assert [t.frame for t in truth] == cuts
     assert_matches(detect_cuts(path), truth)

@@ -398,6 +398,12 @@ def cut_only_edit(rng: random.Random, takes: int = 30) -> list[Edit]:
     return edits
 
 
+def cut_only_takes(path: Path, draw: int, part: slice) -> list[Transition]:
+    """Takes ``part`` of the cut-only edit drawn from seed ``draw`` (as the bench's and the
+    harness's edits are), rendered at 480x270 to ``path``; returns the true cuts."""
+    return edit_video(path, cut_only_edit(random.Random(draw))[part], size=(480, 270))
+
+
 def _continuity(rng: random.Random, before: Take, shot: int, frames: int) -> Take | None:
     """The same footage, re-framed, starting within 4 frames of where ``before`` ended."""
     lo, hi = CLIPS[before.clip].shots[shot]
