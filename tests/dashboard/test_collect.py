@@ -10,16 +10,38 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from dashboards.collect import IDLE_SECONDS, MAX_WAIT_SECONDS, IdleCollector, due
+from dashboards.collect import (
+    GAP_SECONDS,
+    HARD_WAIT_SECONDS,
+    IDLE_SECONDS,
+    MAX_WAIT_SECONDS,
+    IdleCollector,
+    due,
+)
 
 
 def test_a_collection_waits_for_quiet_or_for_its_deadline():
     # Work in progress: not due, however quiet, until the deadline.
     assert not due(now=100.0, wanted_since=99.0, last_activity=0.0, working=1)
-    assert due(now=99.0 + MAX_WAIT_SECONDS, wanted_since=99.0, last_activity=99.0, working=1)
+    assert due(now=99.0 + HARD_WAIT_SECONDS, wanted_since=99.0, last_activity=99.0, working=1)
     # No work, but a request a moment ago: not yet.
     assert not due(now=100.0, wanted_since=99.0, last_activity=100.0 - IDLE_SECONDS / 2, working=0)
     assert due(now=100.0, wanted_since=99.0, last_activity=100.0 - IDLE_SECONDS, working=0)
+
+
+def test_a_collection_past_its_wait_takes_the_first_gap_between_pages_not_a_page_load():
+    """On a server in continuous use (no quiet of IDLE_SECONDS), a collection that has
+    waited MAX_WAIT_SECONDS does not run in the middle of a page being made or loaded,
+    but in the first gap of GAP_SECONDS with nothing made and nothing asked for."""
+    late = 99.0 + MAX_WAIT_SECONDS
+    assert GAP_SECONDS < IDLE_SECONDS and MAX_WAIT_SECONDS < HARD_WAIT_SECONDS
+    # A page being made, or requests coming in (its scripts, its websocket): not yet.
+    assert not due(now=late, wanted_since=99.0, last_activity=late, working=1)
+    assert not due(now=late, wanted_since=99.0, last_activity=late - GAP_SECONDS / 2, working=0)
+    # The first gap between pages: now.
+    assert due(now=late, wanted_since=99.0, last_activity=late - GAP_SECONDS, working=0)
+    # The same gap before MAX_WAIT_SECONDS is not enough: idle it must be.
+    assert not due(now=100.0, wanted_since=99.0, last_activity=100.0 - GAP_SECONDS, working=0)
 
 
 def test_the_collector_runs_a_wanted_collection_once_the_work_is_done():
