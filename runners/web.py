@@ -10,10 +10,8 @@ command line through the ``mediaml.commands`` entry point) runs the dashboard al
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
-import selectors
 import signal
 import sys
 import threading
@@ -27,37 +25,13 @@ from mediaml.cli import friendly_errors
 from mediaml.config import Settings
 
 log = logging.getLogger("mediaml.web")
-SWITCH_INTERVAL = 0.0005  # seconds; see serve() and LoopSelector
-HOLD_INTERVAL = 0.005  # seconds, Python's default; see LoopSelector
+SWITCH_INTERVAL = 0.0005  # seconds; see serve()
 # The search warm-up waits for this much quiet after the start (warm_after_start): longer
 # than a user or a check takes from the server's first answer to its first page (the
 # bench: a control server, 20 health checks and a Chromium launch, over 3 s here), and
 # than the gaps between the pages of someone using the dashboard.
 WALK_QUIET_SECONDS = 10.0
 WALK_MAX_WAIT_SECONDS = 120.0
-
-
-class LoopSelector(selectors.DefaultSelector):
-    """The event loop's selector, which sets the GIL switch interval for the two halves
-    of each turn of the loop: :data:`SWITCH_INTERVAL` while it waits for events (without
-    the GIL) and takes the GIL back, :data:`HOLD_INTERVAL` while it runs the callbacks.
-
-    A thread that wants the GIL waits one interval, then makes the holder let go. So the
-    loop, once woken by a request, takes the GIL back from a page-building worker thread
-    within 0.5 ms; and while it answers (reading the request, asking the database,
-    writing the reply: a few 0.5 ms slices of CPU on a busy 2-core machine), the worker
-    does not take it back every 0.5 ms: each such hand-over means waking the other
-    thread and, with both cores busy, waiting for it to be scheduled. Measured at 100k
-    clips (3 interleaved pairs of 6 explore loads, with the control server): `/healthz`
-    p95 23 against 27 ms, polls over 35 ms 1.8 % against 2.4 %.
-    """
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        try:
-            return super().select(timeout)
-        finally:
-            sys.setswitchinterval(HOLD_INTERVAL)
 
 
 def serve(
@@ -77,8 +51,6 @@ def serve(
     from dashboards.context import DEFAULT_PREFETCH
     from dashboards.server import make_server, warm_first_use
 
-    # The server's event loop (Tornado takes the current one) waits with LoopSelector.
-    asyncio.set_event_loop(asyncio.SelectorEventLoop(LoopSelector()))
     server = make_server(
         settings,
         port=port,
@@ -138,8 +110,7 @@ def serve(
     # Pages are prepared in worker threads (Python-heavy: widgets, Bokeh models). A
     # thread waiting for the GIL gets it after the holder's switch interval; at the
     # default 5 ms the event loop, which gives the GIL up at every socket call, would
-    # wait that long again and again behind them. (From here on LoopSelector sets it at
-    # each turn of the loop: short while the loop waits, the default while it runs.)
+    # wait that long again and again behind them.
     sys.setswitchinterval(SWITCH_INTERVAL)
     print(f"mediaml dashboard on http://{host}:{port}/review", flush=True)
     try:
