@@ -56,6 +56,7 @@ from mediaml.media.detect.features import (
     motion_distance,
     struct_distance,
 )
+from mediaml.media.detect.framing import framing_jumps
 from mediaml.media.detect.params import DetectorParams
 
 REPEAT_SCORE = 0.01
@@ -213,6 +214,12 @@ def cut_evidence(
     dark = is_black(f, p)
     touches_dark = dark | np.r_[False, dark[:-1]]
     candidate = peak & strong & ~touches_dark
+    # A cut between two framings of one set (close-up <-> wider) can change less than
+    # the usual rules ask; but no camera rescales its picture at once (`framing`).
+    structured = np.minimum(f.std, np.r_[0.0, f.std[:-1]]) >= NORM_FLOOR
+    maybe = (score >= p.reframe_floor) & (dominance >= p.reframe_dominance) & structured
+    for t in np.flatnonzero(maybe & ~candidate & ~touches_dark):
+        candidate[t] = framing_jumps(f, int(t), p)
     if n:
         candidate[0] = False
     return {
