@@ -278,7 +278,12 @@ def hard_cuts(
     ev["still"] = still  # filled below; `burst.burst_evidence` reads the candidate's count
     events = []
     for t in np.flatnonzero(ev["candidate"]):
-        if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
+        if (
+            ev["by_structure_only"][t]
+            and not _towers_over_wider_search(f, int(t), p)
+            # a pan rescales nothing: a change of framing is no pan just past the search
+            and not framing_jumps(f, int(t), p)
+        ):
             ev["candidate"][t] = False
             continue
         step = _step_unchanged(f, int(t), p)

@@ -64,7 +64,10 @@ def framing_jumps(f: Features, t: int, p: DetectorParams) -> bool:
     The picture after is the one before at another scale (or the reverse): matching so
     at ``reframe_match`` or better, and that gain over the unscaled match is at least
     ``reframe_gain`` above the same gain at the steps either side (a zoom rescales
-    step after step; a cut only once).
+    step after step; a cut only once). And the steps either side match better unscaled
+    than rescaled: the camera moves within the search there. A pan faster than the
+    search defeats the unscaled match at every step, and some rescaled crop of a smooth
+    picture then lines up better, step after step alike.
     """
     if not 2 <= t < len(f) - 1:
         return False
@@ -72,4 +75,4 @@ def framing_jumps(f: Features, t: int, p: DetectorParams) -> bool:
     if scaled < p.reframe_match:
         return False
     around = max(_gain(f, i, p)[1] for i in (t - 1, t + 1))
-    return gain - around >= p.reframe_gain
+    return around <= 0 and gain - around >= p.reframe_gain

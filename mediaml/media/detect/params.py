@@ -145,7 +145,9 @@ class DetectorParams:
         reframe_match: ... the rescaled picture must correlate at least this well ...
         reframe_gain: ... and its gain over the unscaled match (``b``'s middle searched
             ``reframe_reach`` pixels in x, proportionally in y) must be at least this
-            much above the gain of the steps either side (a zoom rescales every step).
+            much above the gain of the steps either side (a zoom rescales every step),
+            and those steps must match better unscaled (no pan past the search). Such a
+            step found by structure alone needs no towering at the doubled search.
         reframe_reach: see ``reframe_gain``.
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
