@@ -289,6 +289,7 @@ def hard_cuts(
         step = _step_unchanged(f, int(t), p)
         if (
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
+            or _ends_the_video(int(t), len(score), p)
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p, step)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p, step)
             or _blurred(f, int(t), float(motion[t]), p)
@@ -439,6 +440,18 @@ def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams)
     if t > p.sweep_frames:
         return False
     return not bool((score[1:t] < level + p.cut_margin).any())
+
+
+def _ends_the_video(t: int, n: int, p: DetectorParams) -> bool:
+    """True when the shot ``t`` would open lasts ``flash_frames`` frames or fewer.
+
+    No shot is that short (two cuts that close are one, see `_one_per_disturbance`):
+    a change in the video's last frames is something starting (a sweep past the lens,
+    a whip, a flash) with no frames after it to show that the picture comes back or
+    settles. Only applies where the window ends with the video (in an earlier window
+    these frames are context, decided later).
+    """
+    return n - t <= p.flash_frames
 
 
 def _step_unchanged(f: Features, t: int, p: DetectorParams) -> Callable[[], int]:

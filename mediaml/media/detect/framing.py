@@ -62,7 +62,7 @@ def framing_jumps(f: Features, t: int, p: DetectorParams) -> bool:
     """True when step ``t`` (frame t-1 to t) changes the framing at once.
 
     The picture after is the one before at another scale (or the reverse): matching so
-    at ``reframe_match`` or better, and that gain over the unscaled match is at least
+    at ``reframe_match`` or better, and better than unscaled; that gain is at least
     ``reframe_gain`` above the same gain at the steps either side (a zoom rescales
     step after step; a cut only once). And the steps either side match better unscaled
     than rescaled: the camera moves within the search there. A pan faster than the
@@ -72,7 +72,7 @@ def framing_jumps(f: Features, t: int, p: DetectorParams) -> bool:
     if not 2 <= t < len(f) - 1:
         return False
     scaled, gain = _gain(f, t, p)
-    if scaled < p.reframe_match:
-        return False
+    if scaled < p.reframe_match or gain < 0:
+        return False  # (the steps either side are measured only for a rescaled match)
     around = max(_gain(f, i, p)[1] for i in (t - 1, t + 1))
     return around <= 0 and gain - around >= p.reframe_gain
