@@ -35,7 +35,10 @@ Four rules, applied to frames with enough context on both sides:
    stops from one frame to the next: that is a camera move.
 
 Before any of this, the video's first frames cannot end a shot that has no calm step:
-a video opening on something passing the lens is not a cut at frame 1.
+a video opening on something passing the lens is not a cut at frame 1; nor can its
+last two frames open one (no shot is that short). A step whose picture is the one
+before at another scale is a cut even when it changes little (`framing`: two
+framings of one set; no camera rescales its picture between two frames).
 """
 
 from __future__ import annotations
