@@ -35,7 +35,10 @@ Four rules, applied to frames with enough context on both sides:
    stops from one frame to the next: that is a camera move.
 
 Before any of this, the video's first frames cannot end a shot that has no calm step:
-a video opening on something passing the lens is not a cut at frame 1.
+a video opening on something passing the lens is not a cut at frame 1; nor can its
+last two frames open one (no shot is that short). A step whose picture is the one
+before at another scale is a cut even when it changes little (`framing`: two
+framings of one set; no camera rescales its picture between two frames).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from mediaml.media.detect.features import (
     motion_distance,
     struct_distance,
 )
+from mediaml.media.detect.framing import framing_jumps
 from mediaml.media.detect.params import DetectorParams
 
 REPEAT_SCORE = 0.01
@@ -213,6 +217,12 @@ def cut_evidence(
     dark = is_black(f, p)
     touches_dark = dark | np.r_[False, dark[:-1]]
     candidate = peak & strong & ~touches_dark
+    # A cut between two framings of one set (close-up <-> wider) can change less than
+    # the usual rules ask; but no camera rescales its picture at once (`framing`).
+    structured = np.minimum(f.std, np.r_[0.0, f.std[:-1]]) >= NORM_FLOOR
+    maybe = (score >= p.reframe_floor) & (dominance >= p.reframe_dominance) & structured
+    for t in np.flatnonzero(maybe & ~candidate & ~touches_dark):
+        candidate[t] = framing_jumps(f, int(t), p)
     if n:
         candidate[0] = False
     return {
@@ -271,12 +281,18 @@ def hard_cuts(
     ev["still"] = still  # filled below; `burst.burst_evidence` reads the candidate's count
     events = []
     for t in np.flatnonzero(ev["candidate"]):
-        if ev["by_structure_only"][t] and not _towers_over_wider_search(f, int(t), p):
+        if (
+            ev["by_structure_only"][t]
+            and not _towers_over_wider_search(f, int(t), p)
+            # a pan rescales nothing: a change of framing is no pan just past the search
+            and not framing_jumps(f, int(t), p)
+        ):
             ev["candidate"][t] = False
             continue
         step = _step_unchanged(f, int(t), p)
         if (
             _opens_the_video(int(t), score, float(ev["level"][t]), p)
+            or _ends_the_video(int(t), len(score), p)
             or _returns(f, int(t), float(score[t]), float(ev["level"][t]), p, step)
             or _passes_by(f, int(t), score, float(ev["level"][t]), p, step)
             or _blurred(f, int(t), float(motion[t]), p)
@@ -427,6 +443,18 @@ def _opens_the_video(t: int, score: np.ndarray, level: float, p: DetectorParams)
     if t > p.sweep_frames:
         return False
     return not bool((score[1:t] < level + p.cut_margin).any())
+
+
+def _ends_the_video(t: int, n: int, p: DetectorParams) -> bool:
+    """True when the shot ``t`` would open lasts ``flash_frames`` frames or fewer.
+
+    No shot is that short (two cuts that close are one, see `_one_per_disturbance`):
+    a change in the video's last frames is something starting (a sweep past the lens,
+    a whip, a flash) with no frames after it to show that the picture comes back or
+    settles. Only applies where the window ends with the video (in an earlier window
+    these frames are context, decided later).
+    """
+    return n - t <= p.flash_frames
 
 
 def _step_unchanged(f: Features, t: int, p: DetectorParams) -> Callable[[], int]:

@@ -134,6 +134,21 @@ class DetectorParams:
         match_reach: ... up to this many pixels away in x and y ...
         match_texture: ... only blocks whose normalised luma's standard deviation is
             at least this (flat blocks match anything).
+        reframe_floor: a step that is no candidate cut but changes at least this much
+            (score) and ``reframe_dominance`` times its neighbours is checked for a
+            sudden change of framing (`framing.framing_jumps`): a cut between two
+            framings of one set (close-up <-> wider) can change little, but no camera
+            rescales its picture by a quarter or more from one frame to the next.
+        reframe_dominance: see ``reframe_floor``.
+        reframe_scales: the scales tried (each picture shrunk by one and found in the
+            other) ...
+        reframe_match: ... the rescaled picture must correlate at least this well ...
+        reframe_gain: ... and its gain over the unscaled match (``b``'s middle searched
+            ``reframe_reach`` pixels in x, proportionally in y) must be at least this
+            much above the gain of the steps either side (a zoom rescales every step),
+            and those steps must match better unscaled (no pan past the search). Such a
+            step found by structure alone needs no towering at the doubled search.
+        reframe_reach: see ``reframe_gain``.
         dark_luma: mean luma (0..255) below which a flat frame counts as black.
         dark_spread: luma standard deviation below which a dark frame counts as flat.
         flat_spread: luma standard deviation below which a frame has no structure.
@@ -187,6 +202,12 @@ class DetectorParams:
     match_block: int = 8
     match_reach: int = 4
     match_texture: float = 0.1
+    reframe_floor: float = 0.12
+    reframe_dominance: float = 1.5
+    reframe_scales: tuple[float, ...] = (1.25, 1.4, 1.6, 1.8, 2.0, 2.25)
+    reframe_match: float = 0.85
+    reframe_gain: float = 0.2
+    reframe_reach: int = 7
     dark_luma: float = 40.0
     dark_spread: float = 10.0
     flat_spread: float = 3.0
