@@ -27,6 +27,7 @@ import pandas as pd
 from psycopg.rows import tuple_row
 
 from mediaml.db import Database, get_db
+from mediaml.db.counts import clip_counts
 from mediaml.errors import QueryError
 from mediaml.states import CLIP_RETRY, CLIP_STATES, VIDEO_RETRY, VIDEO_STATES
 
@@ -394,10 +395,7 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             r["state"]: r["n"]
             for r in conn.execute("SELECT state, count(*) AS n FROM source_videos GROUP BY state")
         }
-        c = {
-            r["state"]: r["n"]
-            for r in conn.execute("SELECT state, count(*) AS n FROM clips GROUP BY state")
-        }
+        c = clip_counts(conn)  # kept by triggers: no pass over every clip
         failed = conn.execute(FAILED_ITEMS, (list(VIDEO_RETRY), list(CLIP_RETRY))).fetchall()
         queues = {
             r["queue"]: r["n"]
