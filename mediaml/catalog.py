@@ -142,6 +142,16 @@ def _check_states(kind: str, given: list[str] | None, known: tuple[str, ...]) ->
         )
 
 
+# Each video's live clips are counted in the index of live clips per video
+# (``clips_live_video_idx``), without reading the clips themselves.
+VIDEOS_SQL = (
+    "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
+    "  AND c.state <> 'archived') AS clips"
+    " FROM source_videos v WHERE %(state)s::text IS NULL OR v.state = %(state)s"
+    " ORDER BY v.id"
+)
+
+
 def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFrame:
     """Source videos with their state and live clip count. See the module doc for columns.
 
@@ -151,13 +161,7 @@ def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFr
     _check_states("video", [state] if state is not None else None, VIDEO_STATES)
     db = db or get_db()
     with db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
-            "  AND c.state <> 'archived') AS clips"
-            " FROM source_videos v WHERE %(state)s::text IS NULL OR v.state = %(state)s"
-            " ORDER BY v.id",
-            {"state": state},
-        ).fetchall()
+        rows = conn.execute(VIDEOS_SQL, {"state": state}).fetchall()
     for r in rows:
         r["video_id"] = r["id"]
         r["fps"] = float(Fraction(r["fps_num"], r["fps_den"])) if r["fps_num"] else None

@@ -109,3 +109,20 @@ def test_the_review_queue_is_claimed_through_an_index(db, query):
     if query is claims._QUEUE:
         assert "clips_review_queue_idx" in plan and "Sort" not in plan, plan
     assert review.next_clip("bo", db=db).clip_id != review.next_clip("ana", db=db).clip_id
+
+
+def test_videos_count_live_clips_from_an_index(db):
+    """``videos()``'s clip counts come from the index of live clips per video (no read
+    of every clip's row), and still leave archived clips out."""
+    for n in range(3):
+        _video, rows = add_video_with_clips(
+            db, [10 * i for i in range(1, 400)], frame_count=4000, title=f"Many {n}"
+        )
+    review.act(rows[5]["id"], "merge", "ana")  # archives two clips, makes one
+    with db.transaction() as conn:
+        conn.execute("ANALYZE clips")
+        plan = "\n".join(
+            r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + catalog.VIDEOS_SQL, {"state": None})
+        )
+    assert "Index Only Scan using clips_live_video_idx" in plan, plan
+    assert catalog.videos(db=db)["clips"].tolist() == [400, 400, 399]
