@@ -14,6 +14,19 @@ from mediaml.embed.search import as_array, model_name_of
 from mediaml.embed.store import variant_filter
 from mediaml.embed.strategies import resolve_strategy
 
+COLUMNS = [
+    "clip_id",
+    "video_id",
+    "state",
+    "part",
+    "model_name",
+    "model_version",
+    "generation_strategy",
+    "dim",
+    "vector",
+]
+BATCH_ROWS = 5_000
+
 
 def embeddings(
     model: str | Embedder | None = None,
@@ -38,40 +51,50 @@ def embeddings(
     where = [variant_filter(model_name, strategy, "e")]
     if not include_archived:
         where.append(sql.SQL("c.state <> 'archived'"))
+    condition = sql.SQL(" AND ").join(where)
     query = sql.SQL(
         "SELECT e.clip_id, c.video_id, c.state, e.part, e.model_name, e.model_version,"
         " e.generation_strategy, e.dim, e.embedding AS vector"
         " FROM embeddings e JOIN clips c ON c.id = e.clip_id WHERE {}"
         " ORDER BY e.clip_id, e.part"
-    ).format(sql.SQL(" AND ").join(where))
-    with database.transaction() as conn, conn.cursor(binary=True) as cur:
-        rows = cur.execute(query).fetchall()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "clip_id",
-            "video_id",
-            "state",
-            "part",
-            "model_name",
-            "model_version",
-            "generation_strategy",
-            "dim",
-            "vector",
-        ],
-    )
-    frame["vector"] = [as_array(v) for v in frame["vector"]]
+    ).format(condition)
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS[:-1]}
+    with database.transaction() as conn:
+        # One snapshot for the count and the rows, so the matrix is sized exactly.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        counted = conn.execute(
+            sql.SQL(
+                "SELECT count(*) AS n, max(e.dim) AS dim FROM embeddings e"
+                " JOIN clips c ON c.id = e.clip_id WHERE {}"
+            ).format(condition)
+        ).fetchone()
+        rows, dim = (int(counted["n"]), int(counted["dim"] or 0)) if counted else (0, 0)
+        # Every vector goes straight into one float32 matrix, a batch of rows at a time
+        # from a server-side cursor: memory is the vectors themselves plus one batch
+        # (fetching every row first held each vector twice more, as a pgvector object
+        # and as its own array: 3.6x the vectors' size).
+        matrix = np.empty((rows, dim), np.float32)
+        filled = 0
+        with conn.cursor(name="mediaml_embeddings", binary=True) as cur:
+            cur.itersize = BATCH_ROWS
+            cur.execute(query)
+            while batch := cur.fetchmany(BATCH_ROWS):
+                for name, values in columns.items():
+                    values.extend(r[name] for r in batch)
+                matrix[filled : filled + len(batch)] = [as_array(r["vector"]) for r in batch]
+                filled += len(batch)
+    frame = pd.DataFrame(columns, columns=COLUMNS[:-1])
     if not as_arrow:
+        frame["vector"] = list(matrix)  # each row a float32 array (a view of the matrix)
         return frame
     import pyarrow as pa
 
-    if len(frame):
-        flat = np.concatenate(frame["vector"].tolist())
-        vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat), int(frame["dim"].iloc[0]))
+    if rows:
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), dim)
     else:
         # No rows, so no dimension to fix: an empty list column.
         vectors = pa.array([], pa.list_(pa.float32()))
-    table = pa.Table.from_pandas(frame.drop(columns="vector"), preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     return table.append_column("vector", vectors)
 
 
