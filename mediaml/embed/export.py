@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from psycopg import sql
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+from psycopg.rows import tuple_row
+from psycopg.types import TypeInfo
 
 from mediaml.db.database import Database, get_db
 from mediaml.embed.embedder import Embedder
@@ -75,13 +79,17 @@ def embeddings(
         # and as its own array: 3.6x the vectors' size).
         matrix = np.empty((rows, dim), np.float32)
         filled = 0
-        with conn.cursor(name="mediaml_embeddings", binary=True) as cur:
+        vector_type = TypeInfo.fetch(conn, "vector")
+        with conn.cursor(name="mediaml_embeddings", binary=True, row_factory=tuple_row) as cur:
+            if vector_type is not None:  # vectors as their raw bytes: one numpy step a batch
+                cur.adapters.register_loader(vector_type.oid, _RawVector)
             cur.itersize = BATCH_ROWS
             cur.execute(query)
             while batch := cur.fetchmany(BATCH_ROWS):
-                for name, values in columns.items():
-                    values.extend(r[name] for r in batch)
-                matrix[filled : filled + len(batch)] = [as_array(r["vector"]) for r in batch]
+                *values, vectors = zip(*batch, strict=True)
+                for column, part in zip(columns.values(), values, strict=True):
+                    column.extend(part)
+                matrix[filled : filled + len(batch)] = _decode(vectors, dim)
                 filled += len(batch)
     frame = pd.DataFrame(columns, columns=COLUMNS[:-1])
     if not as_arrow:
@@ -96,6 +104,24 @@ def embeddings(
         vectors = pa.array([], pa.list_(pa.float32()))
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return table.append_column("vector", vectors)
+
+
+class _RawVector(Loader):
+    """A vector in pgvector's binary form, left as bytes for :func:`_decode`."""
+
+    format = Format.BINARY
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def _decode(vectors: tuple[Any, ...], dim: int) -> np.ndarray:
+    """Vectors in pgvector's binary form (a 2-byte dimension, 2 unused bytes, then
+    big-endian float32s; or already decoded, without the raw loader) as one array."""
+    if vectors and not isinstance(vectors[0], bytes):
+        return np.stack([as_array(v) for v in vectors])
+    raw = np.frombuffer(b"".join(vectors), dtype=">f4").reshape(len(vectors), dim + 1)
+    return raw[:, 1:]
 
 
 def variants(*, db: Database | None = None) -> dict[str, list[str]]:
