@@ -253,6 +253,190 @@ MEASUREMENTS: list[Measurement] = [
 ]
 
 
+# -- review, status and the other catalogue reads (audit of session 13) -------------------
+
+PENDING_SHARE = 5  # the newest 1/5 of videos wait for review
+
+
+def prepare_review(cat: Catalogue) -> None:
+    """Clips waiting for review, as a real catalogue has them while new footage comes in:
+    the live clips of the newest fifth of the videos are ``pending_review`` (their
+    vectors stay; nothing here reads them by state). Once per cached catalogue (bench_meta
+    ``review_prepared``); the other rows do not depend on clip states."""
+    import psycopg
+    from _catalogue import _meta, _record
+
+    with psycopg.connect(cat.url) as conn:
+        if "review_prepared" in _meta(conn):
+            return
+        progress("clips pending review ...")
+        (videos,) = conn.execute("SELECT max(id) FROM source_videos").fetchone() or (0,)
+        conn.execute(
+            "UPDATE clips SET state = 'pending_review' WHERE video_id > %s AND state = 'embedded'",
+            (videos - videos // PENDING_SHARE,),
+        )
+        _record(conn, "review_prepared", time.time())
+        conn.commit()
+    with psycopg.connect(cat.url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE clips")
+
+
+def _median_ms(call: Callable[[], Any], times: int = 7) -> float:
+    """Median wall time of ``call`` in ms, after one call not counted."""
+    call()
+    spent = []
+    for _ in range(times):
+        start = time.perf_counter()
+        call()
+        spent.append(time.perf_counter() - start)
+    return float(np.median(spent) * 1000)
+
+
+def review_queue(cat: Catalogue) -> Row:
+    """The review queue with a fifth of the clips waiting (see :func:`prepare_review`):
+    claiming the next clip, an approval and its undo (each answer claims and describes
+    the next clip with the pending count), and the count the navigation bar shows."""
+    from mediaml import review
+
+    prepare_review(cat)
+    db = Database(cat.url, max_size=2)
+    reviewer = "bench-reviewer"
+    try:
+        review.release(reviewer, db=db)
+        claim = _median_ms(lambda: review.next_clip(reviewer, db=db))
+        count = _median_ms(lambda: review.pending_count(db=db))
+        acts, undos = [], []
+        for _ in range(7):
+            shown = review.next_clip(reviewer, db=db)
+            assert shown is not None
+            start = time.perf_counter()
+            review.act(shown.clip_id, "approve", reviewer, db=db)
+            acts.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            review.undo(reviewer, db=db)
+            undos.append(time.perf_counter() - start)
+        review.release(reviewer, db=db)
+        pending = review.pending_count(db=db)
+    finally:
+        db.close()
+    return {
+        f"review: claim the next clip / pending count ({pending:,} waiting)": (
+            f"{claim:.1f} / {count:.1f} ms"
+        ),
+        "review: approve (with the next clip claimed) / undo, median of 7": (
+            f"{np.median(acts) * 1000:.0f} / {np.median(undos) * 1000:.0f} ms"
+        ),
+    }
+
+
+def catalogue_reads(cat: Catalogue) -> Row:
+    """The notebook's other reads: ``status()`` (the status page reads it every 5 s),
+    ``videos()`` (every video with its live clip count), the clips waiting for review
+    (``clips(state=...)`` first page), the least similar clips (``ascending=True``), and
+    ``embeddings()`` in a fresh process (time and peak memory)."""
+    from mediaml.catalog import clips, status, videos
+
+    prepare_review(cat)
+    db = Database(cat.url, max_size=1)
+    clip = int(cat.clip_ids[np.flatnonzero(cat.live)[cat.size // 3]])
+    try:
+        row = {
+            "`status()` (the status page, every 5 s)": f"{_median_ms(lambda: status(db=db)):.0f} ms",
+            "`videos()`, every video with its clip count": (
+                f"{_median_ms(lambda: videos(db=db), 3):,.0f} ms"
+            ),
+            "`clips(state='pending_review')` first page": (
+                f"{_median_ms(lambda: clips(state='pending_review', db=db), 3):,.0f} ms"
+            ),
+            "`similar(k=24, ascending=True)`, least similar": (
+                f"{_median_ms(lambda: _least_similar(clip, db)):,.0f} ms"
+            ),
+        }
+    finally:
+        db.close()
+    spent = _explore._child(_EMBEDDINGS_CHILD, cat.url, MODEL, STRATEGY)
+    row["`embeddings()`, every vector: time / peak memory (fresh process)"] = (
+        f"{spent['s']:,.1f} s / {spent['peak_mb']:,.0f} MB"
+        f" ({cat.size * DIM * 4 / 2**20:,.0f} MB of vectors)"
+    )
+    return row
+
+
+def _least_similar(clip: int, db: Database) -> Any:
+    return similar(clip, K, model=MODEL, strategy=STRATEGY, ascending=True, db=db)
+
+
+_EMBEDDINGS_CHILD = """
+import sys, time
+from mediaml.db import Database
+from mediaml.embed import embeddings
+db = Database(sys.argv[1], max_size=1)
+t = time.perf_counter()
+frame = embeddings(sys.argv[2], sys.argv[3], db=db)
+result = {"s": time.perf_counter() - t, "rows": len(frame)}
+"""
+
+
+def review_pages(cat: Catalogue) -> Row:
+    """``/review`` (a fifth of the clips waiting) and ``/status`` in Chromium against
+    ``mediaml serve``: time until the clip (or the clip counts) are drawn, median of 3
+    after one load not counted, with the server's CPU per load; and an approval in the
+    page until the next clip is shown."""
+    from playwright.sync_api import expect, sync_playwright
+
+    _explore.prepare(cat)
+    prepare_review(cat)
+    fact = ".mm-fact[data-fact=clip]"
+    pages = {
+        "/review": ("/review?reviewer=bench-page", lambda p: p.locator(fact).wait_for()),
+        "/status": (
+            "/status",
+            lambda p: p.locator(".tabulator-row", has_text="pending_review").first.wait_for(),
+        ),
+    }
+    proc, base = _explore._serve(cat)
+    row: Row = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=_explore.CHROMIUM, args=_explore.CHROMIUM_ARGS
+            )
+            for name, (path, ready) in pages.items():
+                loads, cpus = [], []
+                for i in range(_explore.REPEAT + 1):
+                    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+                    context.set_default_timeout(300_000)
+                    page = context.new_page()
+                    cpu = _explore._cpu_seconds(proc.pid)
+                    start = time.perf_counter()
+                    page.goto(base + path)
+                    ready(page)
+                    if i:
+                        loads.append(time.perf_counter() - start)
+                        cpus.append(_explore._cpu_seconds(proc.pid) - cpu)
+                    if name == "/review" and i == _explore.REPEAT:
+                        shown = page.locator(fact).inner_text()
+                        start = time.perf_counter()
+                        page.locator("button[data-action=approve]").click()
+                        expect(page.locator(fact)).not_to_have_text(shown, timeout=300_000)
+                        page.locator("button[data-action=approve]:enabled").wait_for()
+                        row["/review: approve -> next clip shown"] = (
+                            f"{time.perf_counter() - start:.2f} s"
+                        )
+                    context.close()
+                row[f"{name} ready in Chromium / server CPU per load"] = (
+                    f"{np.median(loads):.2f} s / {np.median(cpus):.2f} s"
+                )
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return row
+
+
+MEASUREMENTS += [review_queue, catalogue_reads, review_pages]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=None, help="e.g. 10k,100k,1M")

@@ -27,6 +27,7 @@ import pandas as pd
 from psycopg.rows import tuple_row
 
 from mediaml.db import Database, get_db
+from mediaml.db.counts import clip_counts
 from mediaml.errors import QueryError
 from mediaml.states import CLIP_RETRY, CLIP_STATES, VIDEO_RETRY, VIDEO_STATES
 
@@ -141,6 +142,16 @@ def _check_states(kind: str, given: list[str] | None, known: tuple[str, ...]) ->
         )
 
 
+# Each video's live clips are counted in the index of live clips per video
+# (``clips_live_video_idx``), without reading the clips themselves.
+VIDEOS_SQL = (
+    "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
+    "  AND c.state <> 'archived') AS clips"
+    " FROM source_videos v WHERE %(state)s::text IS NULL OR v.state = %(state)s"
+    " ORDER BY v.id"
+)
+
+
 def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFrame:
     """Source videos with their state and live clip count. See the module doc for columns.
 
@@ -150,13 +161,7 @@ def videos(*, state: str | None = None, db: Database | None = None) -> pd.DataFr
     _check_states("video", [state] if state is not None else None, VIDEO_STATES)
     db = db or get_db()
     with db.transaction() as conn:
-        rows = conn.execute(
-            "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
-            "  AND c.state <> 'archived') AS clips"
-            " FROM source_videos v WHERE %(state)s::text IS NULL OR v.state = %(state)s"
-            " ORDER BY v.id",
-            {"state": state},
-        ).fetchall()
+        rows = conn.execute(VIDEOS_SQL, {"state": state}).fetchall()
     for r in rows:
         r["video_id"] = r["id"]
         r["fps"] = float(Fraction(r["fps_num"], r["fps_den"])) if r["fps_num"] else None
@@ -394,10 +399,7 @@ def status(*, db: Database | None = None) -> dict[str, Any]:
             r["state"]: r["n"]
             for r in conn.execute("SELECT state, count(*) AS n FROM source_videos GROUP BY state")
         }
-        c = {
-            r["state"]: r["n"]
-            for r in conn.execute("SELECT state, count(*) AS n FROM clips GROUP BY state")
-        }
+        c = clip_counts(conn)  # kept by triggers: no pass over every clip
         failed = conn.execute(FAILED_ITEMS, (list(VIDEO_RETRY), list(CLIP_RETRY))).fetchall()
         queues = {
             r["queue"]: r["n"]

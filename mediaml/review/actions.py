@@ -21,6 +21,7 @@ from mediaml.cutmath import split_frame
 from mediaml.db import clips as clipdb
 from mediaml.db import leases
 from mediaml.db.audit import record_review_action
+from mediaml.db.counts import clips_in_state
 from mediaml.db.database import Connection, Database, get_db
 from mediaml.db.transitions import transition
 from mediaml.db.videos import get_video
@@ -120,10 +121,7 @@ def describe(clip_ids: list[int], *, db: Database | None = None) -> list[ReviewC
 def pending_count(*, db: Database | None = None) -> int:
     """How many clips wait for review."""
     with _db(db).transaction() as conn:
-        row = conn.execute(
-            "SELECT count(*) AS n FROM clips WHERE state = %s", (PENDING_REVIEW,)
-        ).fetchone()
-    return int(row["n"]) if row else 0
+        return clips_in_state(conn, PENDING_REVIEW)
 
 
 def approve_all(

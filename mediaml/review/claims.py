@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from mediaml.db import leases
+from mediaml.db.counts import clips_in_state
 from mediaml.db.database import Connection
 from mediaml.states import PENDING_REVIEW
 
@@ -77,11 +78,18 @@ class ReviewClip:
 # A pending clip nobody else holds: unclaimed, claimed by this reviewer, or claimed long
 # enough ago that the claim expired.
 _FREE = f"state = '{PENDING_REVIEW}' AND {leases.free('', 'owner')}"
-# Review order: the reviewer's own live claim first, then video order.
-_ORDER = """
-    ORDER BY coalesce(lease_owner = %(owner)s AND lease_expires_at > now(), false) DESC,
-             video_id, start_frame
+# Review order: the reviewer's own live claims first, then video order. Two queries,
+# each answered by an index walk that stops at the first rows it needs: the live leases
+# (``clips_lease_idx``: only the few rows someone holds now) and the review queue
+# (``clips_review_queue_idx``, pending clips in video order). One query ordering by
+# "own claim first" sorted every pending clip (0.08 s at 20,000 pending, 0.8 s at
+# 200,000) on every claim.
+_OWN = f"""
+    SELECT id FROM clips
+    WHERE state = '{PENDING_REVIEW}' AND lease_owner = %(owner)s AND lease_expires_at > now()
+    ORDER BY video_id, start_frame
 """
+_QUEUE = f"SELECT id FROM clips WHERE {_FREE} ORDER BY video_id, start_frame"
 
 
 def claim_next(conn: Connection, reviewer: str, *, prefer: int | None = None) -> ReviewClip | None:
@@ -102,11 +110,11 @@ def claim_next(conn: Connection, reviewer: str, *, prefer: int | None = None) ->
             f"SELECT id FROM clips WHERE id = %(id)s AND {_FREE} FOR UPDATE SKIP LOCKED",
             {"id": prefer, "owner": owner},
         ).fetchone()
-    if row is None:
-        row = conn.execute(
-            f"SELECT id FROM clips WHERE {_FREE} {_ORDER} LIMIT 1 FOR UPDATE SKIP LOCKED",
-            {"owner": owner},
-        ).fetchone()
+    for query in (_OWN, _QUEUE):
+        if row is None:
+            row = conn.execute(
+                f"{query} LIMIT 1 FOR UPDATE SKIP LOCKED", {"owner": owner}
+            ).fetchone()
     if row is None:
         return None
     leases.give_back(conn, "clips", owner, state=PENDING_REVIEW, keep=int(row["id"]))
@@ -121,12 +129,11 @@ def describe(conn: Connection, clip_id: int) -> ReviewClip | None:
         SELECT c.id, c.video_id, v.title, c.start_frame, c.end_frame, c.start_time,
                c.end_time, v.fps_num, v.fps_den, v.proxy_key,
                (SELECT p.id FROM clips p WHERE p.video_id = c.video_id
-                  AND p.end_frame = c.start_frame AND p.state <> 'archived') AS previous_id,
-               (SELECT count(*) FROM clips WHERE state = %s) AS pending
+                  AND p.end_frame = c.start_frame AND p.state <> 'archived') AS previous_id
         FROM clips c JOIN source_videos v ON v.id = c.video_id
         WHERE c.id = %s
         """,
-        (PENDING_REVIEW, clip_id),
+        (clip_id,),
     ).fetchone()
     if row is None:
         return None
@@ -141,7 +148,7 @@ def describe(conn: Connection, clip_id: int) -> ReviewClip | None:
         fps_num=int(row["fps_num"] or 1),
         fps_den=int(row["fps_den"] or 1),
         previous_clip_id=row["previous_id"],
-        pending_count=int(row["pending"]),
+        pending_count=clips_in_state(conn, PENDING_REVIEW),
         proxy_key=row["proxy_key"],
     )
 
@@ -154,8 +161,9 @@ def release(conn: Connection, reviewer: str) -> int:
 def upcoming(conn: Connection, reviewer: str, limit: int) -> list[int]:
     """Ids of the pending clips ``reviewer`` is likely to see next (for prefetching):
     free or own-claimed, in review order, without claiming them."""
-    rows = conn.execute(
-        f"SELECT id FROM clips WHERE {_FREE} {_ORDER} LIMIT %(limit)s",
-        {"owner": claim_owner(reviewer), "limit": limit},
-    ).fetchall()
-    return [int(r["id"]) for r in rows]
+    params = {"owner": claim_owner(reviewer), "limit": limit}
+    ids = [int(r["id"]) for r in conn.execute(f"{_OWN} LIMIT %(limit)s", params)]
+    if len(ids) < limit:
+        # The queue lists the reviewer's own claims too: ``limit`` rows cover both.
+        ids += [int(r["id"]) for r in conn.execute(f"{_QUEUE} LIMIT %(limit)s", params)]
+    return list(dict.fromkeys(ids))[:limit]
