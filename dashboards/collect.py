@@ -9,7 +9,8 @@ loop (and the GIL, so every thread) for 40–130 ms of CPU each time, the longes
 over ~30 ms.
 
 :func:`install` replaces Panel's collection with a request for one: it is made once the
-server has been idle for :data:`IDLE_SECONDS` (no page or document being made, no HTTP
+server has been idle for :data:`IDLE_SECONDS` (no page or document being made, no page
+whose browser has not reported it drawn yet (:meth:`IdleCollector.loading`), no HTTP
 request but the health check's and no websocket message meanwhile: :func:`log_request`).
 A server in continuous use may never be idle that long: after :data:`MAX_WAIT_SECONDS`
 the collection takes the first gap between pages instead (nothing being made and nothing
@@ -17,9 +18,10 @@ asked for :data:`GAP_SECONDS`), and after :data:`HARD_WAIT_SECONDS` it runs what
 traffic, so memory stays bounded. The collection is the same; what changes is that it
 lands in the middle of someone's page load less often. (At 100k clips one ran on its 30 s
 deadline in the middle of an explore page's load: 132 ms of CPU, 239 ms of wall time on
-the busy machine, and a ``/healthz`` answered in 226 ms. A gap is not proof that no page
-is loading: once, at 1M clips, a browser drawing an explore page asked for nothing for
-0.5 s and the collection ran then.)
+the busy machine, and a ``/healthz`` answered in 226 ms. A gap alone is not proof that no
+page is loading: once, at 1M clips, a browser drawing an explore page asked for nothing
+for 0.5 s and the collection ran then; so a page counts as loading until its browser
+says it has drawn it.)
 
 Python also makes full collections by itself, in whichever thread allocates when they
 fall due: in a page-building worker thread, holding the GIL, as often as Panel's (seen at
@@ -52,6 +54,10 @@ MAX_WAIT_SECONDS = 30.0
 # being made meanwhile (though a busy browser may draw it for longer than this).
 GAP_SECONDS = 0.5
 HARD_WAIT_SECONDS = 120.0
+# A page counts as loading from its request until its browser reports it drawn (Bokeh's
+# DocumentReady), or until its session ends; a page whose browser never says so (a plain
+# GET, a browser that gave up) stops counting after this long.
+LOAD_SECONDS = 10.0
 CHECK_SECONDS = 0.25
 # Python's default: a full collection becomes due after 10 collections of the middle
 # generation (and when the long-lived objects grew by a quarter).
@@ -83,7 +89,41 @@ class IdleCollector:
         self._working = 0
         self._last_activity = clock()
         self._wanted_since: float | None = None
+        self._loading: dict[str, float] = {}  # page (session id) -> when it was requested
         self.collections = 0
+
+    def _working_now(self) -> int:
+        """Work in progress (call with the lock held): bodies and documents being made,
+        and pages whose browser has not drawn them yet (:data:`LOAD_SECONDS` at most)."""
+        if self._loading:
+            oldest = self.clock() - LOAD_SECONDS
+            for page in [p for p, since in self._loading.items() if since <= oldest]:
+                del self._loading[page]
+        return self._working + len(self._loading)
+
+    def loading(self, page: str) -> None:
+        """A page (named by its session id) was requested: until :meth:`loaded`, its
+        browser is fetching, running and drawing it, and no full collection runs.
+
+        Work being made counts already (:meth:`busy`), and so does every finished
+        request (:meth:`touch`), but a browser drawing a page asks for nothing while it
+        draws: once, at a million clips, 0.5 s without a request came in the middle of
+        an explore page's load, and a full collection ran then."""
+        with self._lock:
+            self._loading[page] = self._last_activity = self.clock()
+
+    def loaded(self, page: str) -> None:
+        """The browser has drawn ``page`` (or its session ended): the gap rules count
+        from now. Unknown pages are ignored."""
+        with self._lock:
+            if self._loading.pop(page, None) is not None:
+                self._last_activity = self.clock()
+
+    def is_loading(self, page: str) -> bool:
+        """Whether ``page`` (a session id) counts as loading now."""
+        with self._lock:
+            self._working_now()
+            return page in self._loading
 
     def touch(self) -> None:
         """Something happened (a page request, a websocket message): wait for quiet."""
@@ -117,7 +157,7 @@ class IdleCollector:
             now = self.clock()
             with self._lock:
                 since = max(self._last_activity, start)
-                working = self._working
+                working = self._working_now()
             if working == 0 and now - since >= quiet:
                 return True
             if now - start >= max_wait:
@@ -140,7 +180,7 @@ class IdleCollector:
         if wanted_since is None:
             return
         with self._lock:
-            ready = due(self.clock(), wanted_since, self._last_activity, self._working)
+            ready = due(self.clock(), wanted_since, self._last_activity, self._working_now())
         if not ready:
             IOLoop.current().call_later(CHECK_SECONDS, self._check)
             return

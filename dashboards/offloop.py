@@ -327,6 +327,17 @@ def page_resources(doc: Document, bokeh_resources: Any) -> Resources:
     return resources
 
 
+def _count_as_loading(session: Any) -> None:
+    """No full collection until the browser has drawn this session's page
+    (:meth:`dashboards.collect.IdleCollector.loading`): Bokeh's ``DocumentReady``, which
+    the browser sends once every root of the document is drawn (Panel's onload comes
+    from it too), or the session's end, whichever is first."""
+    page, doc = session.id, session.document
+    collector.loading(page)
+    doc.on_event("document_ready", lambda _event: collector.loaded(page))
+    doc.on_session_destroyed(lambda _context: collector.loaded(page))
+
+
 class OffLoopDocHandler(DocHandler):
     """Panel's page handler, with the page's HTML rendered in a worker thread."""
 
@@ -335,6 +346,7 @@ class OffLoopDocHandler(DocHandler):
         session = await super().get_session()  # type: ignore[misc]
         if session is None or session.document in _PAGES:
             return session
+        _count_as_loading(session)
         resources = page_resources(session.document, self.application.resources())
 
         async def locked() -> None:

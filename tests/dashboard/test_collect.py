@@ -166,3 +166,31 @@ def test_start_up_work_waits_for_quiet_after_the_call_or_for_its_deadline():
         now[0] += 1
         waiter.join(5)
     assert late == [False]
+
+
+def test_a_page_counts_as_loading_until_its_browser_has_drawn_it():
+    """A browser drawing a page asks for nothing while it draws: the page counts as work
+    in progress from its request until the browser says it is drawn (or its session
+    ends), so even a collection past its deadline's gap rule waits for it; a page never
+    reported drawn stops counting after LOAD_SECONDS."""
+    from dashboards.collect import LOAD_SECONDS
+
+    now = [1000.0]
+    collector = IdleCollector(clock=lambda: now[0])
+    wanted_since = now[0] - MAX_WAIT_SECONDS  # past its wait: a gap would do
+    collector.loading("a")
+    collector.loading("b")
+    now[0] += IDLE_SECONDS * 2  # quiet while both browsers draw
+    assert collector.is_loading("a") and collector.is_loading("b")
+    with collector._lock:
+        working = collector._working_now()
+    assert not due(now[0], wanted_since, collector._last_activity, working)
+    collector.loaded("a")
+    collector.loaded("a")  # told twice (drawn, then the session ended): counted once
+    collector.loaded("never requested")
+    assert not collector.is_loading("a") and collector.is_loading("b")
+    assert collector._last_activity == now[0]  # the gap counts from the drawing's end
+    now[0] += LOAD_SECONDS  # "b" never said: it stops counting
+    assert not collector.is_loading("b")
+    with collector._lock:
+        assert collector._working_now() == 0

@@ -224,6 +224,51 @@ def test_panels_collection_waits_while_a_body_is_made(served, monkeypatch):
         gc.callbacks.remove(on_gc)
 
 
+def test_no_collection_while_a_browser_draws_the_page(served, browser, monkeypatch):
+    """A page counts as loading from its request until the browser reports it drawn
+    (Bokeh's DocumentReady): a browser that runs the page's scripts asks the server for
+    nothing meanwhile, and a full collection must not start then. Once drawn, it runs
+    after the usual quiet."""
+    from panel.io import document
+
+    from dashboards.collect import IDLE_SECONDS, collector
+
+    pages, base, server_thread = served
+    sessions: list[str] = []
+
+    def page() -> pn.pane.HTML:
+        sessions.append(pn.state.curdoc.session_context.id)
+        return pn.pane.HTML("drawn at last")
+
+    pages["p"] = page
+    monkeypatch.setattr(document, "_panel_last_cleanup", 0.0)  # no session ended just now
+    held: list[Any] = []  # the browser is busy with the page's scripts meanwhile
+    tab = browser.new_page()
+    tab.route("**/panel.min.js*", lambda route: held.append(route))
+    try:
+        tab.goto(f"{base}/p", wait_until="commit")
+        for _ in range(600):
+            if held:
+                break
+            tab.wait_for_timeout(50)
+        assert held, "the page's script was not asked for"
+        before = collector.collections
+        server_thread.asyncio_loop.call_soon_threadsafe(document._garbage_collect)
+        tab.wait_for_timeout((IDLE_SECONDS * 2 + 1) * 1000)  # quiet, twice as long as needed
+        assert collector.collections == before, "collected while the browser drew the page"
+        assert collector.is_loading(sessions[0])
+        held[0].continue_()
+        tab.get_by_text("drawn at last").wait_for(timeout=60_000)
+        for _ in range(300):
+            if collector.collections > before:
+                break
+            tab.wait_for_timeout(100)
+        assert not collector.is_loading(sessions[0])  # drawn: the browser said so
+        assert collector.collections > before  # made once the page was drawn
+    finally:
+        tab.close()
+
+
 def test_a_page_left_by_the_browser_is_known_while_bokeh_still_runs_its_callbacks(served, browser):
     """Bokeh keeps a session whose websocket closed for its unused lifetime (15 s), and
     runs its periodic callbacks meanwhile; ``left`` tells them nobody sees the page, so
