@@ -45,7 +45,11 @@ KEYFRAME = "artifacts/keyframes/bench/keyframe.jpg"
 DATA_DIR = CACHE / "explore-data"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-REPEAT = 3
+# Explore loads after the warm-up load: 3, or MEDIAML_BENCH_EXPLORE_LOADS (A/B runs of
+# the `/healthz` tail need more polls than 3 loads give: ~40 each).
+REPEAT = int(os.environ.get("MEDIAML_BENCH_EXPLORE_LOADS", "3"))
+# When set, a file to which explore_page writes every load's figures and polls (JSON).
+DUMP = os.environ.get("MEDIAML_BENCH_EXPLORE_DUMP")
 Row = dict[str, str]
 
 
@@ -478,6 +482,9 @@ def explore_page(cat: Catalogue) -> Row:
             if server is not None:
                 server.terminate()
                 server.wait(30)
+
+    if DUMP:
+        Path(DUMP).write_text(json.dumps({"first": first, "loads": loads, "peak_mb": peak}))
 
     def med(key: str) -> float:
         return statistics.median(x[key] for x in loads)
