@@ -309,9 +309,8 @@ def clips(
 # Clips in given states are read one state at a time, each from the index of clips by
 # state in video order (``clips_state_order_idx``, migration 0015), and the states merged
 # in video order: the walk reads only matching clips. A filter on the video-ordered index
-# read every clip before the first match: the newest fifth of a million clips waiting for
-# review took 1.1-1.5 s to show their first page, and a state no clip is in read every
-# clip to return nothing.
+# read every clip before the first match: the newest fifth of a million clips, waiting
+# for review, took 1.1-1.5 s to show their first page.
 _PAGE_COLUMNS = (
     "c.id AS clip_id, c.video_id, c.state, c.start_frame, c.end_frame, c.start_time,"
     " c.end_time, c.grouped_with, c.clip_key, c.last_error, c.retry_count, c.reviewed_by,"
