@@ -223,6 +223,7 @@ def catalogue(n: int, rebuild: bool = False) -> Catalogue:
     vectors = clustered(n, seed=n)
     if not exists:
         _load(url, n, vectors)
+    upgrade(url)  # a cached catalogue gets the migrations added since it was built
     build_index(url)
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT id, video_id, state FROM clips ORDER BY id").fetchall()

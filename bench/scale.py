@@ -30,11 +30,14 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from psycopg.rows import tuple_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -332,21 +335,49 @@ def review_queue(cat: Catalogue) -> Row:
 def catalogue_reads(cat: Catalogue) -> Row:
     """The notebook's other reads: ``status()`` (the status page reads it every 5 s),
     ``videos()`` (every video with its live clip count), the clips waiting for review
-    (``clips(state=...)`` first page), the least similar clips (``ascending=True``), and
-    ``embeddings()`` in a fresh process (time and peak memory)."""
-    from mediaml.catalog import clips, status, videos
+    (``clips(state=...)`` first page), a state no clip is in, the ingest page's list of
+    the newest videos, the least similar clips (``ascending=True``), and ``embeddings()``
+    in a fresh process (time and peak memory).
+
+    ``videos()`` and ``clips(state=...)`` are shown beside session 13's statements (run
+    here, on the same catalogue: :data:`_VIDEOS_BEFORE`, :data:`_CLIPS_BEFORE`) and the
+    raw SQL that returns the same rows with nothing else (the baseline)."""
+    from mediaml.catalog import ClipsTruncatedWarning, clips, status, videos
+    from mediaml.db.videos import recent_videos
 
     prepare_review(cat)
     db = Database(cat.url, max_size=1)
     clip = int(cat.clip_ids[np.flatnonzero(cat.live)[cat.size // 3]])
+    pending = "clips(state='pending_review')"
+    warnings.simplefilter("ignore", ClipsTruncatedWarning)  # a first page is what is timed
     try:
+        after = {
+            "videos": _median_ms(lambda: videos(db=db), 5),
+            pending: _median_ms(lambda: clips(state="pending_review", db=db), 5),
+        }
+        before = {
+            "videos": _median_ms(lambda: _videos_before(db), 5),
+            pending: _median_ms(lambda: _clips_before(db, ["pending_review"]), 5),
+        }
+        raw = {
+            "videos": _median_ms(lambda: _fetch(db, _VIDEOS_RAW)),
+            pending: _median_ms(lambda: _fetch(db, _CLIPS_RAW)),
+        }
+        none = "review_approved"  # no clip is in it
         row = {
             "`status()` (the status page, every 5 s)": f"{_median_ms(lambda: status(db=db)):.0f} ms",
-            "`videos()`, every video with its clip count": (
-                f"{_median_ms(lambda: videos(db=db), 3):,.0f} ms"
+            "`videos()`, every video with its clip count: now / session 13 / raw SQL": (
+                _versus(after["videos"], before["videos"], raw["videos"])
             ),
-            "`clips(state='pending_review')` first page": (
-                f"{_median_ms(lambda: clips(state='pending_review', db=db), 3):,.0f} ms"
+            f"`{pending}` first page: now / session 13 / raw SQL": (
+                _versus(after[pending], before[pending], raw[pending])
+            ),
+            f"`clips(state='{none}')`, no clip in it: now / session 13": (
+                f"{_median_ms(lambda: clips(state=none, db=db)):,.1f} ms / "
+                f"{_median_ms(lambda: _clips_before(db, [none]), 3):,.0f} ms"
+            ),
+            "the ingest page's newest 25 videos (`recent_videos`, every second)": (
+                f"{_median_ms(lambda: _in_transaction(db, recent_videos, 25)):,.1f} ms"
             ),
             "`similar(k=24, ascending=True)`, least similar": (
                 f"{_median_ms(lambda: _least_similar(clip, db)):,.0f} ms"
@@ -360,6 +391,92 @@ def catalogue_reads(cat: Catalogue) -> Row:
         f" ({cat.size * DIM * 4 / 2**20:,.0f} MB of vectors)"
     )
     return row
+
+
+def _versus(now: float, before: float, raw: float) -> str:
+    return (
+        f"{now:,.0f} / {before:,.0f} / {raw:,.0f} ms"
+        f" ({before / now:,.1f}x faster; {now / raw:,.1f}x raw)"
+    )
+
+
+# The baselines: the same columns as plain rows, no counts, keyframes or frame.
+_VIDEOS_RAW = (
+    "SELECT id, title, state, source_uri, frame_count, fps_num, fps_den, duration_s, width,"
+    " height, has_audio, last_error, retry_count, created_at FROM source_videos ORDER BY id"
+)
+_CLIPS_RAW = (
+    "SELECT c.id, c.video_id, v.title, c.state, c.start_frame, c.end_frame, c.start_time,"
+    " c.end_time, c.grouped_with, c.clip_key, c.last_error, c.retry_count, c.reviewed_by,"
+    " c.is_demo FROM clips c JOIN source_videos v ON v.id = c.video_id"
+    " WHERE c.state = 'pending_review' ORDER BY c.video_id, c.start_frame, c.id LIMIT 10000"
+)
+
+
+def _fetch(db: Database, query: str) -> Any:
+    with db.transaction() as conn:
+        return conn.cursor(row_factory=tuple_row).execute(query).fetchall()
+
+
+def _in_transaction(db: Database, read: Callable[..., Any], *args: Any) -> Any:
+    with db.transaction() as conn:
+        return read(conn, *args)
+
+
+# Session 13's videos(): each video's live clips counted from the index of live clips
+# (every entry read), a dict per row, the frame rate divided in Python.
+_VIDEOS_BEFORE = (
+    "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
+    "  AND c.state <> 'archived') AS clips FROM source_videos v ORDER BY v.id"
+)
+
+
+def _videos_before(db: Database) -> Any:
+    import pandas as pd
+
+    from mediaml.catalog import VIDEO_COLUMNS
+
+    with db.transaction() as conn:
+        rows = conn.execute(_VIDEOS_BEFORE).fetchall()
+    for r in rows:
+        r["video_id"] = r["id"]
+        r["fps"] = float(Fraction(r["fps_num"], r["fps_den"])) if r["fps_num"] else None
+    return pd.DataFrame(rows, columns=VIDEO_COLUMNS)
+
+
+# Session 13's clips(state=...) page: one walk of the video-ordered index, the states
+# filtered on the way (its keyframe per clip is looked up the same way as now).
+_CLIPS_BEFORE = """
+WITH page AS (
+    SELECT c.id AS clip_id, c.video_id, v.title, c.state, c.start_frame, c.end_frame,
+           c.start_time, c.end_time, c.grouped_with, c.clip_key, c.last_error,
+           c.retry_count, c.reviewed_by, c.is_demo
+    FROM clips c JOIN source_videos v ON v.id = c.video_id
+    WHERE c.state = ANY(%(states)s)
+    ORDER BY c.video_id, c.start_frame, c.id
+    LIMIT 10001
+)
+SELECT page.*, k.key AS keyframe_key
+FROM page LEFT JOIN LATERAL (
+    SELECT m.key FROM (
+        SELECT a.key, row_number() OVER (ORDER BY a.frame) - 1 AS i, count(*) OVER () AS n
+        FROM clip_artifacts a
+        WHERE a.clip_id = page.clip_id AND a.kind = 'keyframe'
+    ) m
+    WHERE m.i = m.n / 2
+) k ON true
+ORDER BY page.video_id, page.start_frame, page.clip_id
+"""
+
+
+def _clips_before(db: Database, states: list[str]) -> Any:
+    import pandas as pd
+
+    with db.transaction() as conn:
+        cursor = conn.cursor(row_factory=tuple_row)
+        rows = cursor.execute(_CLIPS_BEFORE, {"states": states}).fetchall()
+        names = [column.name for column in cursor.description or ()]
+    return pd.DataFrame(rows[:10000], columns=names)
 
 
 def _least_similar(clip: int, db: Database) -> Any:
@@ -378,10 +495,10 @@ result = {"s": time.perf_counter() - t, "rows": len(frame)}
 
 
 def review_pages(cat: Catalogue) -> Row:
-    """``/review`` (a fifth of the clips waiting) and ``/status`` in Chromium against
-    ``mediaml serve``: time until the clip (or the clip counts) are drawn, median of 3
-    after one load not counted, with the server's CPU per load; and an approval in the
-    page until the next clip is shown."""
+    """``/review`` (a fifth of the clips waiting), ``/status`` and ``/ingest`` in Chromium
+    against ``mediaml serve``: time until the clip (the clip counts, the newest videos)
+    are drawn, median of 3 after one load not counted, with the server's CPU per load;
+    and an approval in the page until the next clip is shown."""
     from playwright.sync_api import expect, sync_playwright
 
     _explore.prepare(cat)
@@ -392,6 +509,11 @@ def review_pages(cat: Catalogue) -> Row:
         "/status": (
             "/status",
             lambda p: p.locator(".tabulator-row", has_text="pending_review").first.wait_for(),
+        ),
+        # The newest videos listed (their clips waiting for review counted).
+        "/ingest": (
+            "/ingest",
+            lambda p: p.locator(".mm-video", has_text="to review").first.wait_for(),
         ),
     }
     proc, base = _explore._serve(cat)

@@ -12,6 +12,7 @@ from mediaml.db.artifacts import upsert_artifact
 from mediaml.db.clips import DetectedCut, create_initial_clips
 from mediaml.db.videos import create_video, update_video
 from mediaml.errors import QueryError
+from tests.support.review import add_video_with_clips
 
 
 @pytest.fixture
@@ -134,3 +135,127 @@ def test_status_lists_every_failed_item_through_the_state_index(db):
     assert {(f["kind"], f["id"], f["state"]) for f in listed} == {
         ("clip", c, s) for c, s in failed.items()
     } | {("video", video["id"], "encoding_failed")}
+
+
+# Session 13's page query (one walk of the video-ordered index, states filtered on the
+# way): the reference the state-by-state query must agree with, row for row.
+_WALK_AND_FILTER = """
+SELECT c.id AS clip_id, c.video_id, v.title, c.state, c.start_frame, c.end_frame,
+       c.start_time, c.end_time, c.grouped_with, c.clip_key, c.last_error,
+       c.retry_count, c.reviewed_by, c.is_demo
+FROM clips c JOIN source_videos v ON v.id = c.video_id
+WHERE (%(states)s::text[] IS NULL OR c.state = ANY(%(states)s))
+  AND (%(video)s::bigint IS NULL OR c.video_id = %(video)s)
+  AND (%(archived)s OR %(states)s::text[] IS NOT NULL OR c.state <> 'archived')
+  AND (%(after)s::bigint IS NULL OR (c.video_id, c.start_frame, c.id) >
+       (SELECT a.video_id, a.start_frame, a.id FROM clips a WHERE a.id = %(after)s))
+ORDER BY c.video_id, c.start_frame, c.id
+LIMIT %(fetch)s
+"""
+_MIXED = ("embedded", "pending_review", "archived", "review_skipped", "exported")
+
+
+@pytest.fixture
+def mixed(db, library):
+    """The library's clips in mixed states, a third video waiting for review, and an
+    archived clip sharing its start frame with the live clip that replaced it."""
+    with db.transaction() as conn:
+        for i, clip in enumerate(library):
+            conn.execute("UPDATE clips SET state = %s WHERE id = %s", (_MIXED[i % 5], clip))
+        video, _ = create_video(conn, "V3", "file:///v3.mp4")
+        update_video(conn, video["id"], fps_num=30, fps_den=1, frame_count=600)
+        made = create_initial_clips(conn, video["id"], [DetectedCut(50 * i) for i in range(1, 12)])
+        conn.execute("UPDATE clips SET state = 'archived' WHERE id = %s", (made[4]["id"],))
+        conn.execute(
+            "INSERT INTO clips (video_id, start_frame, end_frame, start_time, end_time)"
+            " VALUES (%s, 200, 250, 200 / 30.0, 250 / 30.0)",
+            (video["id"],),
+        )
+    return video["id"]
+
+
+def _reference(db, states, video, archived, after, limit):
+    with db.transaction() as conn:
+        rows = conn.execute(
+            _WALK_AND_FILTER,
+            {
+                "states": states,
+                "video": video,
+                "archived": archived,
+                "after": after,
+                "fetch": limit,
+            },
+        ).fetchall()
+    return [tuple(r.values()) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        "pending_review",
+        "archived",
+        "review_approved",  # no clip is in it
+        ["embedded", "archived"],
+        ["exported", "pending_review", "exported"],  # a state named twice counts once
+        [],
+        list(_MIXED),
+    ],
+)
+@pytest.mark.parametrize("archived", [False, True])
+@pytest.mark.parametrize("video", [False, True])
+def test_pages_by_state_are_the_walk_and_filter_pages(db, library, mixed, state, archived, video):
+    """Every page of every state selection (read state by state from the index of clips
+    by state, migration 0015) holds the rows the one filtered walk gave, in its order."""
+    states = [state] if isinstance(state, str) else state
+    chosen = mixed if video else None
+    got, after = [], None
+    while True:
+        page = clips(
+            state=state, video=chosen, include_archived=archived, limit=4, after=after, db=db
+        )
+        assert page.drop(columns=["frames", "duration_s", "keyframe_key"]).apply(
+            tuple, axis=1
+        ).tolist() == _reference(db, states, chosen, archived, after, 4)
+        got += page["clip_id"].tolist()
+        after = page.attrs["next_after"]
+        if after is None:
+            break
+    whole = _reference(db, states, chosen, archived, None, None)
+    assert got == [r[0] for r in whole]
+    assert clips(state=state, video=chosen, include_archived=archived, limit=None, db=db)[
+        "clip_id"
+    ].tolist() == [r[0] for r in whole]
+
+
+def test_a_state_page_reads_only_clips_in_the_state(db):
+    """A page of clips in given states walks the index of clips by state, each state's
+    range merged in video order: no clip of another state is read (a filtered walk of
+    every video's clips read 800,000 before the first of the newest 200,000 at 1M)."""
+    waiting = []
+    for n in range(4):
+        video, rows = add_video_with_clips(
+            db, [10 * i for i in range(1, 500)], frame_count=5000, title=f"Long {n}"
+        )
+        waiting += rows if n >= 2 else []
+    with db.transaction() as conn:
+        conn.execute("UPDATE clips SET state = 'embedded' WHERE video_id < %s", (video["id"] - 1,))
+        conn.execute(
+            "UPDATE clips SET state = 'review_skipped' WHERE id = ANY(%s)",
+            ([r["id"] for r in waiting[::2]],),
+        )
+        conn.execute("ANALYZE clips")
+        for states in (["review_skipped"], ["review_skipped", "pending_review"]):
+            query, names = catalog._clips_sql(states, False)
+            plan = "\n".join(
+                r["QUERY PLAN"]
+                for r in conn.execute(
+                    "EXPLAIN (ANALYZE, COSTS OFF) " + query,
+                    {**names, "video": None, "after": None, "fetch": 21},
+                )
+            )
+            assert "clips_state_order_idx" in plan, plan
+            assert "Rows Removed by Filter" not in plan and "Seq Scan on clips" not in plan, plan
+            assert "Sort Key: c.video_id" not in plan, plan  # merged, never sorted whole
+    page = clips(state=["review_skipped", "pending_review"], limit=100, db=db)
+    assert page["clip_id"].tolist() == [r["id"] for r in waiting[:100]]

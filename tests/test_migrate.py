@@ -164,3 +164,44 @@ def test_clip_vectors_are_stored_in_their_rows_not_in_toast(db_url):
         (stored,) = conn.execute("SELECT count(*) FROM embeddings").fetchone()
     assert stored == 3
     assert chunks == 0
+
+
+def test_session_14_migrations_apply_to_a_catalogue_with_clips(empty_db):
+    """0015 (clips by state) and 0016 (kept live clips per video) apply to a database
+    that already holds videos and clips, and the kept counts start from its clips."""
+    from mediaml import catalog
+    from mediaml.db import Database
+
+    with psycopg.connect(empty_db, autocommit=True) as conn:  # as session 13 left it
+        conn.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for m in load_migrations()[:14]:
+            with conn.transaction():  # each in its own, as upgrade() applies them
+                conn.execute(m.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (m.version, m.name, m.checksum),
+                )
+        conn.execute(
+            "INSERT INTO source_videos (title, source_uri) SELECT 'v' || i, 'file:///' || i"
+            " FROM generate_series(1, 3) i"
+        )
+        conn.execute(
+            "INSERT INTO clips (video_id, start_frame, end_frame, start_time, end_time, state)"
+            " SELECT v, f * 10, f * 10 + 10, f, f + 1,"
+            " CASE WHEN f % 4 = 1 THEN 'archived' ELSE 'pending_review' END"
+            " FROM generate_series(1, 3) v, generate_series(0, v * 4 - 1) f"
+        )
+    assert upgrade(empty_db) == [15, 16]
+    with psycopg.connect(empty_db) as conn:
+        index = conn.execute("SELECT to_regclass('clips_state_order_idx')").fetchone()
+    assert index[0] is not None
+    db = Database(empty_db, max_size=1)
+    try:
+        assert catalog.videos(db=db)["clips"].tolist() == [3, 6, 9]
+        archived = catalog.clips(state="archived", db=db)["start_frame"].tolist()
+        assert archived == [10, 10, 50, 10, 50, 90]
+    finally:
+        db.close()

@@ -111,18 +111,91 @@ def test_the_review_queue_is_claimed_through_an_index(db, query):
     assert review.next_clip("bo", db=db).clip_id != review.next_clip("ana", db=db).clip_id
 
 
-def test_videos_count_live_clips_from_an_index(db):
-    """``videos()``'s clip counts come from the index of live clips per video (no read
-    of every clip's row), and still leave archived clips out."""
-    for n in range(3):
-        _video, rows = add_video_with_clips(
-            db, [10 * i for i in range(1, 400)], frame_count=4000, title=f"Many {n}"
-        )
-    review.act(rows[5]["id"], "merge", "ana")  # archives two clips, makes one
+# Session 13's videos(): each video's live clips counted from the index, a dict per row
+# and the frame rate divided in Python. The kept counts must give the same frame.
+_COUNTING = (
+    "SELECT v.*, (SELECT count(*) FROM clips c WHERE c.video_id = v.id"
+    "  AND c.state <> 'archived') AS clips"
+    " FROM source_videos v WHERE %(state)s::text IS NULL OR v.state = %(state)s"
+    " ORDER BY v.id"
+)
+
+
+def counted_videos(db, state=None):
+    """``videos()`` as it was: every live clip counted."""
+    from fractions import Fraction
+
+    import pandas as pd
+
     with db.transaction() as conn:
-        conn.execute("ANALYZE clips")
-        plan = "\n".join(
-            r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + catalog.VIDEOS_SQL, {"state": None})
-        )
-    assert "Index Only Scan using clips_live_video_idx" in plan, plan
-    assert catalog.videos(db=db)["clips"].tolist() == [400, 400, 399]
+        rows = conn.execute(_COUNTING, {"state": state}).fetchall()
+    for r in rows:
+        r["video_id"] = r["id"]
+        r["fps"] = float(Fraction(r["fps_num"], r["fps_den"])) if r["fps_num"] else None
+    return pd.DataFrame(rows, columns=catalog.VIDEO_COLUMNS)
+
+
+def same_videos(db, state=None):
+    import pandas.testing
+
+    pandas.testing.assert_frame_equal(catalog.videos(state=state, db=db), counted_videos(db, state))
+    return catalog.videos(state=state, db=db)
+
+
+def test_videos_live_clip_counts_follow_every_kind_of_write(db):
+    """``videos()`` reads each video's live clips from the kept counts (migration 0016)
+    and gives the frame counting every clip gave, after every kind of write."""
+    from mediaml.db.videos import create_video
+
+    video, rows = add_video_with_clips(db, [50, 100, 150, 200])
+    other, _ = add_video_with_clips(db, [10], frame_count=20, title="Other", fps=(30000, 1001))
+    with db.transaction() as conn:  # no clips, no frame rate yet
+        create_video(conn, "New", "file:///new.mp4")
+    ids = [r["id"] for r in rows]
+    assert same_videos(db)["clips"].tolist() == [5, 2, 0]
+    review.act(ids[0], "approve", "ana")  # live to live: no count changes
+    review.act(ids[1], "archive", "ana")  # review_archived is live
+    review.act(ids[3], "split", "ana", offset_seconds=1.0)  # archives one, inserts two
+    review.act(ids[2], "merge", "ana")  # archives two, inserts one
+    assert same_videos(db)["clips"].tolist() == [5, 2, 0]
+    review.undo("ana")
+    same_videos(db)
+    with db.transaction() as conn:  # many rows in one statement, some made archived
+        conn.execute("UPDATE clips SET state = 'archived' WHERE start_frame = 0")
+        conn.execute("UPDATE clips SET retry_count = retry_count")
+    assert same_videos(db)["clips"].tolist()[1:] == [1, 0]
+    with db.transaction() as conn:
+        conn.execute("UPDATE clips SET state = 'pending_review' WHERE start_frame = 0")
+    same_videos(db)
+    same_videos(db, "done")
+    same_videos(db, "new")
+    with db.transaction() as conn:
+        delete_video(conn, video["id"])  # the clips go by ON DELETE CASCADE
+    assert same_videos(db)["clips"].tolist() == [2, 0]
+    with db.transaction() as conn:
+        delete_video(conn, other["id"])
+    same_videos(db)
+
+
+def test_videos_read_the_kept_counts_not_the_clips(db):
+    """A row added to the kept counts shows in ``videos()``: the clips are not counted."""
+    video, _ = add_video_with_clips(db, [50])
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO video_clip_counts VALUES (%s, 1000)", (video["id"],))
+    assert catalog.videos(db=db)["clips"].tolist() == [1002]
+
+
+def test_readers_fold_the_video_counts_into_one_row_per_video(db, monkeypatch):
+    video, rows = add_video_with_clips(db, [10 * i for i in range(1, 20)], frame_count=200)
+    gone, _ = add_video_with_clips(db, [10], frame_count=20, title="Gone")
+    for row in rows[1:13:2]:  # each merge archives two clips and makes one
+        review.act(row["id"], "merge", "ana")
+    with db.transaction() as conn:
+        delete_video(conn, gone["id"])
+        parts = conn.execute("SELECT count(*) AS n FROM video_clip_counts").fetchone()["n"]
+    assert parts > 4
+    monkeypatch.setattr(counts, "FOLD_ABOVE", 1)
+    assert same_videos(db)["clips"].tolist() == [14]
+    with db.transaction() as conn:
+        folded = conn.execute("SELECT video_id, n FROM video_clip_counts").fetchall()
+    assert [(r["video_id"], r["n"]) for r in folded] == [(video["id"], 14)]  # gone's dropped
