@@ -95,6 +95,15 @@ def _reason(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def lost_database(exc: Exception) -> str:
+    """What to tell someone whose database stopped answering in the middle of a command."""
+    where = _default.source if _default is not None else "DATABASE_URL"
+    return (
+        f"lost the database ({_reason(exc)}); check that it is running ({where}) and run "
+        "the command again: finished work is kept and an interrupted step is taken up again"
+    )
+
+
 def resolve_url(settings: Settings) -> tuple[str, str]:
     """The database URL to use and where it came from (a variable name or 'embedded')."""
     if settings.database_url:

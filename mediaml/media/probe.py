@@ -33,6 +33,9 @@ VFR_TOLERANCE = 0.02
 TRUNCATION_TOLERANCE_S = 0.5
 """How far short of its stated duration a stream may end before it counts as truncated."""
 
+MIN_SIDE = 2
+"""The fewest pixels a side may have: H.264 4:2:0 (master, proxy) needs two."""
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -141,8 +144,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         Its `VideoInfo`.
 
     Raises:
-        MediaError: the file is missing, empty, not media, truncated, audio-only or a
-            still image.
+        MediaError: the file is missing, empty, not media, truncated, audio-only, a
+            still image or under 2 pixels wide or high.
     """
     path = Path(path)
     container = _open(path)
@@ -164,6 +167,11 @@ def _probe_open(container: Any, path: Path) -> VideoInfo:
     stream = container.streams.video[0]
     ctx = stream.codec_context
     codec = ctx.name
+    if 0 < min(ctx.width, ctx.height) < MIN_SIDE:
+        raise MediaError(
+            f"{name} is {ctx.width}x{ctx.height} pixels, too small to encode: mediaml needs "
+            f"at least {MIN_SIDE}x{MIN_SIDE}"
+        )
     audio = container.streams.audio[0] if container.streams.audio else None
     if codec in STILL_IMAGE_CODECS and (stream.frames or 0) <= 1 and not stream.duration:
         raise MediaError(f"{name} is a still image ({codec}), not a video")

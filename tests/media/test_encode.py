@@ -179,7 +179,13 @@ def bad_inputs(tmp_path: Path, numbered_source: Path) -> dict[str, tuple[Path, s
     still_jpg = lavfi(
         tmp_path / "still.jpg", "-f", "lavfi", "-i", "testsrc2=s=160x90", "-frames:v", "1"
     )
+    # A user's 1x1 "video" (a tracking pixel saved as .mp4): 4:2:0 needs 2x2.
+    dot = lavfi(
+        tmp_path / "dot.mp4",
+        *("-f", "lavfi", "-i", "color=c=red:s=1x1:d=1", "-c:v", "libx264", "-pix_fmt", "yuv444p"),
+    )
     return {
+        "1x1 pixels": (dot, "1x1 pixels, too small"),
         "zero-byte": (zero, "empty"),
         "text named .mp4": (text, "not a readable media file"),
         "truncated": (truncated, "truncated"),

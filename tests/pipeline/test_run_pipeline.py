@@ -1,12 +1,17 @@
 """The pipeline run in-process on real media, real PostgreSQL and the local store."""
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
 import mediaml
 from mediaml.catalog import clips, cuts, videos
 from mediaml.errors import IngestWarning
+from tests.pipeline.conftest import wait_for
 
 
 def live_segments(video_id):
@@ -113,6 +118,32 @@ def test_ingest_reports_bad_files_and_keeps_good_ones(db, three_shot_video, tmp_
         zip(frame["source"].map(lambda s: s.rsplit("/", 1)[-1]), frame["error"], strict=True)
     )
     assert errors["text.mp4"] and errors["empty.mov"]
+
+
+def test_a_run_killed_mid_step_is_finished_by_the_next_run(
+    db, db_url, settings, store, long_video, tmp_path
+):
+    """`mediaml run` killed while it encodes (a closed terminal, the OOM killer, a
+    reboot) leaves its video in `encoding`; with no worker running, the next run takes it
+    up again once its lease has run out instead of leaving it there for ever."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=db_url, MEDIAML_DATA_DIR=str(settings.data_dir), MEDIAML_LEASE_SECONDS="2"
+    )
+    command = [sys.executable, "-m", "mediaml", "run", str(long_video), "--until", "encoded"]
+    with (tmp_path / "run.log").open("wb") as log:
+        killed = subprocess.Popen([*command, "--quiet"], env=env, stdout=log, stderr=log)
+        try:
+            wait_for(lambda: set(videos()["state"]) == {"encoding"}, 180, "the encode to start")
+        finally:
+            killed.kill()
+            killed.wait(30)
+    time.sleep(2.5)  # the killed run's lease runs out
+    steps = mediaml.run_pipeline(until="encoded", progress=False)
+    assert list(steps["stage"]) == ["encode"] and set(steps["result"]) == {"done"}, steps
+    video = videos().iloc[0]
+    assert video["state"] == "encoded" and video["retry_count"] == 1
+    assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
 
 
 @pytest.mark.parametrize("until", ["nonsense"])
