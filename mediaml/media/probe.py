@@ -67,16 +67,16 @@ class VideoInfo:
         return data
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path, name: str) -> Any:
     if not path.exists():
         raise MediaError(f"{path} does not exist")
     if path.stat().st_size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes): re-download or re-copy the file")
+        raise MediaError(f"{name} is empty (0 bytes): re-download or re-copy the file")
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         raise MediaError(
-            f"{path.name} is not a readable media file ({exc.strerror or exc}): "
+            f"{name} is not a readable media file ({exc.strerror or exc}): "
             "check it is a complete video"
         ) from exc
 
@@ -134,11 +134,13 @@ def _check_complete(container: Any, stream: Any, name: str, duration: float) -> 
         raise MediaError(f"{name} is truncated (its data stops before its stated end)")
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
+def probe(path: str | os.PathLike[str], *, name: str | None = None) -> VideoInfo:
     """Describe the video file at ``path``.
 
     Args:
         path: a local media file.
+        name: what messages call the file (default: its name; an upload's temporary
+            file is named after the user's file).
 
     Returns:
         Its `VideoInfo`.
@@ -148,19 +150,17 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             still image or under 2 pixels wide or high.
     """
     path = Path(path)
-    container = _open(path)
+    name = name or path.name
+    container = _open(path, name)
     try:
-        return _probe_open(container, path)
+        return _probe_open(container, path, name)
     except av.error.FFmpegError as exc:
-        raise MediaError(
-            f"{path.name} cannot be read ({exc}): check it is a complete video"
-        ) from exc
+        raise MediaError(f"{name} cannot be read ({exc}): check it is a complete video") from exc
     finally:
         container.close()
 
 
-def _probe_open(container: Any, path: Path) -> VideoInfo:
-    name = path.name
+def _probe_open(container: Any, path: Path, name: str) -> VideoInfo:
     if not container.streams.video:
         kind = "an audio-only file" if container.streams.audio else "not a video"
         raise MediaError(f"{name} is {kind}: mediaml needs a video stream")
