@@ -52,6 +52,9 @@ class Database:
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": False},
             configure=_configure,
+            # A connection the server dropped (a restart, a failover) is replaced when
+            # taken, not handed to a step that then fails (one empty query per checkout).
+            check=ConnectionPool.check_connection,
             open=False,
             name="mediaml",
         )
