@@ -10,7 +10,7 @@ import pytest
 
 import mediaml
 from mediaml.catalog import clips, cuts, videos
-from mediaml.errors import IngestWarning
+from mediaml.errors import IngestWarning, MediaError
 from tests.pipeline.conftest import wait_for
 
 
@@ -144,6 +144,34 @@ def test_a_run_killed_mid_step_is_finished_by_the_next_run(
     video = videos().iloc[0]
     assert video["state"] == "encoded" and video["retry_count"] == 1
     assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
+
+
+def test_ingesting_a_folder_leaves_out_mediamls_own_files_and_hidden_ones(
+    db, store, settings, three_shot_video, tmp_path
+):
+    """`mediaml ingest ~` (or '', which is the current folder): the data dir under it holds
+    the masters, proxies and temp clips of what is already ingested, and a reel being
+    written is a hidden .partial file; none of them are new footage."""
+    path, _ = three_shot_video
+    home = tmp_path
+    assert settings.data_dir.is_relative_to(home)
+    (home / "footage").mkdir()
+    shutil.copy(path, home / "footage" / "day one.mp4")
+    shutil.copy(path, home / "footage" / ".day two.partial-1a2b.mp4")
+    mediaml.run_pipeline(home / "footage", until="review", progress=False)
+    assert store.list("masters/") and store.list("proxies/")
+    for walked in (home, f"{home}/**/*.mp4"):
+        frame = mediaml.ingest(walked)
+        assert list(frame["source"]) == [str(home / "footage" / "day one.mp4")], frame
+        assert not frame["created"].any()
+    # Pointing into the data dir itself is deliberate: its files are taken.
+    assert len(mediaml.ingest(settings.media_dir / "masters")) == 1
+    with pytest.raises(MediaError) as raised:
+        mediaml.ingest(["", "s3://", "s3://bucket", "https://", "ytdl+https:///watch"])
+    message = str(raised.value)
+    assert "an empty source" in message
+    assert "s3:// names no object" in message and "s3://bucket names no object" in message
+    assert "https:// has no host" in message and "ytdl+https:///watch has no host" in message
 
 
 @pytest.mark.parametrize("until", ["nonsense"])
