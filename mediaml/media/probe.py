@@ -161,10 +161,16 @@ def probe(path: str | os.PathLike[str], *, name: str | None = None) -> VideoInfo
 
 
 def _probe_open(container: Any, path: Path, name: str) -> VideoInfo:
-    if not container.streams.video:
+    # Cover art (a song's album picture) is a one-picture "video" stream, not a video.
+    moving = [
+        s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not moving:
         kind = "an audio-only file" if container.streams.audio else "not a video"
+        if container.streams.video:
+            kind += " (its only picture is cover art)"
         raise MediaError(f"{name} is {kind}: mediaml needs a video stream")
-    stream = container.streams.video[0]
+    stream = moving[0]
     ctx = stream.codec_context
     codec = ctx.name
     if 0 < min(ctx.width, ctx.height) < MIN_SIDE:

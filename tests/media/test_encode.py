@@ -184,8 +184,16 @@ def bad_inputs(tmp_path: Path, numbered_source: Path) -> dict[str, tuple[Path, s
         tmp_path / "dot.mp4",
         *("-f", "lavfi", "-i", "color=c=red:s=1x1:d=1", "-c:v", "libx264", "-pix_fmt", "yuv444p"),
     )
+    # A song with its album picture: the picture is a "video" stream of one frame.
+    song = lavfi(
+        tmp_path / "song.m4a",
+        *("-f", "lavfi", "-i", "sine=d=1", "-f", "lavfi", "-i", "testsrc2=s=160x90:d=0.04"),
+        *("-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "mjpeg", "-frames:v", "1"),
+        *("-disposition:v", "attached_pic"),
+    )
     return {
         "1x1 pixels": (dot, "1x1 pixels, too small"),
+        "song with cover art": (song, "audio-only file \\(its only picture is cover art\\)"),
         "zero-byte": (zero, "empty"),
         "text named .mp4": (text, "not a readable media file"),
         "truncated": (truncated, "truncated"),
