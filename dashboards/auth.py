@@ -276,6 +276,13 @@ def login_handler(
         def post(self) -> None:
             user = self.get_argument("username", "")
             address = self.request.remote_ip or "unknown"
+            if self.request.headers.get("Sec-Fetch-Site") == "cross-site":
+                # A form on another site logging this browser in as its own user (login
+                # CSRF): the reviewer's verdicts would be recorded under that name.
+                log.warning("login for %r from %s refused: posted from another site", user, address)
+                self.set_status(403)
+                self.finish("log in from this site's own login page\n")
+                return
             wait = limiter.wait(user, address)
             if wait > 0:
                 log.warning("login for %r from %s refused: locked for %.0f s", user, address, wait)

@@ -43,7 +43,7 @@ def _register(part: Path, name: str) -> dict[str, Any]:
     from mediaml.storage import get_store
     from mediaml.storage.keys import upload_key
 
-    probe(part)  # refuses empty, corrupt and non-video files with FFmpeg's reason
+    probe(part, name=name)  # refuses empty, corrupt and non-video files with FFmpeg's reason
     key = upload_key(uuid.uuid4().hex, name)
     get_store().put(part, key)
     title = Path(name).stem.replace("_", " ").strip() or "upload"
@@ -129,7 +129,8 @@ class UploadHandler(_Guarded):
         try:
             result = await IOLoop.current().run_in_executor(None, _register, self._part, name)
         except MediamlError as exc:
-            return self._reject(400, f"{name}: {exc}")
+            message = str(exc)
+            return self._reject(400, message if name in message else f"{name}: {message}")
         finally:
             self._cleanup()
         log.info("upload %s stored as video %s", name, result["video_id"])

@@ -287,9 +287,9 @@ class Settings:
     lease_seconds: float = setting(
         "MEDIAML_LEASE_SECONDS",
         "How long an in-flight item may go without a heartbeat before the dispatcher "
-        "takes it up again. A running step renews it every third of this, so a short "
-        "lease loses nothing: a killed worker's item is back within this plus "
-        "`MEDIAML_DISPATCH_INTERVAL` (under 2 minutes by default).",
+        "(or the next `mediaml run`) takes it up again. A running step renews it every "
+        "third of this, so a short lease loses nothing: a killed worker's item is back "
+        "within this plus `MEDIAML_DISPATCH_INTERVAL` (under 2 minutes by default).",
         default="45",
         kind="float",
     )

@@ -202,8 +202,8 @@ def reel(
         another frame rate keeps its duration (:func:`reel_frames`).
 
     Raises:
-        NotFoundError: a clip does not exist. MediaError: a clip's video has no proxy, or
-        FFmpeg failed. ValueError: no clips, too many, or a negative crossfade.
+        NotFoundError: a clip does not exist. MediaError: ``path`` does not end in
+        ``.mp4``, a clip's video has no proxy, or FFmpeg failed. ValueError: no clips, too many, or a negative crossfade.
 
     Example:
         >>> mediaml.reel(mediaml.similar(clip_id=3, k=8)["clip_id"], "similar.mp4")
@@ -213,10 +213,15 @@ def reel(
         raise ValueError(f"a reel takes at most {MAX_CLIPS} clips, not {len(ids)}")
     if not ids:
         raise ValueError("a reel needs at least one clip")
+    out = Path(path)
+    if out.suffix.lower() != ".mp4":
+        raise MediaError(
+            f"{out.name} does not end in .mp4: a reel is an MP4 file (e.g. "
+            f"{out.with_suffix('.mp4').name})"
+        )
     settings = settings or get_settings()
     store = store or get_store()
     sources = _sources(db or get_db(), ids)
-    out = Path(path)
     work = Path(tempfile.mkdtemp(prefix="reel-", dir=_scratch(settings)))
     try:
         files: list[Path] = []

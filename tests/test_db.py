@@ -214,6 +214,24 @@ def test_pool_registers_vectors(db):
     assert np.asarray(v.to_numpy()).tolist() == [1, 2, 3]
 
 
+def test_connections_cut_by_a_database_restart_are_replaced(db, db_url):
+    """After the server drops every connection (a restart of PostgreSQL, a failover), the
+    next transaction gets a working connection: a worker's idle pool used to hand out the
+    dead ones one by one, failing a claim or a dispatcher run each time for minutes."""
+    for _ in range(3):
+        with db.transaction() as conn:
+            conn.execute("SELECT 1")
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        cut = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert cut is not None and cut[0] >= 1
+    for _ in range(3):
+        with db.transaction() as conn:
+            assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+
+
 def test_database_repr_hides_password(db_url):
     db = Database(db_url.replace("postgres:@", "postgres:topsecret@"))
     try:

@@ -83,6 +83,33 @@ def test_review_of_an_unknown_clip_speaks_notebook(db):
     assert "load the next clip" not in message
 
 
+def test_review_of_a_clip_someone_else_has_speaks_notebook(db):
+    """The README's `mediaml.review(clip_id, "approve", reviewer="ana")` on a clip that
+    the dashboard shows someone else, or that they merged away meanwhile: what happened
+    and what to do in a notebook, not the dashboard's "here is the next clip"."""
+    import pytest
+
+    from mediaml.errors import ReviewConflictError
+    from tests.support.review import add_video_with_clips
+
+    _video, rows = add_video_with_clips(db, [50, 100, 150])
+    first, second = rows[0]["id"], rows[1]["id"]
+    assert mediaml.review.next_clip("root").clip_id == first  # on the dashboard's screen
+    with pytest.raises(ReviewConflictError) as held:
+        mediaml.review(first, "approve", reviewer="ana")
+    mediaml.review.release("root")
+    mediaml.review.act(second, "merge", "bo")
+    with pytest.raises(ReviewConflictError) as merged:
+        mediaml.review(second, "approve", reviewer="ana")
+    for raised, reason in (
+        (held, f"clip {first} is being reviewed by root"),
+        (merged, f"clip {second} was already reviewed or changed by bo (it is now 'archived')"),
+    ):
+        message = str(raised.value)
+        assert message.startswith(reason + "; nothing was changed. mediaml.clips(state=")
+        assert "next clip" not in message and "another clip" not in message
+
+
 def test_help_of_review_shows_how_to_call_it():
     import pydoc
 

@@ -3,6 +3,7 @@ model variables, the ``mediaml`` command and a plain ``python``."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from tests.conftest import free_port, wait_for_port
 from tests.support.embed import write_tiny_clip_model
 from tests.support.media import Shot, make_multishot_video
 
@@ -33,6 +36,11 @@ def blocks(language: str) -> list[str]:
 def python_examples() -> tuple[str, str]:
     main, text_search = [b for b in blocks("python") if "import mediaml" in b or "search_text" in b]
     return main, text_search
+
+
+def in_process_example() -> list[str]:
+    block = next(b for b in blocks("sh") if "mediaml serve" in b and "mediaml reel" in b)
+    return [line for line in block.splitlines() if line.strip()]
 
 
 def worker_example() -> list[str]:
@@ -137,3 +145,46 @@ def test_readme_shell_example_with_a_worker(home):
         log.close()
     assert "videos: done=2" in shown
     assert (home / ".local" / "share" / "mediaml" / "pg").is_dir()  # the default data dir
+
+
+def test_readme_shell_example_in_this_process(home):
+    """ingest, run, serve, status, export and reel exactly as the README writes them, in
+    order, on a fresh data dir (``serve`` until its review page answers, on ``PORT``)."""
+    lines = in_process_example()
+    assert [line.split()[1] for line in lines] == [
+        "ingest",
+        "run",
+        "serve",
+        "status",
+        "export",
+        "reel",
+    ]
+    port = free_port()
+    env = user_env(home, PORT=str(port))
+    shown: dict[str, str] = {}
+    for line in lines:
+        command = line.split()[1]
+        if command == "serve":
+            log = (home / "serve.log").open("w")
+            server = subprocess.Popen(
+                ["bash", "-c", f"exec {line}"], cwd=home, env=env, stdout=log, stderr=log
+            )
+            try:
+                wait_for_port(port, timeout=180)
+                page = requests.get(f"http://127.0.0.1:{port}/review", timeout=120)
+                assert page.status_code == 200, (home / "serve.log").read_text()
+            finally:
+                server.send_signal(signal.SIGINT)
+                server.wait(timeout=120)
+                log.close()
+            continue
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=home, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, (line, done.stderr)
+        shown[command] = done.stdout
+    assert json.loads(shown["status"])["clips"]["pending_review"] == 4
+    assert (home / "parquet" / "clips.parquet").exists()
+    assert (
+        shown["reel"].strip().endswith("wrote best.mp4") and (home / "best.mp4").stat().st_size > 0
+    )

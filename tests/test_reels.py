@@ -146,3 +146,15 @@ def test_reel_of_unknown_clips_says_which(clips, tmp_path):
     with pytest.raises(NotFoundError, match="clip\\(s\\) 999 do not exist"):
         mediaml.reel([*clips, 999], tmp_path / "x.mp4")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_reel_to_a_file_that_is_not_an_mp4_says_so(clips, tmp_path):
+    """`mediaml reel 1 2 -o best.txt` (or no extension): one line, not FFmpeg's broken pipe
+    after the clips were cut."""
+    out = tmp_path / "reels"
+    out.mkdir()
+    for name in ("best.txt", "best"):
+        result = CliRunner().invoke(cli, ["reel", *map(str, clips), "-o", str(out / name)])
+        assert result.exit_code == 1, result.output
+        assert f"Error: {name} does not end in .mp4: a reel is an MP4 file" in result.output
+    assert list(out.iterdir()) == []

@@ -21,14 +21,23 @@ EXIT_PARTIAL = 3
 
 
 def friendly_errors(func: F) -> F:
-    """Turn :class:`MediamlError` into ``Error: <message>`` and exit status 1."""
+    """Turn :class:`MediamlError` into ``Error: <message>`` and exit status 1, and so a
+    database that stops answering in the middle of a command (stopped, restarted, the
+    network gone): what is committed stays, and the next run takes up the rest."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import psycopg
+
         try:
             return func(*args, **kwargs)
         except MediamlError as exc:
             click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except psycopg.OperationalError as exc:
+            from mediaml.db.database import lost_database
+
+            click.echo(f"Error: {lost_database(exc)}", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

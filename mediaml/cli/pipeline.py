@@ -26,9 +26,10 @@ def ingest(
 ) -> None:
     """Register videos: files, folders, globs, file://, s3:// or http(s):// URLs.
 
-    The new videos are queued for the workers right away (`mediaml worker`); `mediaml run`
-    processes them in this process instead. Exit status: 0 all registered, 3 some
-    failed, 1 none registered.
+    Folders and globs leave out hidden files and mediaml's own data dir. The new videos
+    are queued for the workers right away (`mediaml worker`); `mediaml run` processes
+    them in this process instead. Exit status: 0 all registered, 3 some failed, 1 none
+    registered.
 
     \b
     Examples:

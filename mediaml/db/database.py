@@ -52,6 +52,9 @@ class Database:
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": False},
             configure=_configure,
+            # A connection the server dropped (a restart, a failover) is replaced when
+            # taken, not handed to a step that then fails (one empty query per checkout).
+            check=ConnectionPool.check_connection,
             open=False,
             name="mediaml",
         )
@@ -93,6 +96,15 @@ def _reason(exc: Exception) -> str:
     """The first line of a psycopg error, which is the one that says what happened."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def lost_database(exc: Exception) -> str:
+    """What to tell someone whose database stopped answering in the middle of a command."""
+    where = _default.source if _default is not None else "DATABASE_URL"
+    return (
+        f"lost the database ({_reason(exc)}); check that it is running ({where}) and run "
+        "the command again: finished work is kept and an interrupted step is taken up again"
+    )
 
 
 def resolve_url(settings: Settings) -> tuple[str, str]:

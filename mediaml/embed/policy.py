@@ -18,6 +18,7 @@ compare vectors of one model, so a fallback never mixes models.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,10 +74,17 @@ def choose_model(
     if production:
         # Production never falls back: the boot check loads (or downloads) CLIP or stops.
         return ModelChoice(PREFERRED, AUTO, f"{PREFERRED} (production: no fallback)")
+    # A folder with some of the files (a copy or download cut short): name what is missing.
+    missing = re.search(r"\(missing: ([^)]*)\)", where)
+    absent = (
+        f"{models_dir / PREFERRED} lacks {missing.group(1)}"
+        if missing
+        else f"{PREFERRED} is not on this machine"
+    )
     return ModelChoice(
         FALLBACK,
         AUTO,
-        f"{PREFERRED} is not on this machine, so clips are embedded with the offline "
+        f"{absent}, so clips are embedded with the offline "
         f"{FALLBACK} model (similar colours, layout and texture; no text search). "
         f"To use CLIP, put its files in {models_dir / PREFERRED} (see docs/embeddings.md) or run once "
         f"with network access and MEDIAML_EMBED_MODEL={PREFERRED} to download them; "

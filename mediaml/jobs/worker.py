@@ -25,6 +25,49 @@ from mediaml.errors import ConfigError
 
 log = logging.getLogger("mediaml.worker")
 
+REPEAT_REPORT_SECONDS = 60.0
+"""How often a failure that repeats in a loop (reading a queue while the database is
+down) is logged again, with how many times it happened in between."""
+
+
+class RepeatedErrors(logging.Filter):
+    """Logs the first of a run of identical errors in full, then at most one line per
+    :data:`REPEAT_REPORT_SECONDS` saying how many were left out.
+
+    While the database is down, every Huey consumer thread fails to read its queue each
+    time it polls (every 2 s at most, dozens of threads): about 40 tracebacks a second,
+    gigabytes of log over a long outage, and the one line that says what is wrong lost
+    among them.
+    """
+
+    def __init__(self, every: float = REPEAT_REPORT_SECONDS) -> None:
+        super().__init__()
+        self.every = every
+        self._last: dict[tuple[str, str], float] = {}
+        self._skipped: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every:
+                self._skipped[key] = self._skipped.get(key, 0) + 1
+                return False
+            self._last[key] = now
+            skipped = self._skipped.pop(key, 0)
+        if skipped:
+            record.msg = f"{record.msg} ({skipped} more in the last {self.every:.0f} s)"
+        return True
+
+
+_REPEATED = RepeatedErrors()
+# Huey's consumer loops: "Error reading from queue", "Error reading schedule."
+QUEUE_LOOP_LOGGERS = ("huey.consumer.Worker", "huey.consumer.Scheduler")
+
 
 class Worker:
     """Consumers for ``settings.queues``; call :meth:`run` from the main thread."""
@@ -39,6 +82,8 @@ class Worker:
             )
         self.settings = settings
         set_settings(settings)
+        for name in QUEUE_LOOP_LOGGERS:
+            logging.getLogger(name).addFilter(_REPEATED)
         self.url, self.source = resolve_url(settings)
         connect(self.url, settings=settings, source=self.source)  # migrations on boot
         self.stop_event = threading.Event()

@@ -63,7 +63,11 @@ def _graph(info: VideoInfo, *, master: bool, detect: bool) -> str:
     """The filter graph: outputs [master] (when re-encoding), [proxy] and [detect]."""
     width, height = proxy_size(info.width, info.height)
     rate = proxy_fps(info)
+    # The proxy's first frame is at 0 even when the sound starts a little earlier (AAC
+    # priming without its edit list, a stream-copied cut): with -fps_mode cfr the gap
+    # would otherwise be filled with a repeat of the first frame, shifting every frame.
     proxy_chain = (
+        "setpts=PTS-STARTPTS,"
         f"fps={rate.numerator}/{rate.denominator},"
         f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p"
     )

@@ -33,6 +33,9 @@ VFR_TOLERANCE = 0.02
 TRUNCATION_TOLERANCE_S = 0.5
 """How far short of its stated duration a stream may end before it counts as truncated."""
 
+MIN_SIDE = 2
+"""The fewest pixels a side may have: H.264 4:2:0 (master, proxy) needs two."""
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -64,16 +67,16 @@ class VideoInfo:
         return data
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path, name: str) -> Any:
     if not path.exists():
         raise MediaError(f"{path} does not exist")
     if path.stat().st_size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes): re-download or re-copy the file")
+        raise MediaError(f"{name} is empty (0 bytes): re-download or re-copy the file")
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         raise MediaError(
-            f"{path.name} is not a readable media file ({exc.strerror or exc}): "
+            f"{name} is not a readable media file ({exc.strerror or exc}): "
             "check it is a complete video"
         ) from exc
 
@@ -131,39 +134,50 @@ def _check_complete(container: Any, stream: Any, name: str, duration: float) -> 
         raise MediaError(f"{name} is truncated (its data stops before its stated end)")
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
+def probe(path: str | os.PathLike[str], *, name: str | None = None) -> VideoInfo:
     """Describe the video file at ``path``.
 
     Args:
         path: a local media file.
+        name: what messages call the file (default: its name; an upload's temporary
+            file is named after the user's file).
 
     Returns:
         Its `VideoInfo`.
 
     Raises:
-        MediaError: the file is missing, empty, not media, truncated, audio-only or a
-            still image.
+        MediaError: the file is missing, empty, not media, truncated, audio-only, a
+            still image or under 2 pixels wide or high.
     """
     path = Path(path)
-    container = _open(path)
+    name = name or path.name
+    container = _open(path, name)
     try:
-        return _probe_open(container, path)
+        return _probe_open(container, path, name)
     except av.error.FFmpegError as exc:
-        raise MediaError(
-            f"{path.name} cannot be read ({exc}): check it is a complete video"
-        ) from exc
+        raise MediaError(f"{name} cannot be read ({exc}): check it is a complete video") from exc
     finally:
         container.close()
 
 
-def _probe_open(container: Any, path: Path) -> VideoInfo:
-    name = path.name
-    if not container.streams.video:
+def _probe_open(container: Any, path: Path, name: str) -> VideoInfo:
+    # Cover art (a song's album picture) is a one-picture "video" stream, not a video.
+    moving = [
+        s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not moving:
         kind = "an audio-only file" if container.streams.audio else "not a video"
+        if container.streams.video:
+            kind += " (its only picture is cover art)"
         raise MediaError(f"{name} is {kind}: mediaml needs a video stream")
-    stream = container.streams.video[0]
+    stream = moving[0]
     ctx = stream.codec_context
     codec = ctx.name
+    if 0 < min(ctx.width, ctx.height) < MIN_SIDE:
+        raise MediaError(
+            f"{name} is {ctx.width}x{ctx.height} pixels, too small to encode: mediaml needs "
+            f"at least {MIN_SIDE}x{MIN_SIDE}"
+        )
     audio = container.streams.audio[0] if container.streams.audio else None
     if codec in STILL_IMAGE_CODECS and (stream.frames or 0) <= 1 and not stream.duration:
         raise MediaError(f"{name} is a still image ({codec}), not a video")

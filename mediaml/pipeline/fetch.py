@@ -256,6 +256,7 @@ def _fetch_s3(
 ) -> None:
     """Stream the object at ``uri`` to ``dest``, reporting (bytes so far, object size)."""
     import s3fs
+    from botocore.exceptions import NoCredentialsError
 
     fs = s3fs.S3FileSystem(
         key=settings.aws_access_key_id,
@@ -280,6 +281,11 @@ def _fetch_s3(
         raise MediaError(f"source {uri} does not exist") from None
     except PermissionError as exc:
         raise StorageError(f"cannot read {uri}: {exc}; check the AWS credentials") from None
+    except NoCredentialsError:
+        raise StorageError(
+            f"cannot read {uri}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or an AWS profile), then `mediaml retry`"
+        ) from None
 
 
 def ytdl_format(max_height: int | None = None) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import pandas as pd
 
+from mediaml.config import get_settings
 from mediaml.db import Database, get_db
 from mediaml.db.videos import create_video
 from mediaml.errors import IngestWarning, MediaError, MediamlError
@@ -58,8 +59,38 @@ def _row(source: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def _url_error(text: str, kind: str) -> str | None:
+    """Why a remote source cannot name a video (no bucket, key or host), if it cannot."""
+    parsed = urlparse(text.removeprefix("ytdl+"))
+    if kind == "s3" and (not parsed.netloc or parsed.path.strip("/") == ""):
+        return f"{text} names no object: use s3://<bucket>/<key>"
+    if kind in ("http", "ytdl") and not parsed.netloc:
+        return f"{text} has no host: use a full URL such as https://example.com/video.mp4"
+    return None
+
+
+def _walked(files: Iterable[Path], root: Path, own: Path, *, globbed: bool = False) -> list[Path]:
+    """Video files found under ``root``, without hidden ones (dot files and folders, such
+    as a half-written ``.name.partial-….mp4``) and, unless ``root`` is inside it, without
+    mediaml's own data dir (``own``: masters, proxies and cached clips are not footage)."""
+    skip_own = not root.resolve().is_relative_to(own)
+    kept = []
+    for p in files:
+        if not p.is_file() or p.suffix.lower() not in VIDEO_EXTENSIONS:
+            continue
+        # A glob leaves out hidden names itself, except those its pattern spells out.
+        parts = (p.name,) if globbed else p.relative_to(root).parts
+        if any(part.startswith(".") for part in parts):
+            continue
+        if skip_own and p.resolve().is_relative_to(own):
+            continue
+        kept.append(p)
+    return sorted(kept)
+
+
 def expand_sources(sources: str | Path | Iterable[str | Path]) -> list[tuple[str, str | None]]:
-    """Expand folders and globs into files.
+    """Expand folders and globs into files (leaving out hidden files and mediaml's own
+    data dir).
 
     Returns:
         ``(source, error)`` pairs: a local path or URL with ``error`` None, or the
@@ -67,29 +98,34 @@ def expand_sources(sources: str | Path | Iterable[str | Path]) -> list[tuple[str
     """
     if isinstance(sources, str | Path):
         sources = [sources]
+    own = get_settings().data_dir.expanduser().resolve()
     found: list[tuple[str, str | None]] = []
     for raw in sources:
         text = str(raw)
+        if not text.strip():
+            found.append((text, "an empty source: give a file, folder, glob or URL"))
+            continue
         try:
             kind = source_kind(text)
         except MediamlError as exc:
             found.append((text, str(exc)))
             continue
         if kind != "local":
-            found.append((text, None))
+            found.append((text, _url_error(text, kind)))
             continue
         path_text = urlparse(text).path if text.startswith("file://") else text
         path = Path(path_text).expanduser()
         if glob.has_magic(path_text):
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-            files = [p for p in matches if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+            matches = [Path(p) for p in glob.glob(str(path), recursive=True)]
+            # The folder the pattern starts from (its part before the first wildcard).
+            first = next(i for i, part in enumerate(path.parts) if glob.has_magic(part))
+            start = Path(*path.parts[:first]) if first else Path(".")
+            files = _walked(matches, start, own, globbed=True)
             if not files:
                 found.append((text, f"no video files match {text}"))
             found += [(str(p.resolve()), None) for p in files]
         elif path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
-            )
+            files = _walked(path.rglob("*"), path, own)
             if not files:
                 found.append(
                     (

@@ -17,6 +17,7 @@ from tqdm import TqdmWarning
 from mediaml.config import get_settings
 from mediaml.db import Database, get_db
 from mediaml.embed.policy import default_model, require_model
+from mediaml.pipeline.dispatcher import DispatchStats, recover_expired
 from mediaml.pipeline.retry import retry_due
 from mediaml.pipeline.runner import Outcome, StageContext, run_item
 from mediaml.pipeline.stages import STAGES, Stage
@@ -94,7 +95,9 @@ def run_pipeline(
     """Ingest ``sources`` (if given) and run every stage on them in this process.
 
     Args:
-        sources: paths, folders, globs or URLs; None runs whatever is waiting.
+        sources: paths, folders, globs or URLs; None runs whatever is waiting,
+            including items a killed run left in flight once their lease
+            (``MEDIAML_LEASE_SECONDS``) has run out.
         until: last state to reach: ``downloaded``, ``encoded``, ``review`` (clips
             created, waiting for review), ``exported``, ``keyframed`` or ``embedded``.
         auto_approve: approve new clips instead of waiting for a reviewer.
@@ -144,6 +147,9 @@ def run_pipeline(
     try:
         while True:
             did_work = False
+            # Items a killed run or worker left in flight, once their lease has run out
+            # (with no worker running, nothing else would take them up again).
+            recover_expired(db, DispatchStats())
             with db.transaction() as conn:
                 retry_due(conn)  # transient failures whose next try has come
             for stage in stages:

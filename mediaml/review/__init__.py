@@ -29,7 +29,7 @@ import getpass
 import sys
 import types
 
-from mediaml.errors import NotFoundError
+from mediaml.errors import NotFoundError, ReviewConflictError
 from mediaml.review.actions import (
     ReviewResult,
     act,
@@ -91,6 +91,14 @@ class _CallableReview(types.ModuleType):
             raise NotFoundError(
                 f"clip {clip_id} does not exist; mediaml.clips(state='pending_review') lists "
                 "the clips waiting for review"
+            ) from None
+        except ReviewConflictError as exc:
+            # Nor does "here is the next clip": say what to do instead.
+            reason = str(exc).split("; nothing was changed")[0]
+            raise ReviewConflictError(
+                f"{reason}; nothing was changed. mediaml.clips(state='pending_review') lists "
+                "the clips waiting for review (a clip on someone's screen is theirs for up "
+                f"to {CLAIM_SECONDS // 60} minutes)"
             ) from None
 
 

@@ -166,3 +166,17 @@ def test_export_refuses_a_folder_that_is_not_empty(run, tmp_path):
     assert again.exit_code == 1 and "--overwrite" in again.output
     assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
     assert run("export", str(target), "--overwrite").exit_code == 0
+
+
+def test_a_database_gone_mid_command_is_a_one_line_error(run, db, db_url, pg_server):
+    """The database stops (dropped here, with its connections cut) while a command holds
+    its pool: one line saying what happened and what to do, not psycopg's traceback."""
+    assert run("status").exit_code == 0  # the pool holds a live connection
+    from psycopg.conninfo import conninfo_to_dict
+
+    pg_server.drop_database(str(conninfo_to_dict(db_url)["dbname"]))
+    result = CliRunner().invoke(cli, ["status"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "Error: lost the database (" in result.output
+    assert "check that it is running (DATABASE_URL) and run the command again" in result.output
+    assert "Traceback" not in result.output

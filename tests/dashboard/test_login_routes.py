@@ -195,6 +195,28 @@ def test_failed_logins_lock_out(library: Library, server: str) -> None:
         stop_server(proc)
 
 
+def test_a_login_posted_from_another_site_is_refused(served: tuple[str, str]) -> None:
+    """Login CSRF: a page elsewhere posting its own user's password to /login would log
+    this browser in as that user. Browsers mark such a request Sec-Fetch-Site:
+    cross-site; the dashboard's own form is same-origin."""
+    _server, base = served
+
+    def login(site: str) -> requests.Response:
+        return requests.post(
+            f"{base}/login",
+            data={"username": "rita", "password": "rita-secret-1"},
+            headers={"Sec-Fetch-Site": site, "Origin": "https://elsewhere.example"},
+            allow_redirects=False,
+            timeout=10,
+        )
+
+    refused = login("cross-site")
+    assert refused.status_code == 403 and not refused.cookies.get("user")
+    assert "log in from this site's own login page" in refused.text
+    own = login("same-origin")
+    assert own.status_code == 302 and own.cookies.get("user")
+
+
 def test_panel_serve_with_its_own_login_refuses_to_start(library: Library) -> None:
     env = {**os.environ, **auth_env(library)}
     result = subprocess.run(

@@ -94,6 +94,27 @@ def test_the_default_is_auto_and_resolves_offline_with_one_notice(settings, capl
     assert len(notices) == 1 and "offline" in notices[0].getMessage()
 
 
+def test_a_model_folder_cut_short_is_named_with_what_it_lacks(tmp_path, caplog):
+    """CLIP's small files copied but not its ONNX weights (a copy or download cut short):
+    the notice says which files are missing, not that CLIP "is not on this machine"."""
+    from tests.support.embed import write_tiny_clip_model
+
+    folder = write_tiny_clip_model(tmp_path / "models")
+    for weights in (folder / "onnx").glob("*.onnx"):
+        weights.unlink()
+    settings = load_settings(
+        {"MEDIAML_MODEL_DIR": str(tmp_path / "models"), "MEDIAML_DATA_DIR": str(tmp_path)}
+    )
+    set_settings(settings)
+    caplog.set_level(logging.WARNING, logger="mediaml.embed.policy")
+    assert model_choice(settings).name == FALLBACK
+    (notice,) = [r.getMessage() for r in caplog.records]
+    assert notice.startswith(
+        f"{folder} lacks onnx/vision_model.onnx, onnx/text_model.onnx, so clips are embedded "
+        "with the offline mediaml-descriptor-v1 model"
+    ), notice
+
+
 def test_only_the_policy_reads_the_configured_model_name():
     """Every other module asks the policy, so ``auto`` can never reach SQL or a loader."""
     readers = []

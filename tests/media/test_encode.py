@@ -13,6 +13,7 @@ from mediaml.media import encode, probe, run_ffmpeg
 from mediaml.media.encode import transcode_args
 from mediaml.media.ffmpeg import atomic_output, ffmpeg_exe
 from mediaml.media.profiles import master_reusable, proxy_fps, proxy_size
+from tests.support.media import frame_number
 
 
 def all_keyframes(path: Path) -> bool:
@@ -153,6 +154,30 @@ def test_non_h264_source_is_reencoded_as_master(tmp_path, out):
     assert result.proxy.frame_count == 10
 
 
+def test_a_source_whose_sound_starts_before_its_picture_keeps_every_frame(numbered, tmp_path, out):
+    """A stream-copied cut or a recording whose video starts a little after its audio (here
+    AAC's priming, 23 ms, once the edit list is gone): the proxy must not pad the gap with
+    a repeated first frame (the encode then failed for good: "detector saw 300 frames but
+    the proxy has 301"), and frame n of the proxy is frame n of the source."""
+    shifted = lavfi(
+        tmp_path / "shifted.mp4",
+        "-i",
+        str(numbered.source),
+        "-c",
+        "copy",
+        "-output_ts_offset",
+        "10",
+    )
+    with av.open(str(shifted)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert audio.start_time * audio.time_base < video.start_time * video.time_base
+    result = encode(shifted, out / "m.mp4", out / "p.mp4")
+    assert result.proxy.frame_count == result.source.frame_count == 300
+    with av.open(str(out / "p.mp4")) as container:
+        shown = [frame_number(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    assert shown == list(range(300))
+
+
 def test_progress_reports_reach_one(numbered, out):
     seen: list[float] = []
     encode(numbered.source, out / "m.mp4", out / "p.mp4", progress=seen.append)
@@ -179,7 +204,21 @@ def bad_inputs(tmp_path: Path, numbered_source: Path) -> dict[str, tuple[Path, s
     still_jpg = lavfi(
         tmp_path / "still.jpg", "-f", "lavfi", "-i", "testsrc2=s=160x90", "-frames:v", "1"
     )
+    # A user's 1x1 "video" (a tracking pixel saved as .mp4): 4:2:0 needs 2x2.
+    dot = lavfi(
+        tmp_path / "dot.mp4",
+        *("-f", "lavfi", "-i", "color=c=red:s=1x1:d=1", "-c:v", "libx264", "-pix_fmt", "yuv444p"),
+    )
+    # A song with its album picture: the picture is a "video" stream of one frame.
+    song = lavfi(
+        tmp_path / "song.m4a",
+        *("-f", "lavfi", "-i", "sine=d=1", "-f", "lavfi", "-i", "testsrc2=s=160x90:d=0.04"),
+        *("-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "mjpeg", "-frames:v", "1"),
+        *("-disposition:v", "attached_pic"),
+    )
     return {
+        "1x1 pixels": (dot, "1x1 pixels, too small"),
+        "song with cover art": (song, "audio-only file \\(its only picture is cover art\\)"),
         "zero-byte": (zero, "empty"),
         "text named .mp4": (text, "not a readable media file"),
         "truncated": (truncated, "truncated"),

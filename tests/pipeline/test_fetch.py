@@ -9,7 +9,7 @@ import pytest
 
 import mediaml
 from mediaml.config import load_settings
-from mediaml.errors import MediaError
+from mediaml.errors import MediaError, StorageError
 from mediaml.pipeline.fetch import fetch, source_kind
 
 
@@ -126,6 +126,21 @@ def test_s3_size_limit(s3_endpoint, s3_bucket, video_bytes, tmp_path):
     fetch(uri, tmp_path / "again.mp4", exact, progress=lambda d, t: seen.append((d, t)))
     assert seen and seen[-1] == (len(video_bytes), len(video_bytes))
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_s3_without_credentials_says_what_to_set(s3_endpoint, s3_bucket, tmp_path, monkeypatch):
+    """A new user's first s3:// source, on a machine with no AWS credentials at all: a
+    message naming the variables, not botocore's NoCredentialsError and a traceback."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    settings = load_settings({"MEDIAML_S3_ENDPOINT_URL": s3_endpoint, "AWS_REGION": "us-east-1"})
+    uri = f"s3://{s3_bucket}/incoming/a.mp4"
+    with pytest.raises(StorageError, match="no AWS credentials found; set AWS_ACCESS_KEY_ID"):
+        fetch(uri, tmp_path / "a.mp4", settings)
+    assert not (tmp_path / "a.mp4").exists()
 
 
 def test_http_and_s3_sources_through_the_pipeline(

@@ -1,12 +1,17 @@
 """The pipeline run in-process on real media, real PostgreSQL and the local store."""
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
 import mediaml
 from mediaml.catalog import clips, cuts, videos
-from mediaml.errors import IngestWarning
+from mediaml.errors import IngestWarning, MediaError
+from tests.pipeline.conftest import wait_for
 
 
 def live_segments(video_id):
@@ -113,6 +118,60 @@ def test_ingest_reports_bad_files_and_keeps_good_ones(db, three_shot_video, tmp_
         zip(frame["source"].map(lambda s: s.rsplit("/", 1)[-1]), frame["error"], strict=True)
     )
     assert errors["text.mp4"] and errors["empty.mov"]
+
+
+def test_a_run_killed_mid_step_is_finished_by_the_next_run(
+    db, db_url, settings, store, long_video, tmp_path
+):
+    """`mediaml run` killed while it encodes (a closed terminal, the OOM killer, a
+    reboot) leaves its video in `encoding`; with no worker running, the next run takes it
+    up again once its lease has run out instead of leaving it there for ever."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAML_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=db_url, MEDIAML_DATA_DIR=str(settings.data_dir), MEDIAML_LEASE_SECONDS="2"
+    )
+    command = [sys.executable, "-m", "mediaml", "run", str(long_video), "--until", "encoded"]
+    with (tmp_path / "run.log").open("wb") as log:
+        killed = subprocess.Popen([*command, "--quiet"], env=env, stdout=log, stderr=log)
+        try:
+            wait_for(lambda: set(videos()["state"]) == {"encoding"}, 180, "the encode to start")
+        finally:
+            killed.kill()
+            killed.wait(30)
+    time.sleep(2.5)  # the killed run's lease runs out
+    steps = mediaml.run_pipeline(until="encoded", progress=False)
+    assert list(steps["stage"]) == ["encode"] and set(steps["result"]) == {"done"}, steps
+    video = videos().iloc[0]
+    assert video["state"] == "encoded" and video["retry_count"] == 1
+    assert len(store.list("masters/")) == 1 and len(store.list("proxies/")) == 1
+
+
+def test_ingesting_a_folder_leaves_out_mediamls_own_files_and_hidden_ones(
+    db, store, settings, three_shot_video, tmp_path
+):
+    """`mediaml ingest ~` (or '', which is the current folder): the data dir under it holds
+    the masters, proxies and temp clips of what is already ingested, and a reel being
+    written is a hidden .partial file; none of them are new footage."""
+    path, _ = three_shot_video
+    home = tmp_path
+    assert settings.data_dir.is_relative_to(home)
+    (home / "footage").mkdir()
+    shutil.copy(path, home / "footage" / "day one.mp4")
+    shutil.copy(path, home / "footage" / ".day two.partial-1a2b.mp4")
+    mediaml.run_pipeline(home / "footage", until="review", progress=False)
+    assert store.list("masters/") and store.list("proxies/")
+    for walked in (home, f"{home}/**/*.mp4"):
+        frame = mediaml.ingest(walked)
+        assert list(frame["source"]) == [str(home / "footage" / "day one.mp4")], frame
+        assert not frame["created"].any()
+    # Pointing into the data dir itself is deliberate: its files are taken.
+    assert len(mediaml.ingest(settings.media_dir / "masters")) == 1
+    with pytest.raises(MediaError) as raised:
+        mediaml.ingest(["", "s3://", "s3://bucket", "https://", "ytdl+https:///watch"])
+    message = str(raised.value)
+    assert "an empty source" in message
+    assert "s3:// names no object" in message and "s3://bucket names no object" in message
+    assert "https:// has no host" in message and "ytdl+https:///watch has no host" in message
 
 
 @pytest.mark.parametrize("until", ["nonsense"])

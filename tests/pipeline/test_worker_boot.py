@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,21 @@ def test_production_worker_refuses_to_guess_its_queues(tmp_path):
     result = boot(env)
     assert result.returncode == 2
     assert "MEDIAML_QUEUES" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_database_outage_is_logged_once_not_per_poll(start_worker, db_url, pg_server):
+    """The database goes away under a running worker: every consumer thread fails to read
+    its queue on each poll. The log says so once (then once a minute with a count), not
+    forty tracebacks a second."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    worker = start_worker(MEDIAML_QUEUES=None, MEDIAML_SCHEDULER=None)
+    wait_for(lambda: "worker up" in worker.output(), 60, "the worker's start line", worker=worker)
+    pg_server.drop_database(str(conninfo_to_dict(db_url)["dbname"]))
+    wait_for(
+        lambda: "Error reading from queue" in worker.output(), 60, "the first error", worker=worker
+    )
+    time.sleep(8)  # a few polls of every consumer thread (at most 2 s apart)
+    log = worker.output()
+    assert log.count("Error reading from queue") == 1, log[-3000:]
+    assert log.count("Error reading schedule") <= 1
