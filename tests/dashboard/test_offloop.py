@@ -15,6 +15,7 @@ import gc
 import json
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
@@ -29,6 +30,7 @@ from panel.io.application import build_applications
 from panel.io.state import state
 
 from dashboards import offloop
+from dashboards.collect import collector
 from dashboards.offloop import OffLoopApplication, change_off_loop, install
 from dashboards.pages.deferred import deferred_body
 from tests.conftest import free_port, wait_for_port
@@ -353,3 +355,41 @@ def test_pages_load_only_the_bokeh_bundles_they_use():
     assert "bokeh-gl" not in kept
     assert [c for c in bokeh.components if c != "bokeh-gl"] == kept
     assert offloop.page_resources(unnamed, bokeh).components == bokeh.components
+
+
+def test_a_discarded_sessions_models_are_freed_without_a_full_collection(served):
+    """A discarded session's Bokeh models are freed by reference counting when Bokeh
+    discards it, not left in reference cycles (callbacks, container defaults, Panel's
+    watchers) for the next full collection to walk: with the collector off, no weak
+    reference to them is left alive."""
+    pages, base, server_thread = served
+
+    def page() -> pn.Column:
+        choice = pn.widgets.Select(options=["a", "b"], label="choice")
+        shown = pn.pane.HTML("soon discarded")
+        choice.param.watch(lambda event: setattr(shown, "object", event.new), "value")
+        return pn.Column(pn.Row(choice, pn.widgets.Button(label="go")), shown)
+
+    pages["p"] = page
+    server = next(s for s, _, _ in state._servers.values() if s.port == int(base.rsplit(":")[-1]))
+    context = server._tornado._applications["/p"]
+    loop = server_thread.asyncio_loop
+    alive: list[weakref.ref[Any]] = []
+    with collector.busy():  # no idle collection meanwhile
+        gc.disable()
+        try:
+            requests.get(f"{base}/p", timeout=60).raise_for_status()
+            for session in list(context.sessions):
+                alive.extend(weakref.ref(model) for model in session.document.models)
+
+            async def discard_all() -> None:
+                for session in list(context.sessions):
+                    session.request_expiration()
+                await context._cleanup_sessions(0)
+
+            asyncio.run_coroutine_threadsafe(discard_all(), loop).result(60)
+            left = [type(ref()).__name__ for ref in alive if ref() is not None]
+        finally:
+            gc.enable()
+    assert len(alive) >= 5
+    assert left == []
