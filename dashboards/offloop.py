@@ -253,6 +253,42 @@ class OffLoopWSHandler(WSHandler):
         if handler is not None:
             handler._handlers["PULL-DOC-REQ"] = _pull_off_loop
 
+    def on_close(self) -> None:
+        connection = getattr(self, "connection", None)
+        session = connection.session if connection is not None else None
+        super().on_close()
+        if session is not None:
+            context = self.application_context
+            asyncio.get_running_loop().call_later(LEFT_SECONDS, _discard_left, context, session)
+
+
+# A session whose browser closed its websocket is discarded this long after (Bokeh's own
+# clean-up would keep it 15-32 s), unless its page reconnects (Panel's reconnect option).
+LEFT_SECONDS = 1.0
+
+
+def _discard_left(context: ApplicationContext, session: Any) -> None:
+    """Discard ``session`` now if its browser has left it for good: no websocket open,
+    and its page does not reconnect (Bokeh's ``reconnect_session``, off unless Panel's
+    ``reconnect`` option is set; a reload makes a new session).
+
+    Bokeh keeps a session unused for 15 s (checked every 17 s) so that a browser that
+    has the page but has not opened its websocket yet finds it; one whose websocket
+    opened and closed is of no further use, and while kept, every full collection walks
+    its models and components (~7k objects for an explore page at 100k clips)."""
+    if session.destroyed or session.connection_count > 0 or session.id not in context._sessions:
+        return
+    if session.document.config.reconnect_session:
+        return
+    task = asyncio.ensure_future(
+        context._discard_session(session, lambda s: s.connection_count == 0)
+    )
+    _LEFT_TASKS.add(task)
+    task.add_done_callback(_LEFT_TASKS.discard)
+
+
+_LEFT_TASKS: set[asyncio.Future[None]] = set()
+
 
 # Work to start once a new session's page is rendered: document -> callables.
 _AFTER_PAGE: weakref.WeakKeyDictionary[Document, list[Callable[[], None]]] = (
@@ -375,12 +411,22 @@ async def _discard_in_turn(self: ApplicationContext, session: Any, should_discar
     came meanwhile waited for all of them (a 55 ms ``/healthz`` at 100k clips). With a
     turn before each, the loop answers what came in between two discards."""
     await asyncio.sleep(0)
-    doc = session.document
-    models = list(doc.models)
-    owners = _owners(doc, models)
-    await _bokeh_discard(self, session, should_discard)
+    if session.destroyed or session.id in _DISCARDING:
+        return  # discarded, or being discarded, by the other way (_discard_left)
+    _DISCARDING.add(session.id)
+    try:
+        doc = session.document
+        models = list(doc.models)
+        owners = _owners(doc, models)
+        await _bokeh_discard(self, session, should_discard)
+    finally:
+        _DISCARDING.discard(session.id)
     if session.destroyed:
         untangle(models, owners)
+
+
+# Sessions being discarded (by Bokeh's periodic clean-up or by _discard_left).
+_DISCARDING: set[str] = set()
 
 
 def _owners(doc: Document, models: list[Any]) -> list[Parameterized]:

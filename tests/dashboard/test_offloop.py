@@ -393,3 +393,32 @@ def test_a_discarded_sessions_models_are_freed_without_a_full_collection(served)
             gc.enable()
     assert len(alive) >= 5
     assert left == []
+
+
+@pytest.mark.parametrize("reconnects", [False, True])
+def test_a_session_whose_browser_left_is_discarded_at_once(
+    served, browser, monkeypatch, reconnects
+):
+    """Bokeh keeps a session unused for 15 s (checked every 17 s); one whose websocket
+    opened and closed is discarded about a second later instead, unless its page
+    reconnects (Bokeh's ``reconnect_session``, Panel's ``reconnect`` option)."""
+    pages, base, _ = served
+    monkeypatch.setattr(pn.config, "reconnect", reconnects)
+
+    def page() -> pn.pane.HTML:
+        return pn.pane.HTML("soon left")
+
+    pages["p"] = page
+    tab = browser.new_page()
+    tab.goto(f"{base}/p")
+    tab.get_by_text("soon left").wait_for(timeout=60_000)
+    server = next(s for s, _, _ in state._servers.values() if s.port == int(base.rsplit(":")[-1]))
+    context = server._tornado._applications["/p"]
+    [session] = list(context.sessions)
+    assert session.connection_count == 1
+    tab.close()
+    deadline = time.monotonic() + 8  # well inside Bokeh's 15 s
+    while session in list(context.sessions) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert session.destroyed is not reconnects
+    assert (session in list(context.sessions)) is reconnects
