@@ -28,12 +28,18 @@ each under load:
 
 :func:`install` puts both handlers in Bokeh's per-application routes, and makes
 Bokeh's periodic discard of unused sessions give the loop a turn between two sessions.
+A session whose browser closed its websocket is discarded a second later
+(:data:`LEFT_SECONDS`) unless its page reconnects, and every discarded session's
+reference cycles are broken (:func:`untangle`), so that full collections walk the open
+sessions rather than the left and discarded ones.
 
 They rely on Panel and Bokeh internals checked by ``tests/dashboard/test_offloop.py``:
 the per-document owner thread (``state._thread_id_``), Panel's connected flag
 (``state._connected``), the document's held events, the protocol handler's table,
-Panel's page-rendering function and Bokeh's discard of one session
-(``ApplicationContext._discard_session``).
+Panel's page-rendering function, Bokeh's discard of one session
+(``ApplicationContext._discard_session``), the document's ``reconnect_session``, and
+what :func:`untangle` clears (models' ``_callbacks``, ``_event_callbacks`` and unstable
+default values; param's ``_param__private`` watchers; Panel's ``_models``).
 """
 
 from __future__ import annotations
@@ -484,7 +490,7 @@ def untangle(models: list[Any], owners: list[Parameterized]) -> None:
 def install() -> None:
     """Servers built from now on render pages and answer document pulls off the loop
     (Panel puts its own handlers in Bokeh's per-application routes the same way), and
-    discard unused sessions one per turn of the loop."""
+    discard unused sessions one per turn of the loop, breaking their cycles."""
     from bokeh.server.urls import per_app_patterns
 
     ours = {DocHandler: OffLoopDocHandler, WSHandler: OffLoopWSHandler}
