@@ -194,7 +194,7 @@ def test_session_14_migrations_apply_to_a_catalogue_with_clips(empty_db):
             " CASE WHEN f % 4 = 1 THEN 'archived' ELSE 'pending_review' END"
             " FROM generate_series(1, 3) v, generate_series(0, v * 4 - 1) f"
         )
-    assert upgrade(empty_db) == [15, 16]
+    assert upgrade(empty_db) == [15, 16, 17]
     with psycopg.connect(empty_db) as conn:
         index = conn.execute("SELECT to_regclass('clips_state_order_idx')").fetchone()
     assert index[0] is not None

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from mediaml import catalog, review
-from mediaml.db import counts
+from mediaml.db import counts, leases
 from mediaml.db.videos import delete_video
 from mediaml.review import claims
 from tests.support.review import add_video_with_clips
@@ -109,6 +109,26 @@ def test_the_review_queue_is_claimed_through_an_index(db, query):
     if query is claims._QUEUE:
         assert "clips_review_queue_idx" in plan and "Sort" not in plan, plan
     assert review.next_clip("bo", db=db).clip_id != review.next_clip("ana", db=db).clip_id
+
+
+def test_a_reviewers_other_claims_are_given_back_through_an_index(db):
+    """Every claim, approval and undo first gives back the other clips the reviewer
+    holds: that reads only held rows, not every clip waiting for review."""
+    for n in range(4):
+        add_video_with_clips(
+            db, [10 * i for i in range(1, 1000)], frame_count=10_000, title=f"Long {n}"
+        )
+    held = review.next_clip("ana", db=db).clip_id
+    with db.transaction() as conn:
+        conn.execute("ANALYZE clips")
+        query = leases.give_back_statement("clips").as_bytes(conn)
+        plan = "\n".join(
+            r["QUERY PLAN"]
+            for r in conn.execute(b"EXPLAIN " + query, ("review:ana", "pending_review", None))
+        )
+    assert "clips_held_idx" in plan and "Seq Scan" not in plan, plan
+    assert review.next_clip("bo", db=db).clip_id != held
+    assert review.next_clip("ana", db=db).clip_id == held  # ana's claim survived bo's
 
 
 # Session 13's videos(): each video's live clips counted from the index, a dict per row

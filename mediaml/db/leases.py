@@ -114,11 +114,16 @@ def give_back(
     For leases without a state change (review claims); a worker gives back an in-flight
     item by moving it back to its ready state through :mod:`mediaml.db.transitions`.
     """
-    cur = conn.execute(
-        sql.SQL(
-            "UPDATE {} SET lease_owner = NULL, lease_expires_at = NULL"
-            " WHERE lease_owner = %s AND state = %s AND id IS DISTINCT FROM %s"
-        ).format(sql.Identifier(table)),
-        (owner, state, keep),
-    )
+    cur = conn.execute(give_back_statement(table), (owner, state, keep))
     return cur.rowcount
+
+
+def give_back_statement(table: str) -> sql.Composed:
+    """:func:`give_back`'s statement; parameters: owner, state, the row to keep (or None).
+
+    It reads only held rows (an index of them, migration 0017), not every row in ``state``.
+    """
+    return sql.SQL(
+        "UPDATE {} SET lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE lease_owner = %s AND state = %s AND id IS DISTINCT FROM %s"
+    ).format(sql.Identifier(table))
