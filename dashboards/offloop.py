@@ -28,18 +28,12 @@ each under load:
 
 :func:`install` puts both handlers in Bokeh's per-application routes, and makes
 Bokeh's periodic discard of unused sessions give the loop a turn between two sessions.
-A session whose browser closed its websocket is discarded a second later
-(:data:`LEFT_SECONDS`) unless its page reconnects, and every discarded session's
-reference cycles are broken (:func:`untangle`), so that full collections walk the open
-sessions rather than the left and discarded ones.
 
 They rely on Panel and Bokeh internals checked by ``tests/dashboard/test_offloop.py``:
 the per-document owner thread (``state._thread_id_``), Panel's connected flag
 (``state._connected``), the document's held events, the protocol handler's table,
-Panel's page-rendering function, Bokeh's discard of one session
-(``ApplicationContext._discard_session``), the document's ``reconnect_session``, and
-what :func:`untangle` clears (models' ``_callbacks``, ``_event_callbacks`` and unstable
-default values; param's ``_param__private`` watchers; Panel's ``_models``).
+Panel's page-rendering function and Bokeh's discard of one session
+(``ApplicationContext._discard_session``).
 """
 
 from __future__ import annotations
@@ -60,7 +54,6 @@ from panel.io.document import monkeypatch_events
 from panel.io.resources import Resources
 from panel.io.server import DocHandler, WSHandler
 from panel.io.state import set_curdoc, state
-from param import Parameterized
 
 from dashboards.collect import collector
 from dashboards.collect import install as install_collector
@@ -259,42 +252,6 @@ class OffLoopWSHandler(WSHandler):
         if handler is not None:
             handler._handlers["PULL-DOC-REQ"] = _pull_off_loop
 
-    def on_close(self) -> None:
-        connection = getattr(self, "connection", None)
-        session = connection.session if connection is not None else None
-        super().on_close()
-        if session is not None:
-            context = self.application_context
-            asyncio.get_running_loop().call_later(LEFT_SECONDS, _discard_left, context, session)
-
-
-# A session whose browser closed its websocket is discarded this long after (Bokeh's own
-# clean-up would keep it 15-32 s), unless its page reconnects (Panel's reconnect option).
-LEFT_SECONDS = 1.0
-
-
-def _discard_left(context: ApplicationContext, session: Any) -> None:
-    """Discard ``session`` now if its browser has left it for good: no websocket open,
-    and its page does not reconnect (Bokeh's ``reconnect_session``, off unless Panel's
-    ``reconnect`` option is set; a reload makes a new session).
-
-    Bokeh keeps a session unused for 15 s (checked every 17 s) so that a browser that
-    has the page but has not opened its websocket yet finds it; one whose websocket
-    opened and closed is of no further use, and while kept, every full collection walks
-    its models and components (~7k objects for an explore page at 100k clips)."""
-    if session.destroyed or session.connection_count > 0 or session.id not in context._sessions:
-        return
-    if session.document.config.reconnect_session:
-        return
-    task = asyncio.ensure_future(
-        context._discard_session(session, lambda s: s.connection_count == 0)
-    )
-    _LEFT_TASKS.add(task)
-    task.add_done_callback(_LEFT_TASKS.discard)
-
-
-_LEFT_TASKS: set[asyncio.Future[None]] = set()
-
 
 # Work to start once a new session's page is rendered: document -> callables.
 _AFTER_PAGE: weakref.WeakKeyDictionary[Document, list[Callable[[], None]]] = (
@@ -417,80 +374,13 @@ async def _discard_in_turn(self: ApplicationContext, session: Any, should_discar
     came meanwhile waited for all of them (a 55 ms ``/healthz`` at 100k clips). With a
     turn before each, the loop answers what came in between two discards."""
     await asyncio.sleep(0)
-    if session.destroyed or session.id in _DISCARDING:
-        return  # discarded, or being discarded, by the other way (_discard_left)
-    _DISCARDING.add(session.id)
-    try:
-        doc = session.document
-        models = list(doc.models)
-        owners = _owners(doc, models)
-        await _bokeh_discard(self, session, should_discard)
-    finally:
-        _DISCARDING.discard(session.id)
-    if session.destroyed:
-        untangle(models, owners)
-
-
-# Sessions being discarded (by Bokeh's periodic clean-up or by _discard_left).
-_DISCARDING: set[str] = set()
-
-
-def _owners(doc: Document, models: list[Any]) -> list[Parameterized]:
-    """The Panel components that made ``doc``'s models: the shown ones and everything
-    in them, and whatever registered a change callback on a model (Panel's location and
-    browser-information components among them)."""
-    found: dict[int, Parameterized] = {}
-    shown: list[Any] = [view for view, _root, d, _comm in list(state._views.values()) if d is doc]
-    for view in shown:
-        found.update((id(obj), obj) for obj in view.select())
-    for model in models:
-        for callbacks in model._callbacks.values():
-            for callback in callbacks:
-                owner = getattr(getattr(callback, "func", callback), "__self__", None)
-                if isinstance(owner, Parameterized):
-                    found[id(owner)] = owner
-    return list(found.values())
-
-
-def untangle(models: list[Any], owners: list[Parameterized]) -> None:
-    """Break the reference cycles a destroyed session's objects are in, so reference
-    counting frees them at once rather than the next full collection (which walks them
-    all, on the event loop: 24k objects for four discarded explore pages at 100k clips).
-
-    Bokeh's ``Model.destroy`` clears a model's properties but not its change and event
-    callbacks (Panel's, which hold the component and the document) nor its default
-    containers (each names the model as owner); Panel's components watch themselves and
-    each other through param watchers. Only call it for a session Bokeh has destroyed:
-    its components stop reacting to anything (a component also shown in another
-    session is left alone).
-    """
-    for model in models:
-        model._callbacks = {}
-        model._event_callbacks = {}
-        model._unstable_default_values.clear()
-        model._unstable_themed_values.clear()
-    ours = {id(model) for model in models}
-    for obj in owners:
-        shown = getattr(obj, "_models", None)
-        if isinstance(shown, dict):
-            for ref, (model, _parent) in list(shown.items()):
-                if id(model) in ours:
-                    del shown[ref]
-            if shown:  # also shown in another session's document: leave it working
-                continue
-        private = obj._param__private
-        private.watchers = {}
-        private.ref_watchers = []
-        private.dynamic_watchers.clear()
-        callbacks = getattr(obj, "_internal_callbacks", None)
-        if isinstance(callbacks, list):
-            callbacks.clear()
+    await _bokeh_discard(self, session, should_discard)
 
 
 def install() -> None:
     """Servers built from now on render pages and answer document pulls off the loop
     (Panel puts its own handlers in Bokeh's per-application routes the same way), and
-    discard unused sessions one per turn of the loop, breaking their cycles."""
+    discard unused sessions one per turn of the loop."""
     from bokeh.server.urls import per_app_patterns
 
     ours = {DocHandler: OffLoopDocHandler, WSHandler: OffLoopWSHandler}

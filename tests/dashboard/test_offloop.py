@@ -15,7 +15,6 @@ import gc
 import json
 import threading
 import time
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
@@ -30,7 +29,6 @@ from panel.io.application import build_applications
 from panel.io.state import state
 
 from dashboards import offloop
-from dashboards.collect import collector
 from dashboards.offloop import OffLoopApplication, change_off_loop, install
 from dashboards.pages.deferred import deferred_body
 from tests.conftest import free_port, wait_for_port
@@ -355,70 +353,3 @@ def test_pages_load_only_the_bokeh_bundles_they_use():
     assert "bokeh-gl" not in kept
     assert [c for c in bokeh.components if c != "bokeh-gl"] == kept
     assert offloop.page_resources(unnamed, bokeh).components == bokeh.components
-
-
-def test_a_discarded_sessions_models_are_freed_without_a_full_collection(served):
-    """A discarded session's Bokeh models are freed by reference counting when Bokeh
-    discards it, not left in reference cycles (callbacks, container defaults, Panel's
-    watchers) for the next full collection to walk: with the collector off, no weak
-    reference to them is left alive."""
-    pages, base, server_thread = served
-
-    def page() -> pn.Column:
-        choice = pn.widgets.Select(options=["a", "b"], label="choice")
-        shown = pn.pane.HTML("soon discarded")
-        choice.param.watch(lambda event: setattr(shown, "object", event.new), "value")
-        return pn.Column(pn.Row(choice, pn.widgets.Button(label="go")), shown)
-
-    pages["p"] = page
-    server = next(s for s, _, _ in state._servers.values() if s.port == int(base.rsplit(":")[-1]))
-    context = server._tornado._applications["/p"]
-    loop = server_thread.asyncio_loop
-    alive: list[weakref.ref[Any]] = []
-    with collector.busy():  # no idle collection meanwhile
-        gc.disable()
-        try:
-            requests.get(f"{base}/p", timeout=60).raise_for_status()
-            for session in list(context.sessions):
-                alive.extend(weakref.ref(model) for model in session.document.models)
-
-            async def discard_all() -> None:
-                for session in list(context.sessions):
-                    session.request_expiration()
-                await context._cleanup_sessions(0)
-
-            asyncio.run_coroutine_threadsafe(discard_all(), loop).result(60)
-            left = [type(ref()).__name__ for ref in alive if ref() is not None]
-        finally:
-            gc.enable()
-    assert len(alive) >= 5
-    assert left == []
-
-
-@pytest.mark.parametrize("reconnects", [False, True])
-def test_a_session_whose_browser_left_is_discarded_at_once(
-    served, browser, monkeypatch, reconnects
-):
-    """Bokeh keeps a session unused for 15 s (checked every 17 s); one whose websocket
-    opened and closed is discarded about a second later instead, unless its page
-    reconnects (Bokeh's ``reconnect_session``, Panel's ``reconnect`` option)."""
-    pages, base, _ = served
-    monkeypatch.setattr(pn.config, "reconnect", reconnects)
-
-    def page() -> pn.pane.HTML:
-        return pn.pane.HTML("soon left")
-
-    pages["p"] = page
-    tab = browser.new_page()
-    tab.goto(f"{base}/p")
-    tab.get_by_text("soon left").wait_for(timeout=60_000)
-    server = next(s for s, _, _ in state._servers.values() if s.port == int(base.rsplit(":")[-1]))
-    context = server._tornado._applications["/p"]
-    [session] = list(context.sessions)
-    assert session.connection_count == 1
-    tab.close()
-    deadline = time.monotonic() + 8  # well inside Bokeh's 15 s
-    while session in list(context.sessions) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert session.destroyed is not reconnects
-    assert (session in list(context.sessions)) is reconnects
