@@ -65,7 +65,14 @@ class ReviewError(MediamlError):
 
 class ReviewConflictError(ReviewError):
     """Someone else got to the clip first: it was reviewed, changed or is held by another
-    reviewer. Nothing was written; load the next clip and carry on."""
+    reviewer. Nothing was written; load the next clip and carry on.
+
+    ``reason`` is what happened, without what the dashboard does next (its message adds
+    "here is the next clip"); a notebook says what to do there instead."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def required(value: T | None, what: str) -> T:

@@ -94,9 +94,8 @@ class _CallableReview(types.ModuleType):
             ) from None
         except ReviewConflictError as exc:
             # Nor does "here is the next clip": say what to do instead.
-            reason = str(exc).split("; nothing was changed")[0]
             raise ReviewConflictError(
-                f"{reason}; nothing was changed. mediaml.clips(state='pending_review') lists "
+                f"{exc.reason}; nothing was changed. mediaml.clips(state='pending_review') lists "
                 "the clips waiting for review (a clip on someone's screen is theirs for up "
                 f"to {CLAIM_SECONDS // 60} minutes)"
             ) from None

@@ -535,9 +535,11 @@ def _check_available(
 ) -> None:
     if clip["state"] != PENDING_REVIEW:
         who = f" by {last['actor']}" if last is not None else ""
+        reason = (
+            f"clip {clip['id']} was already reviewed or changed{who} (it is now {clip['state']!r})"
+        )
         raise ReviewConflictError(
-            f"clip {clip['id']} was already reviewed or changed{who} (it is now {clip['state']!r}); "
-            "nothing was changed, here is the next clip"
+            f"{reason}; nothing was changed, here is the next clip", reason=reason
         )
     _check_not_held(conn, clip, reviewer, f"clip {clip['id']}")
 
@@ -545,8 +547,9 @@ def _check_available(
 def _check_not_held(conn: Connection, clip: dict[str, Any], reviewer: str, what: str) -> None:
     holder = claims.claim_holder(clip, _now(conn))
     if holder is not None and holder != reviewer:
+        reason = f"{what} is being reviewed by {holder}"
         raise ReviewConflictError(
-            f"{what} is being reviewed by {holder}; nothing was changed, here is another clip"
+            f"{reason}; nothing was changed, here is another clip", reason=reason
         )
 
 
